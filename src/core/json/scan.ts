@@ -1,0 +1,152 @@
+/**
+ * Walking JSON that is already known to be valid (see validate.ts), on bytes: spans of members and
+ * elements, so that records can be filtered and re-assembled without converting numbers or strings.
+ */
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+export function skipSpace(b: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = b[i];
+    if (c !== SPACE && c !== LF && c !== CR && c !== TAB) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Position just past the value starting at `i` in JSON that is already known to be valid. It only
+ * tracks strings and brackets, which makes it several times faster than validation.
+ */
+export function skipValue(b: Uint8Array, i: number, end: number): number {
+  const c = b[i];
+  if (c === QUOTE) return skipString(b, i, end);
+  if (c === OPEN_BRACKET && end === b.length) {
+    const flat = skipFlatArray(b, i);
+    if (flat !== -1) return flat;
+  }
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    let depth = 0;
+    while (i < end) {
+      const d = b[i];
+      if (d === QUOTE) {
+        i = skipString(b, i, end);
+        continue;
+      }
+      if (d === OPEN_BRACE || d === OPEN_BRACKET) depth++;
+      else if (d === CLOSE_BRACE || d === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+    return end;
+  }
+  while (i < end) {
+    const d = b[i];
+    if (
+      d === COMMA ||
+      d === CLOSE_BRACKET ||
+      d === CLOSE_BRACE ||
+      d === SPACE ||
+      d === LF ||
+      d === CR ||
+      d === TAB
+    )
+      break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * An array with no string and no nested container (a feature vector, the common case) ends at the next
+ * ']': native searches find it much faster than a byte loop. -1 when the array is not that simple.
+ * Only for a view that ends where the JSON ends, so that a search cannot run past it.
+ */
+function skipFlatArray(b: Uint8Array, i: number): number {
+  const close = b.indexOf(CLOSE_BRACKET, i + 1);
+  if (close === -1) return -1;
+  for (const c of NESTING) {
+    const at = b.indexOf(c, i + 1);
+    if (at !== -1 && at < close) return -1;
+  }
+  return close + 1;
+}
+const NESTING = [QUOTE, OPEN_BRACKET, OPEN_BRACE];
+
+/** Position just past the string whose opening quote is at `i`, in valid JSON. */
+export function skipString(b: Uint8Array, i: number, end: number): number {
+  i++;
+  while (i < end) {
+    const c = b[i];
+    if (c === QUOTE) return i + 1;
+    i += c === BACKSLASH ? 2 : 1;
+  }
+  return end;
+}
+
+/** Byte spans [start, end) of a container's direct children, for valid JSON. */
+export interface Spans {
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * Calls `member` for each member of the object whose `{` is at `i` (valid JSON), with the key's span
+ * (inside the quotes, still escaped) and the value's span. Stops early when `member` returns false.
+ */
+export function forEachMember(
+  b: Uint8Array,
+  i: number,
+  end: number,
+  member: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => boolean,
+): number {
+  i = skipSpace(b, i + 1, end);
+  if (b[i] === CLOSE_BRACE) return i + 1;
+  for (;;) {
+    const keyEnd = skipString(b, i, end);
+    const valueStart = skipSpace(b, skipSpace(b, keyEnd, end) + 1, end);
+    const valueEnd = skipValue(b, valueStart, end);
+    if (!member(i + 1, keyEnd - 1, valueStart, valueEnd)) return valueEnd;
+    i = skipSpace(b, valueEnd, end);
+    if (b[i] === CLOSE_BRACE) return i + 1;
+    i = skipSpace(b, i + 1, end);
+  }
+}
+
+/** The spans of the elements of the array whose `[` is at `i` (valid JSON). */
+export function arrayElements(b: Uint8Array, i: number, end: number): Spans {
+  const spans: Spans = { starts: [], ends: [] };
+  i = skipSpace(b, i + 1, end);
+  if (b[i] === CLOSE_BRACKET) return spans;
+  for (;;) {
+    const valueEnd = skipValue(b, i, end);
+    spans.starts.push(i);
+    spans.ends.push(valueEnd);
+    i = skipSpace(b, valueEnd, end);
+    if (b[i] !== COMMA) return spans;
+    i = skipSpace(b, i + 1, end);
+  }
+}
+
+/** First non-space byte at or after i, and the last non-space byte before end: the value's own span. */
+export function trimSpan(b: Uint8Array, start: number, end: number): [number, number] {
+  start = skipSpace(b, start, end);
+  while (end > start) {
+    const c = b[end - 1];
+    if (c !== SPACE && c !== LF && c !== CR && c !== TAB) break;
+    end--;
+  }
+  return [start, end];
+}
