@@ -6,6 +6,14 @@ export class PipelineError extends Error {
   override readonly name: string = 'PipelineError';
 }
 
+/**
+ * One record cannot be used (it does not parse, a filter does not match it, it is too large): it is
+ * quarantined in `_errors.jsonl` with this message as the reason, and its neighbours go on.
+ */
+export class InvalidRecordError extends PipelineError {
+  override readonly name: string = 'InvalidRecordError';
+}
+
 /** The framing of an input is broken beyond the point where records can be found again. */
 export class FramingError extends PipelineError {
   override readonly name = 'FramingError';

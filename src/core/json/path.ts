@@ -1,5 +1,5 @@
-import { FilterSyntaxError, PipelineError } from '../errors.ts';
-import { arrayElements, forEachMember, type Spans, skipSpace, skipString, skipValue } from './scan.ts';
+import { FilterSyntaxError, InvalidRecordError } from '../errors.ts';
+import { arrayElements, forEachMember, type Spans, skipSpace, skipString, skipValue, trimSpan } from './scan.ts';
 
 /**
  * The JSONPath subset SageMaker documents for DataProcessing filters: `$`, `.name`, `['name']`,
@@ -17,19 +17,26 @@ type Segment =
   | { kind: 'items'; items: IndexItem[] }
   | { kind: 'wildcard' };
 
+/** Where a selection is: a span of the input when one value is selected, new bytes when several are. */
+export interface Selected {
+  bytes: Buffer;
+  start: number;
+  end: number;
+}
+
 export interface JsonPath {
   readonly expression: string;
   /** True for `$`: the value itself. */
   readonly isRoot: boolean;
   /**
-   * The selected JSON of the valid JSON value in b[start, end): a view when a single value is
-   * selected, new bytes when several are assembled. Throws FilterMismatchError when nothing matches.
+   * Selects from the valid JSON value in b[start, end) into `into`, without copying when a single value
+   * is selected. Throws FilterMismatchError when nothing matches.
    */
-  select(b: Buffer, start: number, end: number): Buffer;
+  select(b: Buffer, start: number, end: number, into: Selected): void;
 }
 
 /** The filter does not match a record: the record is quarantined with this reason. */
-export class FilterMismatchError extends PipelineError {
+export class FilterMismatchError extends InvalidRecordError {
   override readonly name = 'FilterMismatchError';
 }
 
@@ -39,11 +46,14 @@ export function compileJsonPath(expression: string): JsonPath {
   return {
     expression,
     isRoot,
-    select(b, start, end) {
-      start = skipSpace(b, start, end);
-      return isRoot
-        ? b.subarray(start, skipValue(b, start, end))
-        : evaluate(expression, segments, b, start, end);
+    select(b, start, end, into) {
+      if (isRoot) {
+        into.bytes = b;
+        [into.start, into.end] = trimSpan(b, start, end);
+      } else {
+        start = skipSpace(b, start, end);
+        evaluate(expression, segments, b, start, end, into);
+      }
     },
   };
 }
@@ -143,7 +153,19 @@ const BACKSLASH = 0x5c;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 
-function evaluate(expression: string, segments: Segment[], b: Buffer, start: number, end: number): Buffer {
+function evaluate(
+  expression: string,
+  segments: Segment[],
+  b: Buffer,
+  start: number,
+  end: number,
+  into: Selected,
+): void {
+  const assembled = (bytes: Buffer): void => {
+    into.bytes = bytes;
+    into.start = 0;
+    into.end = bytes.length;
+  };
   const mismatch = (reason: string): never => {
     throw new FilterMismatchError(`${expression}: ${reason}`);
   };
@@ -180,14 +202,14 @@ function evaluate(expression: string, segments: Segment[], b: Buffer, start: num
         }
         if (parts.length === 0) return mismatch('none of the names is a member');
         parts.push(Buffer.from('}'));
-        return Buffer.concat(parts);
+        return assembled(Buffer.concat(parts));
       }
       case 'items': {
         if (c !== OPEN_BRACKET) return mismatch('indexes asked of a value that is not an array');
-        return assembleArray(b, selectItems(arrayElements(b, start, end), segment.items, mismatch));
+        return assembled(assembleArray(b, selectItems(arrayElements(b, start, end), segment.items, mismatch)));
       }
       case 'wildcard': {
-        if (c === OPEN_BRACKET) return b.subarray(start, end);
+        if (c === OPEN_BRACKET) break;
         if (c !== OPEN_BRACE) return mismatch('* asked of a value that is neither an object nor an array');
         const spans: Spans = { starts: [], ends: [] };
         forEachMember(b, start, end, (_ks, _ke, vs, ve) => {
@@ -195,11 +217,13 @@ function evaluate(expression: string, segments: Segment[], b: Buffer, start: num
           spans.ends.push(ve);
           return true;
         });
-        return assembleArray(b, spans);
+        return assembled(assembleArray(b, spans));
       }
     }
   }
-  return b.subarray(start, end);
+  into.bytes = b;
+  into.start = start;
+  into.end = end;
 }
 
 function findMember(

@@ -70,20 +70,20 @@ export function skipValue(b: Uint8Array, i: number, end: number): number {
 }
 
 /**
- * An array with no string and no nested container (a feature vector, the common case) ends at the next
- * ']': native searches find it much faster than a byte loop. -1 when the array is not that simple.
- * Only for a view that ends where the JSON ends, so that a search cannot run past it.
+ * An array with no string and no nested array (a feature vector, the common case) ends at the next
+ * ']': native searches find it much faster than a byte loop. An object inside would hold a key, so a
+ * quote. -1 when the array is not that simple. Only for a view that ends where the JSON ends, so that
+ * a search cannot run past it.
  */
 function skipFlatArray(b: Uint8Array, i: number): number {
   const close = b.indexOf(CLOSE_BRACKET, i + 1);
   if (close === -1) return -1;
-  for (const c of NESTING) {
-    const at = b.indexOf(c, i + 1);
-    if (at !== -1 && at < close) return -1;
-  }
+  const quote = b.indexOf(QUOTE, i + 1);
+  if (quote !== -1 && quote < close) return -1;
+  const open = b.indexOf(OPEN_BRACKET, i + 1);
+  if (open !== -1 && open < close) return -1;
   return close + 1;
 }
-const NESTING = [QUOTE, OPEN_BRACKET, OPEN_BRACE];
 
 /** Position just past the string whose opening quote is at `i`, in valid JSON. */
 export function skipString(b: Uint8Array, i: number, end: number): number {

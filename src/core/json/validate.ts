@@ -183,7 +183,7 @@ export function validateJson(b: Uint8Array, start: number, end: number): number 
   for (;;) {
     state = run(i, length, state);
     if (state >= FIRST_PLAIN) break;
-    i = position.value as number;
+    i = positionView[0] as number;
     switch (state) {
       case PUSH_ARRAY:
         stack[depth++] = context;
@@ -224,6 +224,7 @@ const stack: number[] = [];
  * characters in a loop of their own, where nothing depends on the state, is what makes it fast.
  */
 const RUN_FLAGS = 65536;
+const POSITION = RUN_FLAGS + 256;
 const DIGIT_RUN = 1;
 const STRING_RUN = 2;
 const DATA_BASE = 131072;
@@ -240,6 +241,19 @@ function leb128(value: number): number[] {
   return bytes;
 }
 
+function signedLeb128(value: number): number[] {
+  const bytes: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      bytes.push(byte);
+      return bytes;
+    }
+    bytes.push(byte | 0x80);
+  }
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...leb128(content.length), ...content];
 }
@@ -247,8 +261,8 @@ function section(id: number, content: number[]): number[] {
 function validatorModule(): Uint8Array {
   const ascii = (text: string): number[] => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
   const data = leb128(DATA_BASE);
-  const i32 = (value: number): number[] =>
-    value < 64 ? [0x41, value] : [0x41, (value & 0x7f) | 0x80, value >> 7];
+  const i32 = (value: number): number[] => [0x41, ...signedLeb128(value)];
+  const storePosition = (local: number): number[] => [...i32(POSITION), 0x20, local, 0x36, 0x02, 0x00];
   // biome-ignore format: one instruction per line, as listed
   const body = [
     0x01, 0x01, 0x7f, // one more local, 3: c (params 0: i, 1: end, 2: state)
@@ -259,7 +273,7 @@ function validatorModule(): Uint8Array {
     0x20, 0x00, 0x2d, 0x00, ...data, // data[i]
     0x72, 0x2d, 0x00, 0x00, 0x22, 0x02, // state = table[...]
     ...i32(FIRST_PLAIN), 0x49, // state < FIRST_PLAIN
-    0x04, 0x40, 0x20, 0x00, 0x24, 0x00, 0x20, 0x02, 0x0f, 0x0b, // then pos = i; return state
+    0x04, 0x40, ...storePosition(0), 0x20, 0x02, 0x0f, 0x0b, // then pos = i; return state
     0x20, 0x00, ...i32(1), 0x6a, 0x21, 0x00, // i++
     0x20, 0x02, 0x2d, 0x00, ...leb128(RUN_FLAGS), 0x22, 0x03, // c = flags[state]
     ...i32(DIGIT_RUN), 0x46,
@@ -289,7 +303,7 @@ function validatorModule(): Uint8Array {
     0x0c, 0x00, // next byte
     0x0b, // end loop $next
     0x0b, // end block
-    0x20, 0x01, 0x24, 0x00, 0x20, 0x02, // pos = end; state
+    ...storePosition(1), 0x20, 0x02, // pos = end; state
     0x0b,
   ];
   // biome-ignore format: the module sections
@@ -298,8 +312,7 @@ function validatorModule(): Uint8Array {
     ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f]),
     ...section(3, [0x01, 0x00]),
     ...section(5, [0x01, 0x00, 0x03]),
-    ...section(6, [0x01, 0x7f, 0x01, 0x41, 0x00, 0x0b]),
-    ...section(7, [0x03, ...ascii('memory'), 0x02, 0x00, ...ascii('run'), 0x00, 0x00, ...ascii('pos'), 0x03, 0x00]),
+    ...section(7, [0x02, ...ascii('memory'), 0x02, 0x00, ...ascii('run'), 0x00, 0x00]),
     ...section(10, [0x01, ...leb128(body.length), ...body]),
   ];
   return Uint8Array.from(bytes);
@@ -308,7 +321,7 @@ function validatorModule(): Uint8Array {
 const instance = new WebAssembly.Instance(new WebAssembly.Module(validatorModule()));
 const memory = instance.exports.memory as WebAssembly.Memory;
 const run = instance.exports.run as (i: number, end: number, state: number) => number;
-const position = instance.exports.pos as WebAssembly.Global;
+let positionView = new Int32Array(memory.buffer, POSITION, 1);
 let dataView = new Uint8Array(memory.buffer, DATA_BASE);
 new Uint8Array(memory.buffer, 0, table.length).set(table);
 const flags = new Uint8Array(memory.buffer, RUN_FLAGS, 256);
@@ -322,4 +335,5 @@ function ensureCapacity(length: number): void {
   if (dataView.length >= length) return;
   memory.grow(Math.ceil((length - dataView.length) / PAGE));
   dataView = new Uint8Array(memory.buffer, DATA_BASE);
+  positionView = new Int32Array(memory.buffer, POSITION, 1);
 }

@@ -9,10 +9,10 @@
  *   message Int64List { repeated int64 value = 1 [packed = true]; }
  */
 import { type Long, Reader, Writer } from 'protobufjs/minimal.js';
-import { PipelineError } from '../errors.ts';
+import { InvalidRecordError } from '../errors.ts';
 
 /** A record's bytes are not a tf.Example that can be written as JSON; the record is quarantined. */
-export class ExampleDecodeError extends PipelineError {
+export class ExampleDecodeError extends InvalidRecordError {
   override readonly name = 'ExampleDecodeError';
 }
 

@@ -23,6 +23,9 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
   let pending: Buffer[] = [];
   let pendingBytes = 0;
 
+  // Whether the lines now being emitted were already found valid UTF-8 as a block.
+  let verified = false;
+
   const emit = (data: Buffer, size: number): void => {
     line++;
     let end = data.length;
@@ -43,7 +46,7 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
       return;
     }
     const content = end === data.length ? data : data.subarray(0, end);
-    if (utf8 && !isUtf8(content)) {
+    if (utf8 && !verified && !isUtf8(content)) {
       handler.onBadRecord({
         record,
         line,
@@ -76,11 +79,14 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
         start = newline + 1;
         newline = chunk.indexOf(LF, start);
       }
+      // A newline byte never occurs inside a UTF-8 sequence, so whole lines can be checked as one block.
+      verified = utf8 && newline !== -1 && isUtf8(chunk.subarray(start, chunk.lastIndexOf(LF)));
       while (newline !== -1) {
         emit(chunk.subarray(start, newline), newline - start);
         start = newline + 1;
         newline = chunk.indexOf(LF, start);
       }
+      verified = false;
       if (start < chunk.length) hold(chunk.subarray(start));
     },
     end() {

@@ -1,0 +1,76 @@
+/**
+ * Byte streams between the engine and the outside. Adapters (S3, a local folder, files) implement
+ * ByteSink; the engine only appends, and awaits the sink between input chunks so memory stays flat.
+ */
+export interface ByteSink {
+  write(chunk: Buffer): Promise<void>;
+  /** All bytes are written; the object becomes visible whole (adapters write atomically). */
+  close(): Promise<void>;
+}
+
+/** Opens the sink for the nth shard of an input (0-based). */
+export type ShardSinkFactory = (shard: number) => Promise<ByteSink>;
+
+const STAGE_BYTES = 1 << 20;
+
+/**
+ * Collects small appends into large buffers, synchronously, for sinks that are written
+ * asynchronously between input chunks. `drain` hands the full buffers over.
+ */
+export class Staging {
+  private stage = Buffer.allocUnsafe(STAGE_BYTES);
+  private used = 0;
+  private full: Buffer[] = [];
+  private fullBytes = 0;
+
+  /** Bytes appended and not yet drained. */
+  get size(): number {
+    return this.fullBytes + this.used;
+  }
+
+  append(bytes: Buffer, start = 0, end = bytes.length): void {
+    const length = end - start;
+    if (this.used + length > this.stage.length) {
+      this.seal();
+      if (length > this.stage.length) {
+        this.full.push(Buffer.from(bytes.subarray(start, end)));
+        this.fullBytes += length;
+        return;
+      }
+    }
+    if (length < 64) {
+      const stage = this.stage;
+      let at = this.used;
+      for (let i = start; i < end; i++) stage[at++] = bytes[i] as number;
+    } else {
+      bytes.copy(this.stage, this.used, start, end);
+    }
+    this.used += length;
+  }
+
+  appendByte(byte: number): void {
+    if (this.used === this.stage.length) this.seal();
+    this.stage[this.used++] = byte;
+  }
+
+  appendString(text: string): void {
+    this.append(Buffer.from(text));
+  }
+
+  /** Everything appended so far, in order, as buffers the caller now owns. */
+  drain(): Buffer[] {
+    this.seal();
+    const out = this.full;
+    this.full = [];
+    this.fullBytes = 0;
+    return out;
+  }
+
+  private seal(): void {
+    if (this.used === 0) return;
+    this.full.push(this.stage.subarray(0, this.used));
+    this.fullBytes += this.used;
+    this.stage = Buffer.allocUnsafe(STAGE_BYTES);
+    this.used = 0;
+  }
+}

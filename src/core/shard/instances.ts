@@ -1,0 +1,53 @@
+import { InvalidRecordError } from '../errors.ts';
+import { compileJsonPath, type Selected } from '../json/path.ts';
+import { arrayElements } from '../json/scan.ts';
+import { validateJson } from '../json/validate.ts';
+import { csvRecordToJsonArray } from '../records/csv.ts';
+import { exampleToJson } from '../records/example.ts';
+
+/** How records are turned into what the model receives. */
+export type Decoding = 'json' | 'csv' | 'tf-example' | 'none';
+
+/**
+ * Turns one record into the TFS instance the model receives, as JSON bytes (or, for `none`, the record
+ * untouched). Writes its answer into `into`; throws InvalidRecordError for a record that cannot be used.
+ */
+export type InstanceEncoder = (data: Buffer, into: Selected) => void;
+
+export function createInstanceEncoder(decoding: Decoding, inputFilter: string | undefined): InstanceEncoder {
+  const filter = compileJsonPath(inputFilter ?? '$');
+  switch (decoding) {
+    case 'none':
+      return (data, into) => {
+        into.bytes = data;
+        into.start = 0;
+        into.end = data.length;
+      };
+    case 'json':
+      return (data, into) => {
+        const error = validateJson(data, 0, data.length);
+        if (error !== -1) throw new InvalidRecordError(`invalid JSON at column ${error + 1}`);
+        filter.select(data, 0, data.length, into);
+      };
+    case 'csv':
+      return (data, into) => {
+        const array = Buffer.from(csvRecordToJsonArray(data));
+        filter.select(array, 0, array.length, into);
+        unwrapSingleColumn(into);
+      };
+    case 'tf-example':
+      return (data, into) => {
+        const example = Buffer.from(exampleToJson(data));
+        filter.select(example, 0, example.length, into);
+      };
+  }
+}
+
+/** The TFS container sends a one-column CSV line as a scalar, several columns as an array. */
+function unwrapSingleColumn(into: Selected): void {
+  if (into.bytes[into.start] !== 0x5b) return;
+  const { starts, ends } = arrayElements(into.bytes, into.start, into.end);
+  if (starts.length !== 1) return;
+  into.start = starts[0] as number;
+  into.end = ends[0] as number;
+}

@@ -1,0 +1,25 @@
+import type { ReaderOptions, RecordHandler, RecordReader } from '../records/types.ts';
+import { RAW_KEEP_BYTES } from '../records/types.ts';
+
+/** SplitType None: the whole input is one record (kept in memory only up to the record limit). */
+export function createWholeReader(handler: RecordHandler, options: ReaderOptions): RecordReader {
+  const pieces: Buffer[] = [];
+  let size = 0;
+  return {
+    push(chunk) {
+      if (size + chunk.length <= options.maxRecordBytes) pieces.push(Buffer.from(chunk));
+      else if (size < RAW_KEEP_BYTES) pieces.push(Buffer.from(chunk.subarray(0, RAW_KEEP_BYTES - size)));
+      size += chunk.length;
+    },
+    end() {
+      if (size === 0) return;
+      const data = Buffer.concat(pieces);
+      if (size > options.maxRecordBytes) {
+        const reason = `input is ${size} bytes, over the record limit of ${options.maxRecordBytes} bytes`;
+        handler.onBadRecord({ record: 1, offset: 0, reason, raw: data.subarray(0, RAW_KEEP_BYTES), size });
+      } else {
+        handler.onRecord(data, 1, 0);
+      }
+    },
+  };
+}
