@@ -1,5 +1,13 @@
 import { FilterSyntaxError, InvalidRecordError } from '../errors.ts';
-import { arrayElements, forEachMember, type Spans, skipSpace, skipString, skipValue, trimSpan } from './scan.ts';
+import {
+  arrayElements,
+  forEachMember,
+  type Spans,
+  skipSpace,
+  skipString,
+  skipValue,
+  trimSpan,
+} from './scan.ts';
 
 /**
  * The JSONPath subset SageMaker documents for DataProcessing filters: `$`, `.name`, `['name']`,
@@ -166,31 +174,30 @@ function evaluate(
     into.start = 0;
     into.end = bytes.length;
   };
-  const mismatch = (reason: string): never => {
-    throw new FilterMismatchError(`${expression}: ${reason}`);
-  };
+  const mismatch = (reason: string): FilterMismatchError =>
+    new FilterMismatchError(`${expression}: ${reason}`);
   for (const segment of segments) {
     const c = b[start];
     switch (segment.kind) {
       case 'name': {
-        if (c !== OPEN_BRACE) return mismatch(`'${segment.name}' asked of a value that is not an object`);
+        if (c !== OPEN_BRACE) throw mismatch(`'${segment.name}' asked of a value that is not an object`);
         const found = findMember(b, start, end, segment.bytes, segment.name);
-        if (!found) return mismatch(`no member '${segment.name}'`);
+        if (!found) throw mismatch(`no member '${segment.name}'`);
         [start, end] = found;
         break;
       }
       case 'index': {
-        if (c !== OPEN_BRACKET) return mismatch(`[${segment.index}] asked of a value that is not an array`);
+        if (c !== OPEN_BRACKET) throw mismatch(`[${segment.index}] asked of a value that is not an array`);
         const spans = arrayElements(b, start, end);
         const at = resolveIndex(segment.index, spans.starts.length);
         if (at === undefined)
-          return mismatch(`index ${segment.index} is out of range for ${spans.starts.length} elements`);
+          throw mismatch(`index ${segment.index} is out of range for ${spans.starts.length} elements`);
         start = spans.starts[at] as number;
         end = spans.ends[at] as number;
         break;
       }
       case 'names': {
-        if (c !== OPEN_BRACE) return mismatch('names asked of a value that is not an object');
+        if (c !== OPEN_BRACE) throw mismatch('names asked of a value that is not an object');
         const parts: Buffer[] = [];
         for (const { name, bytes } of segment.names) {
           const found = findMember(b, start, end, bytes, name);
@@ -200,24 +207,27 @@ function evaluate(
             b.subarray(found[0], found[1]),
           );
         }
-        if (parts.length === 0) return mismatch('none of the names is a member');
+        if (parts.length === 0) throw mismatch('none of the names is a member');
         parts.push(Buffer.from('}'));
-        return assembled(Buffer.concat(parts));
+        assembled(Buffer.concat(parts));
+        return;
       }
       case 'items': {
-        if (c !== OPEN_BRACKET) return mismatch('indexes asked of a value that is not an array');
-        return assembled(assembleArray(b, selectItems(arrayElements(b, start, end), segment.items, mismatch)));
+        if (c !== OPEN_BRACKET) throw mismatch('indexes asked of a value that is not an array');
+        assembled(assembleArray(b, selectItems(arrayElements(b, start, end), segment.items, mismatch)));
+        return;
       }
       case 'wildcard': {
         if (c === OPEN_BRACKET) break;
-        if (c !== OPEN_BRACE) return mismatch('* asked of a value that is neither an object nor an array');
+        if (c !== OPEN_BRACE) throw mismatch('* asked of a value that is neither an object nor an array');
         const spans: Spans = { starts: [], ends: [] };
         forEachMember(b, start, end, (_ks, _ke, vs, ve) => {
           spans.starts.push(vs);
           spans.ends.push(ve);
           return true;
         });
-        return assembled(assembleArray(b, spans));
+        assembled(assembleArray(b, spans));
+        return;
       }
     }
   }
@@ -260,7 +270,11 @@ function resolveIndex(index: number, length: number): number | undefined {
   return at >= 0 && at < length ? at : undefined;
 }
 
-function selectItems(spans: Spans, items: IndexItem[], mismatch: (reason: string) => never): Spans {
+function selectItems(
+  spans: Spans,
+  items: IndexItem[],
+  mismatch: (reason: string) => FilterMismatchError,
+): Spans {
   const length = spans.starts.length;
   const picked: Spans = { starts: [], ends: [] };
   const take = (at: number): void => {
@@ -270,7 +284,7 @@ function selectItems(spans: Spans, items: IndexItem[], mismatch: (reason: string
   for (const item of items) {
     if (item.kind === 'index') {
       const at = resolveIndex(item.index, length);
-      if (at === undefined) mismatch(`index ${item.index} is out of range for ${length} elements`);
+      if (at === undefined) throw mismatch(`index ${item.index} is out of range for ${length} elements`);
       else take(at);
     } else {
       const from = clamp(item.start ?? 0, length);

@@ -125,19 +125,36 @@ export function forEachMember(
   }
 }
 
-/** The spans of the elements of the array whose `[` is at `i` (valid JSON). */
+/**
+ * The spans of the elements of the array whose `[` is at `i` (valid JSON). Elements that are flat
+ * arrays (feature vectors, class scores) are found with native searches for the next ']', '[' and '"',
+ * whose results are kept while they lie ahead, so a long list is still read once.
+ */
 export function arrayElements(b: Uint8Array, i: number, end: number): Spans {
   const spans: Spans = { starts: [], ends: [] };
   i = skipSpace(b, i + 1, end);
   if (b[i] === CLOSE_BRACKET) return spans;
+  let nextOpen = -1;
+  let nextQuote = -1;
   for (;;) {
-    const valueEnd = skipValue(b, i, end);
+    let valueEnd = -1;
+    if (b[i] === OPEN_BRACKET) {
+      const close = b.indexOf(CLOSE_BRACKET, i + 1);
+      if (nextOpen !== Infinity && nextOpen <= i) nextOpen = found(b.indexOf(OPEN_BRACKET, i + 1));
+      if (nextQuote !== Infinity && nextQuote <= i) nextQuote = found(b.indexOf(QUOTE, i + 1));
+      if (close !== -1 && close < end && nextOpen > close && nextQuote > close) valueEnd = close + 1;
+    }
+    if (valueEnd === -1) valueEnd = skipValue(b, i, end);
     spans.starts.push(i);
     spans.ends.push(valueEnd);
     i = skipSpace(b, valueEnd, end);
     if (b[i] !== COMMA) return spans;
     i = skipSpace(b, i + 1, end);
   }
+}
+
+function found(at: number): number {
+  return at === -1 ? Number.POSITIVE_INFINITY : at;
 }
 
 /** First non-space byte at or after i, and the last non-space byte before end: the value's own span. */

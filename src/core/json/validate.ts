@@ -12,8 +12,7 @@ const ARR = 1;
 const OBJ = 2;
 const CONTEXTS = [TOP, ARR, OBJ] as const;
 
-// Special states, below FIRST_PLAIN: the main loop handles them.
-const ERROR = 0;
+// Special states, below FIRST_PLAIN: the main loop handles them. 0, a table entry never set, is an error.
 const PUSH_ARRAY = 1;
 const PUSH_OBJECT = 2;
 const POP_ARRAY = 3;

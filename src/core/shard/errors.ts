@@ -1,4 +1,4 @@
-import type { BadRecord } from '../records/types.ts';
+import { RAW_KEEP_BYTES } from '../records/types.ts';
 
 /** One row of `_errors.jsonl`: which record of which input could not be scored, and why. */
 export interface ErrorRow {
@@ -14,8 +14,17 @@ export interface ErrorRow {
   readonly size: number;
 }
 
-export function errorRowFor(input: string, bad: BadRecord, binary: boolean): ErrorRow {
-  const where = bad.line !== undefined ? { line: bad.line } : bad.offset !== undefined ? { offset: bad.offset } : {};
-  const raw = binary ? { raw: bad.raw.toString('base64'), rawEncoding: 'base64' as const } : { raw: bad.raw.toString('utf8') };
-  return { input, record: bad.record, ...where, reason: bad.reason, ...raw, size: bad.size };
+export function errorRow(
+  input: string,
+  record: number,
+  position: number,
+  binary: boolean,
+  reason: string,
+  raw: Uint8Array,
+  size: number,
+): ErrorRow {
+  const kept = Buffer.from(raw.buffer, raw.byteOffset, Math.min(raw.length, RAW_KEEP_BYTES));
+  return binary
+    ? { input, record, offset: position, reason, raw: kept.toString('base64'), rawEncoding: 'base64', size }
+    : { input, record, line: position, reason, raw: kept.toString('utf8'), size };
 }

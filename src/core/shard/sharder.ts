@@ -1,34 +1,22 @@
-import { InvalidRecordError } from '../errors.ts';
 import type { ByteSink, ShardSinkFactory } from '../io.ts';
 import { Staging } from '../io.ts';
-import type { Selected } from '../json/path.ts';
 import { createCsvReader } from '../records/csv.ts';
 import { createLineReader } from '../records/line.ts';
-import { createRecordIoReader, recordIoFramer } from '../records/recordio.ts';
-import { createTfRecordReader, tfRecordFramer } from '../records/tfrecord.ts';
-import type { BadRecord, RecordFramer, RecordHandler, RecordReader } from '../records/types.ts';
-import { type ErrorRow, errorRowFor } from './errors.ts';
-import { createInstanceEncoder, type Decoding } from './instances.ts';
+import { createRecordIoReader } from '../records/recordio.ts';
+import { createTfRecordReader } from '../records/tfrecord.ts';
+import type { RecordHandler, RecordReader } from '../records/types.ts';
+import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings } from './block.ts';
+import { createBlockEncoderPool } from './pool.ts';
 import { createWholeReader } from './whole.ts';
 
-export type SplitType = 'Line' | 'RecordIO' | 'TFRecord' | 'None';
+export type { SplitType } from './block.ts';
 
-export interface ShardOptions {
-  /** The input's key, as errors name it. */
-  readonly input: string;
-  readonly splitType: SplitType;
-  readonly decoding: Decoding;
+export interface ShardOptions extends EncodeSettings {
   readonly csvHeader?: boolean;
-  readonly inputFilter?: string;
-  /** One request's limit (maxPayloadInMB): a larger record is quarantined. */
-  readonly maxPayloadBytes: number;
   /** A shard is closed at the first record boundary at or after this many bytes. */
   readonly shardBytes: number;
-  /**
-   * Write each instance as its own TFS request (`{"instances":[x]}`) for SingleRecord jobs: the TFS
-   * container reads a lone JSON Lines line as the whole `instances` value, not as one instance.
-   */
-  readonly requestPerLine?: boolean;
+  /** Worker threads that encode records; 0 encodes on the reading thread. */
+  readonly workers?: number;
 }
 
 export interface ShardEntry {
@@ -58,123 +46,143 @@ export interface ShardTargets {
   readonly errors: ByteSink;
 }
 
-const NEWLINE = 0x0a;
-const REQUEST_OPEN = Buffer.from('{"instances":[');
-const REQUEST_CLOSE = Buffer.from(']}');
+const BLOCK_BYTES = 1 << 20;
 
 /**
  * Reads one input once, as a stream, and cuts it into shards at record boundaries: each good record
  * becomes one line (a TFS instance) or one framed record, each unreadable record a row in the errors
- * stream. Every record read ends up in exactly one of the two.
+ * stream. Every record read ends up in exactly one of the two. Framing runs on this thread; encoding
+ * (validation, filters, decoding) runs on `workers` threads when asked, in blocks, in input order.
  */
 export async function shardInput(
   source: AsyncIterable<Buffer>,
   options: ShardOptions,
   targets: ShardTargets,
 ): Promise<ShardIndex> {
-  const encode = createInstanceEncoder(options.decoding, options.inputFilter);
   const format = options.decoding === 'none' ? 'original' : 'instances';
-  const framer = format === 'original' ? framerFor(options.splitType) : undefined;
-  const lineEnd = framer === undefined;
-  const wrap = format === 'instances' && options.requestPerLine === true;
-  const binary = options.splitType === 'RecordIO' || options.splitType === 'TFRecord';
-
   const shards: ShardEntry[] = [];
   const quarantined: number[] = [];
   const counts = { in: 0, skipped: 0, errors: 0, sent: 0 };
   let shard = { records: 0, bytes: 0, firstRecord: 0 };
-  let staging = new Staging();
+  // Encoded bytes not yet written, as views of the encoded blocks (no copy); `release` marks the
+  // last view of a block, after which its buffer can be reused.
+  type Piece = { bytes: Buffer; release?: ArrayBufferLike };
+  let staging: Piece[] = [];
+  let stagedBytes = 0;
   const errors = new Staging();
-  // Shards filled during one input chunk, waiting to be written out.
-  const ready: { entry: ShardEntry; data: Staging }[] = [];
-  const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
-
-  const quarantine = (bad: BadRecord): void => {
-    counts.in++;
-    counts.errors++;
-    quarantined.push(bad.record);
-    const row: ErrorRow = errorRowFor(options.input, bad, binary);
-    errors.appendString(`${JSON.stringify(row)}\n`);
-  };
+  const ready: { entry: ShardEntry; pieces: Piece[] }[] = [];
 
   const closeShard = (): void => {
     if (shard.records === 0) return;
-    const entry = { shard: shards.length, firstRecord: shard.firstRecord, records: shard.records, bytes: shard.bytes };
+    const entry = {
+      shard: shards.length,
+      firstRecord: shard.firstRecord,
+      records: shard.records,
+      bytes: shard.bytes,
+    };
     shards.push(entry);
-    ready.push({ entry, data: staging });
-    staging = new Staging();
+    ready.push({ entry, pieces: staging });
+    staging = [];
+    stagedBytes = 0;
     shard = { records: 0, bytes: 0, firstRecord: 0 };
   };
 
+  const stage = (bytes: Buffer, release?: ArrayBufferLike): void => {
+    staging.push(release ? { bytes, release } : { bytes });
+    stagedBytes += bytes.length;
+  };
+
+  const assemble = (block: EncodedBlock): void => {
+    const encoded = Buffer.from(block.encoded.buffer, block.encoded.byteOffset, block.encoded.length);
+    let segment = 0;
+    let previous = 0;
+    for (let k = 0; k < block.ends.length; k++) {
+      const end = block.ends[k] as number;
+      if (shard.records === 0) shard.firstRecord = block.numbers[k] as number;
+      shard.records++;
+      shard.bytes += end - previous;
+      previous = end;
+      if (shard.bytes >= options.shardBytes) {
+        stage(encoded.subarray(segment, end), end === encoded.length ? block.encoded.buffer : undefined);
+        segment = end;
+        closeShard();
+      }
+    }
+    if (segment < encoded.length) stage(encoded.subarray(segment), block.encoded.buffer);
+    else if (segment === 0) pool.release(block.encoded.buffer);
+    counts.in += block.ends.length + block.quarantined.length;
+    counts.sent += block.ends.length;
+    counts.errors += block.quarantined.length;
+    for (const record of block.quarantined) quarantined.push(record);
+    if (block.errors.length > 0) errors.appendString(block.errors);
+  };
+
+  const buffers = new BufferPool(2 * BLOCK_BYTES);
+  const builder = new BlockBuilder(BLOCK_BYTES, buffers);
   const handler: RecordHandler = {
     onRecord(data, record, position) {
-      try {
-        encode(data, selected);
-      } catch (error) {
-        if (!(error instanceof InvalidRecordError)) throw error;
-        quarantine(badRecord(data, record, position, binary, error.message));
-        return;
-      }
-      const { bytes, start, end } = selected;
-      let size: number;
-      if (framer) {
-        const framed = framer.frame(bytes.subarray(start, end));
-        size = framed.length;
-        if (size > options.maxPayloadBytes) return quarantine(tooLarge(data, record, position, binary, size, options));
-        staging.append(framed);
-      } else {
-        size = end - start + 1 + (wrap ? REQUEST_OPEN.length + REQUEST_CLOSE.length : 0);
-        if (size > options.maxPayloadBytes) return quarantine(tooLarge(data, record, position, binary, size, options));
-        if (wrap) staging.append(REQUEST_OPEN);
-        staging.append(bytes, start, end);
-        if (wrap) staging.append(REQUEST_CLOSE);
-        if (lineEnd) staging.appendByte(NEWLINE);
-      }
-      counts.in++;
-      counts.sent++;
-      if (shard.records === 0) shard.firstRecord = record;
-      shard.records++;
-      shard.bytes += size;
-      if (shard.bytes >= options.shardBytes) closeShard();
+      builder.add(data, record, position);
     },
-    onBadRecord: quarantine,
+    onBadRecord(bad) {
+      builder.addBad(bad.raw, bad.record, bad.line ?? bad.offset ?? 0, bad.reason, bad.size);
+    },
     onSkipped() {
       counts.skipped++;
     },
   };
 
   const reader = readerFor(options, handler);
+  const pool = createBlockEncoderPool(options, options.workers ?? 0, buffers);
+  const inFlight: Promise<EncodedBlock>[] = [];
+  const maxInFlight = Math.max(2, 2 * (options.workers ?? 0));
   let sink: ByteSink | undefined;
   let sinkShard = -1;
 
-  // Writes what the last chunk produced: finished shards are closed, the open one keeps its sink.
-  const flush = async (final: boolean): Promise<void> => {
-    for (const { entry, data } of ready.splice(0)) {
-      await writeShard(entry.shard, data.drain());
-      await sink?.close();
-      sink = undefined;
-    }
-    if (staging.size > 0 && (final || staging.size >= 1 << 20)) {
-      await writeShard(shards.length, staging.drain());
-    }
-    for (const chunk of errors.drain()) await targets.errors.write(chunk);
-  };
-  const writeShard = async (index: number, chunks: Buffer[]): Promise<void> => {
+  const writeShard = async (index: number, pieces: Piece[]): Promise<void> => {
     if (sinkShard !== index || !sink) {
       sink = await targets.openShard(index);
       sinkShard = index;
     }
-    for (const chunk of chunks) await sink.write(chunk);
+    for (const { bytes, release } of pieces) {
+      await sink.write(bytes);
+      if (release) pool.release(release);
+    }
+  };
+  // Writes what has been assembled: finished shards are closed, the open one keeps its sink.
+  const flush = async (final: boolean): Promise<void> => {
+    for (const { entry, pieces } of ready.splice(0)) {
+      await writeShard(entry.shard, pieces);
+      await sink?.close();
+      sink = undefined;
+    }
+    if (staging.length > 0 && (final || stagedBytes >= BLOCK_BYTES)) {
+      const pieces = staging;
+      staging = [];
+      stagedBytes = 0;
+      await writeShard(shards.length, pieces);
+    }
+    for (const chunk of errors.drain()) await targets.errors.write(chunk);
+  };
+  const submit = (): void => {
+    if (builder.length > 0) inFlight.push(pool.encode(builder.take()));
   };
 
-  for await (const chunk of source) {
-    reader.push(chunk);
-    await flush(false);
+  try {
+    for await (const chunk of source) {
+      reader.push(chunk);
+      if (builder.full) submit();
+      while (inFlight.length >= maxInFlight) assemble(await (inFlight.shift() as Promise<EncodedBlock>));
+      await flush(false);
+    }
+    reader.end();
+    submit();
+    for (const result of inFlight.splice(0)) assemble(await result);
+    closeShard();
+    await flush(true);
+    await targets.errors.close();
+  } finally {
+    await pool.close();
   }
-  reader.end();
-  closeShard();
-  await flush(true);
-  await targets.errors.close();
 
   return { input: options.input, format, shards, records: counts, quarantined };
 }
@@ -193,37 +201,4 @@ function readerFor(options: ShardOptions, handler: RecordHandler): RecordReader 
     case 'None':
       return createWholeReader(handler, base);
   }
-}
-
-/** Records that keep their framing; lines are written like instances, one per line. */
-function framerFor(splitType: SplitType): RecordFramer | undefined {
-  switch (splitType) {
-    case 'Line':
-      return undefined;
-    case 'TFRecord':
-      return tfRecordFramer;
-    case 'RecordIO':
-      return recordIoFramer;
-    case 'None':
-      return { frame: (data) => data };
-  }
-}
-
-function badRecord(data: Buffer, record: number, position: number, binary: boolean, reason: string): BadRecord {
-  const raw = Buffer.from(data.subarray(0, 4096));
-  return binary
-    ? { record, offset: position, reason, raw, size: data.length }
-    : { record, line: position, reason, raw, size: data.length };
-}
-
-function tooLarge(
-  data: Buffer,
-  record: number,
-  position: number,
-  binary: boolean,
-  size: number,
-  options: ShardOptions,
-): BadRecord {
-  const reason = `record is ${size} bytes once encoded, over the request limit of ${options.maxPayloadBytes} bytes (maxPayloadInMB)`;
-  return badRecord(data, record, position, binary, reason);
 }

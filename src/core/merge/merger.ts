@@ -1,0 +1,240 @@
+import { CountMismatchError, InvalidRecordError, PredictionCountError } from '../errors.ts';
+import type { ByteSink } from '../io.ts';
+import { Staging } from '../io.ts';
+import { compileJsonPath, type Selected } from '../json/path.ts';
+import { createLineReader } from '../records/line.ts';
+import type { RecordHandler, RecordReader } from '../records/types.ts';
+import type { ShardIndex } from '../shard/sharder.ts';
+import { splitResponse, type TfsMethod } from '../tfs/codec.ts';
+import { csvLine, joinCsv, joinJson } from './join.ts';
+
+export interface MergeOptions {
+  readonly tfsMethod: TfsMethod;
+  readonly joinSource: 'None' | 'Input';
+  readonly outputFilter?: string;
+  /** How the original records are read again for a join (the same framing the shard step used). */
+  readonly readInput?: (handler: RecordHandler) => RecordReader;
+  /** CSV input: joined rows are CSV; otherwise JSON. */
+  readonly csvInput?: boolean;
+}
+
+export interface MergeSources {
+  /** The transform output of one shard: one response per line, in request order. */
+  readonly shardOutput: (shard: number) => AsyncIterable<Buffer>;
+  /** The original input, read again when joining. */
+  readonly input?: () => AsyncIterable<Buffer>;
+}
+
+export interface InputSummary {
+  readonly key: string;
+  readonly records: number;
+  readonly errors: number;
+  readonly out: number;
+  readonly skipped: number;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Writes `<input>.out`: one line per good record, in input order, from the shards' transform outputs:
+ * each response is split into one output per record (TFS answers one JSON document per request), the
+ * count is checked against each shard's, the original record is joined when asked, and the output
+ * filter applied. Records in = records out + records in error, or it throws CountMismatchError.
+ */
+export async function mergeInput(
+  index: ShardIndex,
+  sources: MergeSources,
+  options: MergeOptions,
+  targets: { out: ByteSink; errors: ByteSink },
+): Promise<InputSummary> {
+  const { out } = targets;
+  const outputs = predictions(index, sources, options.tfsMethod);
+  const filter = options.outputFilter ? compileJsonPath(options.outputFilter) : undefined;
+  const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
+  const staging = new Staging();
+  const errorRows = new Staging();
+  let written = 0;
+  let failed = 0;
+  const sentRecords = recordsSent(index);
+
+  const csvRows = options.joinSource === 'Input' && options.csvInput === true;
+  const emit = (bytes: Buffer, start: number, end: number): void => {
+    const record = sentRecords.next().value ?? 0;
+    if (filter) {
+      try {
+        filter.select(bytes, start, end, selected);
+      } catch (error) {
+        if (!(error instanceof InvalidRecordError)) throw error;
+        failed++;
+        const reason = `outputFilter ${error.message}`;
+        const row = {
+          input: index.input,
+          record,
+          reason,
+          raw: bytes.toString('utf8', start, end),
+          size: end - start,
+        };
+        errorRows.appendString(`${JSON.stringify(row)}\n`);
+        return;
+      }
+    } else {
+      selected.bytes = bytes;
+      selected.start = start;
+      selected.end = end;
+    }
+    if (csvRows) staging.append(csvLine(selected.bytes.subarray(selected.start, selected.end)));
+    else staging.append(selected.bytes, selected.start, selected.end);
+    staging.appendByte(NEWLINE);
+    written++;
+  };
+  const flush = async (): Promise<void> => {
+    for (const chunk of staging.drain()) await out.write(chunk);
+    for (const chunk of errorRows.drain()) await targets.errors.write(chunk);
+  };
+
+  if (options.joinSource === 'Input') {
+    await joinWithInput(index, sources, options, outputs, emit, flush);
+  } else {
+    for await (const batch of outputs) {
+      for (let k = 0; k < batch.spans.starts.length; k++) {
+        emit(batch.bytes, batch.spans.starts[k] as number, batch.spans.ends[k] as number);
+      }
+      await flush();
+    }
+  }
+  await flush();
+  await out.close();
+  await targets.errors.close();
+
+  const { records } = index;
+  const errors = records.errors + failed;
+  if (records.in !== written + errors) {
+    throw new CountMismatchError(
+      `${index.input}: ${records.in} records in, ${written} out and ${errors} in error do not add up`,
+    );
+  }
+  return { key: index.input, records: records.in, errors, out: written, skipped: records.skipped };
+}
+
+/** The numbers of the records that were sent to the model, in order: all but the quarantined ones. */
+function* recordsSent(index: ShardIndex): Generator<number> {
+  let q = 0;
+  for (let record = 1; record <= index.records.in; record++) {
+    if (index.quarantined[q] === record) {
+      q++;
+      continue;
+    }
+    yield record;
+  }
+}
+
+interface PredictionBatch {
+  readonly bytes: Buffer;
+  readonly spans: { starts: number[]; ends: number[] };
+}
+
+/** Per-record outputs of every shard, in order, one batch per response; checks each shard's count. */
+async function* predictions(
+  index: ShardIndex,
+  sources: MergeSources,
+  method: TfsMethod,
+): AsyncGenerator<PredictionBatch> {
+  for (const shard of index.shards) {
+    const responses: Buffer[] = [];
+    let line = 0;
+    let count = 0;
+    const reader = createLineReader(
+      {
+        onRecord(data, _record, position) {
+          line = position;
+          responses.push(Buffer.from(data));
+        },
+        onBadRecord(bad) {
+          throw new PredictionCountError(
+            `shard ${shard.shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
+          );
+        },
+        onSkipped() {},
+      },
+      { input: `${index.input} shard ${shard.shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
+    );
+    const split = function* (): Generator<PredictionBatch> {
+      for (const response of responses.splice(0)) {
+        const { spans, assembled } =
+          index.format === 'original'
+            ? { spans: { starts: [0], ends: [response.length] }, assembled: undefined }
+            : splitResponse(response, 0, response.length, method);
+        count += spans.starts.length;
+        if (count > shard.records) {
+          throw new PredictionCountError(
+            `shard ${shard.shard} of ${index.input}: more outputs than its ${shard.records} records (at output line ${line})`,
+          );
+        }
+        yield { bytes: assembled ?? response, spans };
+      }
+    };
+    for await (const chunk of sources.shardOutput(shard.shard)) {
+      reader.push(chunk);
+      yield* split();
+    }
+    reader.end();
+    yield* split();
+    if (count !== shard.records) {
+      throw new PredictionCountError(
+        `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,
+      );
+    }
+  }
+}
+
+/** Reads the input again, pairs each record that was sent with the next output, and emits the join. */
+async function joinWithInput(
+  index: ShardIndex,
+  sources: MergeSources,
+  options: MergeOptions,
+  outputs: AsyncGenerator<PredictionBatch>,
+  emit: (bytes: Buffer, start: number, end: number) => void,
+  flush: () => Promise<void>,
+): Promise<void> {
+  if (!sources.input || !options.readInput) throw new Error('joinSource Input needs the original input');
+  const quarantined = new Set(index.quarantined);
+  const records: Buffer[] = [];
+  const reader = options.readInput({
+    onRecord(data, record) {
+      if (!quarantined.has(record)) records.push(Buffer.from(data));
+    },
+    onBadRecord() {},
+    onSkipped() {},
+  });
+  let batch: PredictionBatch | undefined;
+  let next = 0;
+  const nextOutput = async (): Promise<Buffer> => {
+    while (!batch || next === batch.spans.starts.length) {
+      const result = await outputs.next();
+      if (result.done) throw new PredictionCountError(`${index.input}: fewer outputs than records to join`);
+      batch = result.value;
+      next = 0;
+    }
+    const start = batch.spans.starts[next] as number;
+    const end = batch.spans.ends[next] as number;
+    next++;
+    return batch.bytes.subarray(start, end);
+  };
+  const pair = async (): Promise<void> => {
+    for (const record of records.splice(0)) {
+      const output = await nextOutput();
+      const joined = options.csvInput ? joinCsv(record, output) : joinJson(record, output);
+      emit(joined, 0, joined.length);
+    }
+    await flush();
+  };
+  for await (const chunk of sources.input()) {
+    reader.push(chunk);
+    await pair();
+  }
+  reader.end();
+  await pair();
+  if ((batch && next < batch.spans.starts.length) || !(await outputs.next()).done) {
+    throw new PredictionCountError(`${index.input}: more outputs than records to join`);
+  }
+}

@@ -1,0 +1,293 @@
+import { InvalidRecordError } from '../errors.ts';
+import type { Selected } from '../json/path.ts';
+import { recordIoFramer } from '../records/recordio.ts';
+import { tfRecordFramer } from '../records/tfrecord.ts';
+import type { RecordFramer } from '../records/types.ts';
+import { RAW_KEEP_BYTES } from '../records/types.ts';
+import { type ErrorRow, errorRow } from './errors.ts';
+import { createInstanceEncoder, type Decoding } from './instances.ts';
+
+export type SplitType = 'Line' | 'RecordIO' | 'TFRecord' | 'None';
+
+/** What a block encoder needs to know; plain data, so it can be sent to a worker thread. */
+export interface EncodeSettings {
+  readonly input: string;
+  readonly splitType: SplitType;
+  readonly decoding: Decoding;
+  readonly inputFilter?: string;
+  readonly maxPayloadBytes: number;
+  readonly requestPerLine: boolean;
+}
+
+/**
+ * Framed records, copied back to back, with their numbers and positions: the unit of work that is
+ * encoded inline or in a worker thread. Records that could not be framed travel with their reason,
+ * so errors keep input order.
+ */
+export interface RecordBlock {
+  readonly data: Uint8Array;
+  readonly ends: Int32Array;
+  readonly numbers: Int32Array;
+  /** 1-based line (text framings) or byte offset (binary ones) where each record starts. */
+  readonly positions: Float64Array;
+  /** Entries that are framing errors: their index, reason and full size. */
+  readonly bad: { index: number; reason: string; size: number }[];
+}
+
+/** The encoded records of one block: what goes to shards, and what goes to `_errors.jsonl`. */
+export interface EncodedBlock {
+  /** One line (TFS instance) or one framed record per sent record, back to back. */
+  readonly encoded: Uint8Array;
+  readonly ends: Int32Array;
+  /** Record numbers of the sent records. */
+  readonly numbers: Int32Array;
+  /** `_errors.jsonl` rows, in record order. */
+  readonly errors: string;
+  readonly quarantined: number[];
+}
+
+const NEWLINE = 0x0a;
+const REQUEST_OPEN = Buffer.from('{"instances":[');
+const REQUEST_CLOSE = Buffer.from(']}');
+
+/**
+ * Reuses the large buffers blocks travel in. Without it every block leaves a megabyte or two of
+ * garbage that the collector frees late, and the process grows far past what it holds at once.
+ */
+export class BufferPool {
+  readonly size: number;
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  take(): Buffer {
+    const buffer = this.free.pop();
+    return buffer ? Buffer.from(buffer) : Buffer.allocUnsafeSlow(this.size);
+  }
+
+  /** Gives a buffer back; buffers of another size (grown for a huge record) are left to the collector. */
+  give(buffer: ArrayBufferLike): void {
+    if (buffer.byteLength === this.size && this.free.length < 4 && buffer instanceof ArrayBuffer) {
+      this.free.push(buffer);
+    }
+  }
+}
+
+/** Builds blocks on the reading thread; `take` hands over a full one. */
+export class BlockBuilder {
+  private data: Buffer;
+  private used = 0;
+  private ends: Int32Array;
+  private numbers: Int32Array;
+  private positions: Float64Array;
+  private count = 0;
+  private bad: { index: number; reason: string; size: number }[] = [];
+  private readonly blockBytes: number;
+  private readonly pool: BufferPool;
+
+  /** Blocks are handed over once they hold `blockBytes`; the pool's buffers leave room for one more record. */
+  constructor(blockBytes: number, pool: BufferPool) {
+    this.blockBytes = blockBytes;
+    this.pool = pool;
+    this.data = pool.take();
+    this.ends = new Int32Array(4096);
+    this.numbers = new Int32Array(4096);
+    this.positions = new Float64Array(4096);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Whether the block should be handed over before more is added. */
+  get full(): boolean {
+    return this.used >= this.blockBytes || this.count >= 65536;
+  }
+
+  add(record: Buffer, number: number, position: number): void {
+    if (this.used + record.length > this.data.length) this.growData(this.used + record.length);
+    if (this.count === this.ends.length) this.growIndex();
+    record.copy(this.data, this.used);
+    this.used += record.length;
+    this.ends[this.count] = this.used;
+    this.numbers[this.count] = number;
+    this.positions[this.count] = position;
+    this.count++;
+  }
+
+  addBad(raw: Buffer, number: number, position: number, reason: string, size: number): void {
+    this.bad.push({ index: this.count, reason, size });
+    this.add(raw.length > RAW_KEEP_BYTES ? raw.subarray(0, RAW_KEEP_BYTES) : raw, number, position);
+  }
+
+  take(): RecordBlock {
+    const block: RecordBlock = {
+      data: new Uint8Array(this.data.buffer, this.data.byteOffset, this.used),
+      ends: this.ends.slice(0, this.count),
+      numbers: this.numbers.slice(0, this.count),
+      positions: this.positions.slice(0, this.count),
+      bad: this.bad,
+    };
+    this.data = this.pool.take();
+    this.used = 0;
+    this.count = 0;
+    this.bad = [];
+    return block;
+  }
+
+  private growData(needed: number): void {
+    const next = Buffer.allocUnsafeSlow(Math.max(needed, this.data.length * 2));
+    this.data.copy(next, 0, 0, this.used);
+    this.data = next;
+  }
+
+  private growIndex(): void {
+    const size = this.ends.length * 2;
+    const grow = <T extends Int32Array | Float64Array>(from: T, to: T): T => {
+      to.set(from);
+      return to;
+    };
+    this.ends = grow(this.ends, new Int32Array(size));
+    this.numbers = grow(this.numbers, new Int32Array(size));
+    this.positions = grow(this.positions, new Float64Array(size));
+  }
+}
+
+/**
+ * Encodes a block's records into shard bytes and error rows. Pure: runs inline or in a worker. The
+ * encoded bytes are written into a buffer from `pool` when they fit.
+ */
+export function createBlockEncoder(
+  settings: EncodeSettings,
+  pool: BufferPool,
+): (block: RecordBlock) => EncodedBlock {
+  const encode = createInstanceEncoder(settings.decoding, settings.inputFilter);
+  const framer = settings.decoding === 'none' ? framerFor(settings.splitType) : undefined;
+  const wrap = settings.decoding !== 'none' && settings.requestPerLine;
+  const binary = settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord';
+  const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
+  const limit = settings.maxPayloadBytes;
+
+  return (block) => {
+    const data = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.length);
+    const out = new Output(pool);
+    const ends = new Int32Array(block.ends.length);
+    const numbers = new Int32Array(block.ends.length);
+    let sent = 0;
+    let errors = '';
+    const quarantined: number[] = [];
+    const badByIndex = new Map(block.bad.map((bad) => [bad.index, bad]));
+
+    const quarantine = (index: number, record: Buffer, reason: string, size: number): void => {
+      const number = block.numbers[index] as number;
+      const position = block.positions[index] as number;
+      const row: ErrorRow = errorRow(settings.input, number, position, binary, reason, record, size);
+      errors += `${JSON.stringify(row)}\n`;
+      quarantined.push(number);
+    };
+
+    let start = 0;
+    for (let index = 0; index < block.ends.length; index++) {
+      const end = block.ends[index] as number;
+      const record = data.subarray(start, end);
+      start = end;
+      const bad = badByIndex.get(index);
+      if (bad) {
+        quarantine(index, record, bad.reason, bad.size);
+        continue;
+      }
+      try {
+        encode(record, selected);
+      } catch (error) {
+        if (!(error instanceof InvalidRecordError)) throw error;
+        quarantine(index, record, error.message, record.length);
+        continue;
+      }
+      const mark = out.length;
+      if (framer) {
+        out.append(framer.frame(selected.bytes.subarray(selected.start, selected.end)));
+      } else {
+        if (wrap) out.append(REQUEST_OPEN);
+        out.appendRange(selected.bytes, selected.start, selected.end);
+        if (wrap) out.append(REQUEST_CLOSE);
+        out.appendByte(NEWLINE);
+      }
+      const size = out.length - mark;
+      if (size > limit) {
+        out.length = mark;
+        const reason = `record is ${size} bytes once encoded, over the request limit of ${limit} bytes (maxPayloadInMB)`;
+        quarantine(index, record, reason, record.length);
+        continue;
+      }
+      ends[sent] = out.length;
+      numbers[sent] = block.numbers[index] as number;
+      sent++;
+    }
+    return {
+      encoded: out.bytes(),
+      ends: ends.slice(0, sent),
+      numbers: numbers.slice(0, sent),
+      errors,
+      quarantined,
+    };
+  };
+}
+
+/** Records that keep their own framing; lines are written one per line, like instances. */
+function framerFor(splitType: SplitType): RecordFramer | undefined {
+  switch (splitType) {
+    case 'Line':
+      return undefined;
+    case 'TFRecord':
+      return tfRecordFramer;
+    case 'RecordIO':
+      return recordIoFramer;
+    case 'None':
+      return { frame: (data) => data };
+  }
+}
+
+/** A growable byte buffer for one block's output. */
+class Output {
+  private buffer: Buffer;
+  length = 0;
+
+  constructor(pool: BufferPool) {
+    this.buffer = pool.take();
+  }
+
+  append(bytes: Buffer): void {
+    this.appendRange(bytes, 0, bytes.length);
+  }
+
+  appendRange(bytes: Buffer, start: number, end: number): void {
+    const length = end - start;
+    this.reserve(length);
+    if (length < 48) {
+      const buffer = this.buffer;
+      let at = this.length;
+      for (let i = start; i < end; i++) buffer[at++] = bytes[i] as number;
+    } else {
+      bytes.copy(this.buffer, this.length, start, end);
+    }
+    this.length += length;
+  }
+
+  appendByte(byte: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = byte;
+  }
+
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.length);
+  }
+
+  private reserve(length: number): void {
+    if (this.length + length <= this.buffer.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.length + length, this.buffer.length * 2));
+    this.buffer.copy(next, 0, 0, this.length);
+    this.buffer = next;
+  }
+}

@@ -1,0 +1,111 @@
+import { Worker } from 'node:worker_threads';
+import {
+  BufferPool,
+  createBlockEncoder,
+  type EncodedBlock,
+  type EncodeSettings,
+  type RecordBlock,
+} from './block.ts';
+
+/**
+ * Encodes blocks, inline or spread over worker threads. A block's data buffer goes back to
+ * `inputPool` once encoded; `release` hands back an encoded buffer once it has been written.
+ */
+export interface BlockEncoderPool {
+  encode(block: RecordBlock): Promise<EncodedBlock>;
+  release(encoded: ArrayBufferLike): void;
+  close(): Promise<void>;
+}
+
+export function createBlockEncoderPool(
+  settings: EncodeSettings,
+  workers: number,
+  inputPool: BufferPool,
+): BlockEncoderPool {
+  if (workers <= 0) {
+    const outputPool = new BufferPool(inputPool.size);
+    const encode = createBlockEncoder(settings, outputPool);
+    return {
+      encode: async (block) => {
+        const result = encode(block);
+        inputPool.give(block.data.buffer);
+        return result;
+      },
+      release: (encoded) => outputPool.give(encoded),
+      close: async () => {},
+    };
+  }
+  return new WorkerPool(settings, workers, inputPool);
+}
+
+interface Pending {
+  resolve(result: EncodedBlock): void;
+  reject(error: unknown): void;
+}
+
+interface WorkerReply {
+  readonly id: number;
+  readonly result?: EncodedBlock;
+  readonly input?: ArrayBuffer;
+  readonly error?: unknown;
+}
+
+class WorkerPool implements BlockEncoderPool {
+  private readonly workers: { worker: Worker; inFlight: number }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly spares: ArrayBuffer[] = [];
+  private readonly inputPool: BufferPool;
+  private nextId = 0;
+  private failure: unknown;
+
+  constructor(settings: EncodeSettings, count: number, inputPool: BufferPool) {
+    this.inputPool = inputPool;
+    for (let k = 0; k < count; k++) {
+      const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+        workerData: { settings, bufferBytes: inputPool.size },
+      });
+      const slot = { worker, inFlight: 0 };
+      worker.on('message', (reply: WorkerReply) => {
+        slot.inFlight--;
+        if (reply.input) this.inputPool.give(reply.input);
+        const waiting = this.pending.get(reply.id);
+        this.pending.delete(reply.id);
+        if (reply.result) waiting?.resolve(reply.result);
+        else waiting?.reject(reply.error);
+      });
+      worker.on('error', (error) => this.fail(error));
+      this.workers.push(slot);
+    }
+  }
+
+  encode(block: RecordBlock): Promise<EncodedBlock> {
+    if (this.failure) return Promise.reject(this.failure);
+    const slot = this.workers.reduce((least, next) => (next.inFlight < least.inFlight ? next : least));
+    const id = this.nextId++;
+    slot.inFlight++;
+    const result = new Promise<EncodedBlock>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const spares = this.spares.splice(0);
+    slot.worker.postMessage({ id, block, spares }, [block.data.buffer as ArrayBuffer, ...spares]);
+    return result;
+  }
+
+  release(encoded: ArrayBufferLike): void {
+    if (
+      encoded instanceof ArrayBuffer &&
+      encoded.byteLength === this.inputPool.size &&
+      this.spares.length < 4
+    ) {
+      this.spares.push(encoded);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,29 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { BufferPool, createBlockEncoder, type EncodeSettings, type RecordBlock } from './block.ts';
+
+/**
+ * Worker thread: encodes the blocks it is sent, one at a time. The block's buffer goes back with the
+ * result for reuse, and encoded buffers already written come back as spares.
+ */
+interface Job {
+  readonly id: number;
+  readonly block: RecordBlock;
+  readonly spares: ArrayBuffer[];
+}
+
+const port = parentPort;
+if (!port) throw new Error('shard worker: must run in a worker thread');
+const { settings, bufferBytes } = workerData as { settings: EncodeSettings; bufferBytes: number };
+const outputPool = new BufferPool(bufferBytes);
+const encode = createBlockEncoder(settings, outputPool);
+
+port.on('message', ({ id, block, spares }: Job) => {
+  for (const spare of spares) outputPool.give(spare);
+  const input = block.data.buffer as ArrayBuffer;
+  try {
+    const result = encode(block);
+    port.postMessage({ id, result, input }, [result.encoded.buffer as ArrayBuffer, input]);
+  } catch (error) {
+    port.postMessage({ id, error, input }, [input]);
+  }
+});
