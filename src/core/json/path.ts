@@ -59,7 +59,7 @@ export function compileJsonPath(expression: string): JsonPath {
         into.bytes = b;
         [into.start, into.end] = trimSpan(b, start, end);
       } else {
-        start = skipSpace(b, start, end);
+        [start, end] = trimSpan(b, start, end);
         evaluate(expression, segments, b, start, end, into);
       }
     },
@@ -121,17 +121,17 @@ function bracket(body: string, fail: (reason: string) => never): Segment {
   if (body.startsWith("'") || body.startsWith('"')) {
     const names: { name: string; bytes: Buffer }[] = [];
     const pattern = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*(,|$)/y;
-    let at = 0;
-    while (at < body.length) {
+    // Each name is followed by a comma and another name, or by the end of the list.
+    let closed = false;
+    while (!closed) {
       const match = pattern.exec(body);
       if (match === null) break;
       const raw = match[1] ?? match[2] ?? '';
       const name = raw.replace(/\\(.)/g, '$1');
       names.push(named(name));
-      at = pattern.lastIndex;
-      if (match[3] === '') break;
+      closed = match[3] === '';
     }
-    if (at !== body.length || names.length === 0) fail(`invalid name list [${body}]`);
+    if (!closed) fail(`invalid name list [${body}]`);
     const [first] = names;
     return names.length === 1 && first
       ? { kind: 'name', name: first.name, bytes: first.bytes }

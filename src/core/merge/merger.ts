@@ -5,7 +5,7 @@ import { compileJsonPath, type Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
 import type { ShardIndex } from '../shard/sharder.ts';
-import { splitResponse, type TfsMethod } from '../tfs/codec.ts';
+import { predictionsAsLines, splitResponse, type TfsMethod } from '../tfs/codec.ts';
 import { csvLine, joinCsv, joinJson } from './join.ts';
 
 export interface MergeOptions {
@@ -94,6 +94,8 @@ export async function mergeInput(
 
   if (options.joinSource === 'Input') {
     await joinWithInput(index, sources, options, outputs, emit, flush);
+  } else if (!filter && index.format === 'instances' && options.tfsMethod === 'predict') {
+    written = await copyPredictions(index, sources, out);
   } else {
     for await (const batch of outputs) {
       for (let k = 0; k < batch.spans.starts.length; k++) {
@@ -114,6 +116,71 @@ export async function mergeInput(
     );
   }
   return { key: index.input, records: records.in, errors, out: written, skipped: records.skipped };
+}
+
+/**
+ * Without join or filter, each record's output is its prediction as it stands: compact responses are
+ * turned into lines a whole response at a time, the others split record by record.
+ */
+async function copyPredictions(index: ShardIndex, sources: MergeSources, out: ByteSink): Promise<number> {
+  let written = 0;
+  const lines = new Staging();
+  for (const shard of index.shards) {
+    let count = 0;
+    const reader = createLineReader(
+      {
+        onRecord(response) {
+          const compact = predictionsAsLines(response);
+          if (compact) {
+            count += compact.count;
+            if (compact.count > 0) {
+              lines.append(compact.lines);
+              lines.appendByte(NEWLINE);
+            }
+            return;
+          }
+          const { spans, assembled } = splitResponse(response, 0, response.length, 'predict');
+          const bytes = assembled ?? response;
+          for (let k = 0; k < spans.starts.length; k++) {
+            lines.append(bytes, spans.starts[k] as number, spans.ends[k] as number);
+            lines.appendByte(NEWLINE);
+          }
+          count += spans.starts.length;
+        },
+        onBadRecord(bad) {
+          throw new PredictionCountError(
+            `shard ${shard.shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
+          );
+        },
+        onSkipped() {},
+      },
+      { input: `${index.input} shard ${shard.shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
+    );
+    // One write in flight while the next chunk is read and split.
+    let writing: Promise<void> = Promise.resolve();
+    const write = async (): Promise<void> => {
+      const chunks = lines.drain();
+      await writing;
+      writing = (async () => {
+        for (const chunk of chunks) await out.write(chunk);
+      })();
+    };
+    for await (const chunk of sources.shardOutput(shard.shard)) {
+      reader.push(chunk);
+      if (count > shard.records) break;
+      if (lines.size >= 1 << 20) await write();
+    }
+    reader.end();
+    await write();
+    await writing;
+    if (count !== shard.records) {
+      throw new PredictionCountError(
+        `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,
+      );
+    }
+    written += count;
+  }
+  return written;
 }
 
 /** The numbers of the records that were sent to the model, in order: all but the quarantined ones. */

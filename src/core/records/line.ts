@@ -26,26 +26,33 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
   // Whether the lines now being emitted were already found valid UTF-8 as a block.
   let verified = false;
 
-  const emit = (data: Buffer, size: number): void => {
+  // Whether the last byte held for the pending line is CR (it may end the line, before its LF).
+  let pendingCR = false;
+
+  /**
+   * One physical line: `data` holds it (or only its first bytes when it is too long), `size` is its full
+   * length and `cr` tells whether its last byte is CR. The record is the line without that CR, so a
+   * line's size does not depend on whether the input uses LF or CRLF.
+   */
+  const emit = (data: Buffer, size: number, cr: boolean): void => {
     line++;
-    let end = data.length;
-    if (end > 0 && data[end - 1] === CR) end--;
-    if (end === 0 && size <= 1) {
+    const recordSize = cr ? size - 1 : size;
+    if (recordSize === 0) {
       handler.onSkipped(line);
       return;
     }
     record++;
-    if (size > maxRecordBytes) {
+    if (recordSize > maxRecordBytes) {
       handler.onBadRecord({
         record,
         line,
-        reason: `line is ${size} bytes, over the record limit of ${maxRecordBytes} bytes`,
-        raw: data.subarray(0, Math.min(end, RAW_KEEP_BYTES)),
-        size,
+        reason: `line is ${recordSize} bytes, over the record limit of ${maxRecordBytes} bytes`,
+        raw: data.subarray(0, Math.min(recordSize, RAW_KEEP_BYTES)),
+        size: recordSize,
       });
       return;
     }
-    const content = end === data.length ? data : data.subarray(0, end);
+    const content = recordSize === data.length ? data : data.subarray(0, recordSize);
     if (utf8 && !verified && !isUtf8(content)) {
       handler.onBadRecord({
         record,
@@ -62,6 +69,7 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
   const hold = (piece: Buffer): void => {
     const room = maxRecordBytes + 2 - pendingBytes;
     if (room > 0) pending.push(Buffer.from(piece.subarray(0, room)));
+    if (piece.length > 0) pendingCR = piece[piece.length - 1] === CR;
     pendingBytes += piece.length;
   };
 
@@ -75,14 +83,14 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
         const joined = Buffer.concat(pending);
         pending = [];
         pendingBytes = 0;
-        emit(joined, size);
+        emit(joined, size, pendingCR);
         start = newline + 1;
         newline = chunk.indexOf(LF, start);
       }
       // A newline byte never occurs inside a UTF-8 sequence, so whole lines can be checked as one block.
       verified = utf8 && newline !== -1 && isUtf8(chunk.subarray(start, chunk.lastIndexOf(LF)));
       while (newline !== -1) {
-        emit(chunk.subarray(start, newline), newline - start);
+        emit(chunk.subarray(start, newline), newline - start, newline > start && chunk[newline - 1] === CR);
         start = newline + 1;
         newline = chunk.indexOf(LF, start);
       }
@@ -95,7 +103,7 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
         const joined = Buffer.concat(pending);
         pending = [];
         pendingBytes = 0;
-        emit(joined, size);
+        emit(joined, size, pendingCR);
       }
     },
   };

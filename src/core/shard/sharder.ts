@@ -7,6 +7,7 @@ import { createTfRecordReader } from '../records/tfrecord.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
 import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings } from './block.ts';
 import { createBlockEncoderPool } from './pool.ts';
+import { shardLinesVerbatim } from './verbatim.ts';
 import { createWholeReader } from './whole.ts';
 
 export type { SplitType } from './block.ts';
@@ -59,6 +60,8 @@ export async function shardInput(
   options: ShardOptions,
   targets: ShardTargets,
 ): Promise<ShardIndex> {
+  if (options.splitType === 'Line' && options.decoding === 'none')
+    return shardLinesVerbatim(source, options, targets);
   const format = options.decoding === 'none' ? 'original' : 'instances';
   const shards: ShardEntry[] = [];
   const quarantined: number[] = [];

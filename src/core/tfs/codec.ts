@@ -1,5 +1,13 @@
 import { RecordTooLargeError, ResponseFormatError } from '../errors.ts';
-import { arrayElements, type Spans, skipSpace, skipString, skipValue, trimSpan } from '../json/scan.ts';
+import {
+  arrayElements,
+  forEachMember,
+  type Spans,
+  skipSpace,
+  skipString,
+  skipValue,
+  trimSpan,
+} from '../json/scan.ts';
 
 /**
  * TensorFlow Serving's REST bodies, on bytes: requests built from instance JSON without re-encoding
@@ -9,10 +17,13 @@ import { arrayElements, type Spans, skipSpace, skipString, skipValue, trimSpan }
 export type TfsMethod = 'predict' | 'classify' | 'regress';
 
 const COMMA = 0x2c;
+const BACKSLASH = 0x5c;
 const QUOTE = 0x22;
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const COLON = 0x3a;
 
 /** `{"instances":[a,b,...]}`: the row format, one instance per record. */
 export function instancesRequest(instances: readonly Uint8Array[]): Buffer {
@@ -29,24 +40,50 @@ export function examplesRequest(examples: readonly Uint8Array[], signatureName?:
 
 /**
  * `{"inputs": ...}`: the columnar format. Instances that are objects (one member per named input) are
- * turned into one list per input; other instances are sent as one list.
+ * turned into one list per input, their values copied as they are; other instances are sent as one list.
+ * Every object must have the inputs of the first, each once.
  */
 export function columnarRequest(instances: readonly Uint8Array[]): Buffer {
   const first = instances[0];
   if (first === undefined || first[0] !== OPEN_BRACE) return wrapList('{"inputs":[', instances, ']}');
-  const columns = new Map<string, string[]>();
+  const columns = new Map<string, Uint8Array[]>();
   instances.forEach((instance, row) => {
-    const value = JSON.parse(Buffer.from(instance).toString('utf8')) as Record<string, unknown>;
-    for (const [name, column] of Object.entries(value)) {
-      const list = columns.get(name) ?? [];
-      if (list.length !== row)
-        throw new ResponseFormatError(`instance ${row + 1} does not have the inputs of the first`);
-      list.push(JSON.stringify(column));
-      columns.set(name, list);
-    }
+    const differs = (reason: string): never => {
+      throw new ResponseFormatError(`instance ${row + 1} ${reason}`);
+    };
+    const [start, end] = trimSpan(instance, 0, instance.length);
+    if (instance[start] !== OPEN_BRACE) differs('is not an object, unlike the first');
+    let members = 0;
+    forEachMember(instance, start, end, (keyStart, keyEnd, valueStart, valueEnd) => {
+      const name = memberName(instance, keyStart, keyEnd);
+      let list = columns.get(name);
+      if (list === undefined && row === 0) {
+        list = [];
+        columns.set(name, list);
+      }
+      if (list === undefined) return differs(`has input ${JSON.stringify(name)}, which the first does not`);
+      if (list.length !== row) return differs(`has input ${JSON.stringify(name)} more than once`);
+      list.push(instance.subarray(valueStart, valueEnd));
+      members++;
+      return true;
+    });
+    if (members !== columns.size) differs('does not have all the inputs of the first');
   });
-  const body = [...columns].map(([name, list]) => `${JSON.stringify(name)}:[${list.join(',')}]`).join(',');
-  return Buffer.from(`{"inputs":{${body}}}`);
+  const parts: Buffer[] = [Buffer.from('{"inputs":{')];
+  for (const [name, list] of columns) {
+    parts.push(
+      Buffer.from(`${parts.length > 1 ? ',' : ''}${JSON.stringify(name)}:`),
+      wrapList('[', list, ']'),
+    );
+  }
+  parts.push(Buffer.from('}}'));
+  return Buffer.concat(parts);
+}
+
+/** The name of the member whose key is b[keyStart, keyEnd) (inside its quotes). */
+function memberName(b: Uint8Array, keyStart: number, keyEnd: number): string {
+  const key = Buffer.from(b.buffer, b.byteOffset + keyStart, keyEnd - keyStart);
+  return key.includes(BACKSLASH) ? (JSON.parse(`"${key.toString('utf8')}"`) as string) : key.toString('utf8');
 }
 
 /** Binary data as TFS JSON expects it. */
@@ -55,10 +92,10 @@ export function b64(data: Uint8Array): string {
 }
 
 function wrapList(head: string, items: readonly Uint8Array[], tail: string): Buffer {
-  let size = head.length + tail.length + Math.max(0, items.length - 1);
+  let size = Buffer.byteLength(head) + tail.length + Math.max(0, items.length - 1);
   for (const item of items) size += item.length;
   const out = Buffer.allocUnsafe(size);
-  let at = out.write(head, 0, 'latin1');
+  let at = out.write(head, 0, 'utf8');
   items.forEach((item, k) => {
     if (k > 0) out[at++] = COMMA;
     out.set(item, at);
@@ -121,15 +158,15 @@ export function splitResponse(
     const keyEnd = skipString(b, i, end);
     const key = b.toString('utf8', i + 1, keyEnd - 1);
     const valueStart = skipSpace(b, skipSpace(b, keyEnd, end) + 1, end);
+    if (wanted.includes(key)) {
+      if (b[valueStart] === OPEN_BRACKET) return { spans: arrayElements(b, valueStart, end) };
+      const valueEnd = skipValue(b, valueStart, end);
+      if (key === 'outputs' && b[valueStart] === OPEN_BRACE) return transposeOutputs(b, valueStart, valueEnd);
+      throw new ResponseFormatError(`"${key}" is not a list: ${preview(b, valueStart, valueEnd)}`);
+    }
     const valueEnd = skipValue(b, valueStart, end);
     if (key === 'error') {
       throw new ResponseFormatError(`model answered an error: ${b.toString('utf8', valueStart, valueEnd)}`);
-    }
-    if (wanted.includes(key)) {
-      const view = b.subarray(0, valueEnd);
-      if (b[valueStart] === OPEN_BRACKET) return { spans: arrayElements(view, valueStart, valueEnd) };
-      if (key === 'outputs' && b[valueStart] === OPEN_BRACE) return transposeOutputs(b, valueStart, valueEnd);
-      throw new ResponseFormatError(`"${key}" is not a list: ${preview(b, valueStart, valueEnd)}`);
     }
     i = skipSpace(b, valueEnd, end);
     if (b[i] !== COMMA) break;
@@ -140,28 +177,90 @@ export function splitResponse(
   throw new ResponseFormatError(`response has no "${wanted.join('" or "')}": ${preview(b, start, end)}`);
 }
 
-/** Columnar `{"outputs":{"a":[...],"b":[...]}}` → one `{"a":..,"b":..}` per record. */
+/**
+ * Columnar `{"outputs":{"a":[...],"b":[...]}}` → one `{"a":..,"b":..}` per record, from the bytes as
+ * they are (an int64 output keeps all its digits).
+ */
 function transposeOutputs(b: Buffer, start: number, end: number): { spans: Spans; assembled: Buffer } {
-  const value = JSON.parse(b.toString('utf8', start, end)) as Record<string, unknown>;
-  const names = Object.keys(value);
-  const columns = names.map((name) => {
-    const column = value[name];
-    if (!Array.isArray(column)) throw new ResponseFormatError(`output "${name}" is not a list`);
-    return column;
+  const keys: Buffer[] = [];
+  const columns: Spans[] = [];
+  forEachMember(b, start, end, (keyStart, keyEnd, valueStart, valueEnd) => {
+    if (b[valueStart] !== OPEN_BRACKET) {
+      throw new ResponseFormatError(`output "${b.toString('utf8', keyStart, keyEnd)}" is not a list`);
+    }
+    keys.push(b.subarray(keyStart - 1, keyEnd + 1));
+    columns.push(arrayElements(b, valueStart, valueEnd));
+    return true;
   });
-  const rows = columns[0]?.length ?? 0;
-  if (columns.some((column) => column.length !== rows)) {
+  const rows = columns[0]?.starts.length ?? 0;
+  if (columns.some((column) => column.starts.length !== rows)) {
+    const names = keys.map((key) => key.toString('utf8', 1, key.length - 1));
     throw new ResponseFormatError(`outputs ${names.join(', ')} do not have the same number of records`);
   }
-  const parts: string[] = [];
+  // '[', per row '{' '}' and a comma before all but the first, per member ':' and a comma but one, ']'.
+  let size = 2 + Math.max(0, rows - 1) + rows * (2 + Math.max(0, keys.length - 1));
+  columns.forEach((column, k) => {
+    size += rows * ((keys[k] as Buffer).length + 1);
+    for (let row = 0; row < rows; row++)
+      size += (column.ends[row] as number) - (column.starts[row] as number);
+  });
+  const assembled = Buffer.allocUnsafe(size);
+  const spans: Spans = { starts: [], ends: [] };
+  let at = 0;
+  assembled[at++] = OPEN_BRACKET;
   for (let row = 0; row < rows; row++) {
-    parts.push(JSON.stringify(Object.fromEntries(names.map((name, k) => [name, columns[k]?.[row]]))));
+    if (row > 0) assembled[at++] = COMMA;
+    spans.starts.push(at);
+    assembled[at++] = OPEN_BRACE;
+    columns.forEach((column, k) => {
+      if (k > 0) assembled[at++] = COMMA;
+      at += (keys[k] as Buffer).copy(assembled, at);
+      assembled[at++] = COLON;
+      at += b.copy(assembled, at, column.starts[row] as number, column.ends[row] as number);
+    });
+    assembled[at++] = CLOSE_BRACE;
+    spans.ends.push(at);
   }
-  const assembled = Buffer.from(`[${parts.join(',')}]`);
-  return { spans: arrayElements(assembled, 0, assembled.length), assembled };
+  assembled[at++] = CLOSE_BRACKET;
+  return { spans, assembled };
 }
 
 function preview(b: Buffer, start: number, end: number): string {
   const text = b.toString('utf8', start, Math.min(end, start + 200));
   return end - start > 200 ? `${text}...` : text;
+}
+
+/**
+ * The per-record outputs of a row-format response as lines, for the common case of a merge without
+ * join or filter: when `predictions` holds numbers, or lists of numbers separated by bare commas, the
+ * separators between records are turned into newlines in place and the list's content is returned as a
+ * view of `b`, so a whole response is written with one copy instead of record by record. Undefined,
+ * with `b` untouched, when the response is not of that shape (the caller then uses `splitResponse`).
+ */
+export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } | undefined {
+  const [start, end] = trimSpan(b, 0, b.length);
+  if (b[start] !== OPEN_BRACE || b[end - 1] !== CLOSE_BRACE) return undefined;
+  const head = skipSpace(b, start + 1, end);
+  if (b.toString('latin1', head, head + 14) !== '"predictions":') return undefined;
+  const open = skipSpace(b, head + 14, end);
+  const [, close] = trimSpan(b, open, end - 1);
+  if (b[open] !== OPEN_BRACKET || b[close - 1] !== CLOSE_BRACKET) return undefined;
+  const lines = b.subarray(open + 1, close - 1);
+  if (lines.length === 0) return { lines, count: 0 };
+  if (lines.includes(QUOTE)) return undefined;
+  const separators: number[] = [];
+  if (lines[0] === OPEN_BRACKET) {
+    // Lists: each ']' but the last must be followed by ",[", whose comma becomes a newline. A nested
+    // list always closes with a ']' followed by another ']' (or space), which stops this.
+    const last = lines.length - 1;
+    for (let at = lines.indexOf(CLOSE_BRACKET); at !== last; at = lines.indexOf(CLOSE_BRACKET, at + 1)) {
+      if (at === -1 || lines[at + 1] !== COMMA || lines[at + 2] !== OPEN_BRACKET) return undefined;
+      separators.push(at + 1);
+    }
+  } else {
+    for (const space of [0x20, 0x0a, 0x0d, 0x09, OPEN_BRACKET]) if (lines.includes(space)) return undefined;
+    for (let at = lines.indexOf(COMMA); at !== -1; at = lines.indexOf(COMMA, at + 1)) separators.push(at);
+  }
+  for (const at of separators) lines[at] = 0x0a;
+  return { lines, count: separators.length + 1 };
 }

@@ -340,6 +340,16 @@ describe('bad input', () => {
   });
 });
 
+/** Where each shard starts when shards hold these many records and nothing was quarantined between. */
+function firstRecords(records: number[]): number[] {
+  let next = 1;
+  return records.map((count) => {
+    const first = next;
+    next += count;
+    return first;
+  });
+}
+
 function collect(factory: ReaderFactory, data: Buffer): Buffer[] {
   const records: Buffer[] = [];
   const reader = factory(
@@ -391,5 +401,66 @@ describe('encoding on worker threads', () => {
     expect(results[1]).toEqual(results[0]);
     expect(results[0]?.index.records).toEqual({ in: 60_000, skipped: 0, errors: 61, sent: 59_939 });
     expect(results[0]?.index.shards.length).toBeGreaterThan(3);
+  });
+});
+
+describe('lines that pass through untouched', () => {
+  it('are written verbatim, without empty lines, cut at line ends, and come back in order', async () => {
+    const text = fc
+      .string({ unit: fc.constantFrom('a', 'b', ' ', 'é', '😀', '\r'), maxLength: 12 })
+      .map((t) => t.replace(/\r+$/, ''));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(text, lineEnding), { maxLength: 40 }),
+        fc.boolean(),
+        chunkSizes,
+        shardBytes,
+        fc.constantFrom(30, 1 << 20),
+        async (lines, finalNewline, sizes, bytes, limit) => {
+          const input = lines
+            .map(([t, end], k) => t + (k < lines.length - 1 || finalNewline ? end : ''))
+            .join('');
+          const objects = new MemoryObjects();
+          const index = await shardInput(
+            chunks(Buffer.from(input), sizes),
+            {
+              ...base,
+              input: 'in',
+              splitType: 'Line',
+              decoding: 'none',
+              shardBytes: bytes,
+              maxPayloadBytes: limit,
+            },
+            {
+              openShard: (n) => objects.sink(shardName(n)),
+              errors: await objects.sink('errors'),
+            },
+          );
+          const written = index.shards.map((s) => objects.text(shardName(s.shard)));
+          const kept = lines.flatMap(([t, end], k) => {
+            const terminated = k < lines.length - 1 || finalNewline;
+            if (t === '' || Buffer.byteLength(t) + (end === '\r\n' && terminated ? 1 : 0) > limit) return [];
+            return [t + (end === '\r\n' && terminated ? '\r\n' : '\n')];
+          });
+          // Assess: the shards hold exactly the good lines, in order; the counts add up per shard.
+          expect(written.join('')).toBe(kept.join(''));
+          expect(index.shards.map((s) => s.records)).toEqual(written.map((w) => w.split('\n').length - 1));
+          const tooLong = lines.filter(
+            ([t, end], k) =>
+              t !== '' &&
+              Buffer.byteLength(t) + (end === '\r\n' && (k < lines.length - 1 || finalNewline) ? 1 : 0) >
+                limit,
+          );
+          expect(jsonLines(objects.text('errors'))).toHaveLength(tooLong.length);
+          expect(index.records.in).toBe(kept.length + tooLong.length);
+          if (tooLong.length === 0) {
+            expect(index.shards.map((s) => s.firstRecord)).toEqual(
+              firstRecords(index.shards.map((s) => s.records)),
+            );
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

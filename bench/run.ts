@@ -1,0 +1,312 @@
+/**
+ * `npm run bench`: the record engine's throughput and memory on a generated JSON Lines file (1 GB by
+ * default; BENCH_MB sets its size), each figure against a baseline measured in the same run.
+ * Prints one JSON object per line: {"name", "value", "unit", "baseline", "ratio"}.
+ *
+ * Each measurement of ours runs in a child process of its own, so its peak RSS is its own, and trials
+ * alternate with the baseline's; the ratio reported is the median of the trials' ratios, which keeps
+ * the disk's moods out of it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { open, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openFileSink } from '../src/adapters/file-sink.ts';
+import { readFileChunks } from '../src/adapters/file-source.ts';
+import { mergeInput } from '../src/core/merge/merger.ts';
+import { type ShardIndex, type ShardOptions, shardInput } from '../src/core/shard/sharder.ts';
+
+const dataDir = process.env.BENCH_DIR ?? fileURLToPath(new URL('./.data/', import.meta.url));
+const inputMb = Number(process.env.BENCH_MB ?? 1024);
+const trials = Number(process.env.BENCH_TRIALS ?? 3);
+const input = join(dataDir, `input-${inputMb}mb.jsonl`);
+const workers = Math.max(0, Math.min(4, availableParallelism()));
+
+interface ChildResult {
+  seconds: number;
+  bytes: number;
+  rssMb: number;
+  records: number;
+}
+
+const child = process.argv[2];
+if (child) {
+  const result = await runChild(child, process.argv[3] ?? input);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  await generateInput(input, inputMb);
+  const size = statSync(input).size;
+  const out = join(dataDir, 'out');
+
+  // Byte-level sharding against split -C, which also cuts at line ends into files of a target size.
+  const bytes = await alternate(
+    () => timed(() => run('split', ['-C', '64M', input, join(reset(out), 'split-')]), size),
+    () => ours('shard-lines'),
+  );
+  report('shard lines verbatim (no filter)', bytes, 'split -C');
+
+  // Validation and an input filter against JSON.parse + JSON.stringify per line, the obvious way.
+  const json = await alternate(
+    () => ours('parse-stringify'),
+    () => ours('shard-json'),
+  );
+  report('shard JSON Lines, validated, inputFilter $.features', json, 'JSON.parse+stringify per line');
+
+  // Merge of predictions against cat of the same transform outputs.
+  await ours('prepare-merge');
+  const outputs = readdirSync(join(dataDir, 'merge'))
+    .filter((name) => name.endsWith('.out'))
+    .sort((a, b) => Number(a.match(/\d+/)?.[0]) - Number(b.match(/\d+/)?.[0]))
+    .map((name) => join(dataDir, 'merge', name));
+  const outputBytes = outputs.reduce((total, file) => total + statSync(file).size, 0);
+  const merge = await alternate(
+    () =>
+      timed(() => run('sh', ['-c', 'cat "$@" > "$0"', join(reset(out), 'cat.out'), ...outputs]), outputBytes),
+    () => ours('merge'),
+  );
+  report('merge predictions into input order', merge, 'cat');
+
+  // Memory: peak RSS of the filtered sharding on a quarter of the file and on all of it.
+  const quarter = join(dataDir, `input-${Math.round(inputMb / 4)}mb.jsonl`);
+  await generateInput(quarter, Math.round(inputMb / 4));
+  const small = (await ours('shard-json', quarter)).rssMb;
+  const large = json.map(([, mine]) => mine.rssMb).reduce((a, b) => Math.max(a, b));
+  print({
+    name: 'peak RSS, shard JSON Lines (full file)',
+    value: large,
+    unit: 'MB',
+    baseline: small,
+    ratio: large / small,
+  });
+  const peak = Math.max(...[bytes, json, merge].flatMap((pairs) => pairs.map(([, mine]) => mine.rssMb)));
+  print({ name: 'peak RSS, any measurement', value: peak, unit: 'MB', baseline: 200, ratio: peak / 200 });
+  rmSync(out, { recursive: true, force: true });
+}
+
+type Pair = [ChildResult, ChildResult];
+
+async function alternate(
+  baseline: () => ChildResult | Promise<ChildResult>,
+  mine: () => Promise<ChildResult>,
+): Promise<Pair[]> {
+  const pairs: Pair[] = [];
+  for (let k = 0; k < trials; k++) pairs.push([await baseline(), await mine()]);
+  return pairs;
+}
+
+function report(name: string, pairs: Pair[], baselineName: string): void {
+  const throughput = (r: ChildResult): number => r.bytes / r.seconds / 1e6;
+  const ratio = median(pairs.map(([base, mine]) => throughput(mine) / throughput(base)));
+  const mine = median(pairs.map(([, m]) => throughput(m)));
+  const base = median(pairs.map(([b]) => throughput(b)));
+  print({
+    name,
+    value: round(mine),
+    unit: 'MB/s',
+    baseline: round(base),
+    baselineName,
+    ratio: round(ratio, 3),
+  });
+}
+
+function print(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+async function ours(measurement: string, file = input): Promise<ChildResult> {
+  const result = run(process.execPath, [fileURLToPath(import.meta.url), measurement, file]);
+  const last = result.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as ChildResult;
+}
+
+function run(command: string, args: string[]): string {
+  const result = spawnSync(command, args, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed with status ${result.status}`);
+  return result.stdout;
+}
+
+function timed(action: () => unknown, bytes: number): ChildResult {
+  const start = process.hrtime.bigint();
+  action();
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, bytes, rssMb: 0, records: 0 };
+}
+
+function reset(directory: string): string {
+  rmSync(directory, { recursive: true, force: true });
+  mkdirSync(directory, { recursive: true });
+  return directory;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+function round(value: number, digits = 1): number {
+  return Number(value.toFixed(digits));
+}
+
+/** `{"id":n,"features":[16 numbers],"tag":"..."}` lines up to the size asked, written once and reused. */
+async function generateInput(path: string, megabytes: number): Promise<void> {
+  try {
+    if (statSync(path).size >= megabytes * 1e6) return;
+  } catch {
+    // not generated yet
+  }
+  const handle = await open(path, 'w');
+  let written = 0;
+  let id = 0;
+  let seed = 42;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  while (written < megabytes * 1e6) {
+    const lines: string[] = [];
+    for (let k = 0; k < 10_000; k++, id++) {
+      const features = Array.from({ length: 16 }, () => (random() * 10).toFixed(6));
+      lines.push(`{"id":${id},"features":[${features.join(',')}],"tag":"t${id % 97}"}\n`);
+    }
+    const block = Buffer.from(lines.join(''));
+    await handle.write(block);
+    written += block.length;
+  }
+  await handle.close();
+}
+
+async function runChild(measurement: string, file: string): Promise<ChildResult> {
+  const out = join(dataDir, 'out');
+  const size = statSync(file).size;
+  const shard = async (
+    options: Omit<ShardOptions, 'input' | 'maxPayloadBytes' | 'requestPerLine' | 'shardBytes'>,
+  ) => {
+    reset(out);
+    return shardInput(
+      readFileChunks(file),
+      { input: file, maxPayloadBytes: 6 << 20, requestPerLine: false, shardBytes: 64 << 20, ...options },
+      {
+        openShard: (n) => openFileSink(join(out, `shard-${n}`)),
+        errors: await openFileSink(join(out, 'errors.jsonl')),
+      },
+    );
+  };
+  const start = process.hrtime.bigint();
+  let bytes = size;
+  let records = 0;
+  switch (measurement) {
+    case 'shard-lines':
+      records = (await shard({ splitType: 'Line', decoding: 'none' })).records.sent;
+      break;
+    case 'shard-json':
+      records = (await shard({ splitType: 'Line', decoding: 'json', inputFilter: '$.features', workers }))
+        .records.sent;
+      break;
+    case 'parse-stringify':
+      // A throughput baseline: a prefix of the file is enough, and the whole would take minutes.
+      bytes = Math.min(size, 256e6);
+      records = await parseStringify(file, join(reset(out), 'parsed.jsonl'), bytes);
+      break;
+    case 'prepare-merge':
+      await prepareMerge(file);
+      break;
+    case 'merge': {
+      const index = JSON.parse(await readText(join(dataDir, 'merge', 'index.json'))) as ShardIndex;
+      bytes = index.shards.reduce(
+        (total, s) => total + statSync(join(dataDir, 'merge', `shard-${s.shard}.out`)).size,
+        0,
+      );
+      reset(out);
+      const summary = await mergeInput(
+        index,
+        { shardOutput: (n) => readFileChunks(join(dataDir, 'merge', `shard-${n}.out`)) },
+        { tfsMethod: 'predict', joinSource: 'None' },
+        {
+          out: await openFileSink(join(out, 'input.out')),
+          errors: await openFileSink(join(out, 'errors.jsonl')),
+        },
+      );
+      records = summary.out;
+      break;
+    }
+    default:
+      throw new Error(`unknown measurement ${measurement}`);
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { seconds, bytes, rssMb: Math.round(process.resourceUsage().maxRSS / 1024), records };
+}
+
+/** The obvious way to filter JSON Lines: parse each line, take the member, stringify it back. */
+async function parseStringify(file: string, output: string, limit: number): Promise<number> {
+  const sink = await openFileSink(output);
+  let carry = '';
+  let records = 0;
+  let read = 0;
+  for await (const chunk of readFileChunks(file)) {
+    if (read >= limit) break;
+    read += chunk.length;
+    const lines = (carry + chunk.toString('utf8')).split('\n');
+    carry = lines.pop() ?? '';
+    const out: string[] = [];
+    for (const line of lines) {
+      if (line.length === 0) continue;
+      out.push(JSON.stringify((JSON.parse(line) as { features: unknown }).features));
+      records++;
+    }
+    await sink.write(Buffer.from(`${out.join('\n')}\n`));
+  }
+  await sink.close();
+  return records;
+}
+
+/** Shards the input, then writes what a transform job would: 10 class scores per record, 1000 per response. */
+async function prepareMerge(file: string): Promise<void> {
+  const directory = reset(join(dataDir, 'merge'));
+  const index = await shardInput(
+    readFileChunks(file),
+    {
+      input: file,
+      splitType: 'Line',
+      decoding: 'json',
+      inputFilter: '$.features',
+      maxPayloadBytes: 6 << 20,
+      requestPerLine: false,
+      shardBytes: 64 << 20,
+      workers,
+    },
+    {
+      openShard: async () => ({ write: async () => {}, close: async () => {} }),
+      errors: await openFileSink(join(directory, 'errors.jsonl')),
+    },
+  );
+  const scores =
+    '[0.012345,0.023456,0.034567,0.045678,0.056789,0.067891,0.078912,0.089123,0.091234,0.512345]';
+  for (const shard of index.shards) {
+    const sink = await openFileSink(join(directory, `shard-${shard.shard}.out`));
+    for (let left = shard.records; left > 0; left -= 1000) {
+      const count = Math.min(1000, left);
+      await sink.write(
+        Buffer.from(`{"predictions":[${Array.from({ length: count }, () => scores).join(',')}]}\n`),
+      );
+    }
+    await sink.close();
+  }
+  await writeFile(join(directory, 'index.json'), JSON.stringify(index));
+}
+
+async function readText(path: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of readFileChunks(path)) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts).toString('utf8');
+}

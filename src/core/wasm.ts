@@ -1,0 +1,102 @@
+/**
+ * Just enough of a WebAssembly assembler for the engine's few hot loops: instruction encoders and a
+ * one-function module with one memory. The loops are short and listed instruction by instruction
+ * where they are used; there is no toolchain to install and nothing generated to commit.
+ */
+
+export function leb128(value: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+function signedLeb128(value: number): number[] {
+  const bytes: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      bytes.push(byte);
+      return bytes;
+    }
+    bytes.push(byte | 0x80);
+  }
+}
+
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+/** Instruction encoders, named after the text format. */
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
+  end: [0x0b],
+  br: (depth: number) => [0x0c, ...leb128(depth)],
+  brIf: (depth: number) => [0x0d, ...leb128(depth)],
+  return: [0x0f],
+  get: (local: number) => [0x20, ...leb128(local)],
+  set: (local: number) => [0x21, ...leb128(local)],
+  tee: (local: number) => [0x22, ...leb128(local)],
+  const: (value: number) => [0x41, ...signedLeb128(value)],
+  load8: (offset: number) => [0x2d, 0x00, ...leb128(offset)],
+  store8: (offset: number) => [0x3a, 0x00, ...leb128(offset)],
+  store: (offset: number) => [0x36, 0x02, ...leb128(offset)],
+  eqz: [0x45],
+  eq: [0x46],
+  ne: [0x47],
+  ltU: [0x49],
+  geU: [0x4f],
+  ctz: [0x68],
+  popcnt: [0x69],
+  add: [0x6a],
+  sub: [0x6b],
+  and: [0x71],
+  or: [0x72],
+  xor: [0x73],
+  shl: [0x74],
+  shrU: [0x76],
+  v128Load: (offset: number) => [0xfd, 0x00, 0x00, ...leb128(offset)],
+  i8x16Splat: [0xfd, 0x0f],
+  i8x16Eq: [0xfd, 0x23],
+  i8x16Bitmask: [0xfd, 0x64],
+} as const;
+
+export interface FunctionSpec {
+  readonly params: number;
+  /** Extra locals by type, in order, after the parameters (all i32). */
+  readonly locals: readonly { count: number; type: number }[];
+  readonly body: readonly number[];
+}
+
+/** A module exporting `memory` and one function `run(i32 × params) -> i32`. */
+export function instantiate<Run extends (...args: number[]) => number>(
+  spec: FunctionSpec,
+  memoryPages: number,
+): { memory: WebAssembly.Memory; run: Run } {
+  const ascii = (text: string): number[] => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
+  const section = (id: number, content: number[]): number[] => [id, ...leb128(content.length), ...content];
+  const locals = [
+    ...leb128(spec.locals.length),
+    ...spec.locals.flatMap(({ count, type }) => [...leb128(count), type]),
+  ];
+  const code = [...locals, ...spec.body, ...op.end];
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, [0x01, 0x60, ...leb128(spec.params), ...Array(spec.params).fill(I32), 0x01, I32]),
+    ...section(3, [0x01, 0x00]),
+    ...section(5, [0x01, 0x00, ...leb128(memoryPages)]),
+    ...section(7, [0x02, ...ascii('memory'), 0x02, 0x00, ...ascii('run'), 0x00, 0x00]),
+    ...section(10, [0x01, ...leb128(code.length), ...code]),
+  ];
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(bytes)));
+  return { memory: instance.exports.memory as WebAssembly.Memory, run: instance.exports.run as Run };
+}
+
+export const PAGE = 65536;
