@@ -8,6 +8,7 @@ import {
   skipValue,
   trimSpan,
 } from '../json/scan.ts';
+import { listsToLines } from './list-lines.ts';
 
 /**
  * TensorFlow Serving's REST bodies, on bytes: requests built from instance JSON without re-encoding
@@ -232,10 +233,10 @@ function preview(b: Buffer, start: number, end: number): string {
 
 /**
  * The per-record outputs of a row-format response as lines, for the common case of a merge without
- * join or filter: when `predictions` holds numbers, or lists of numbers separated by bare commas, the
- * separators between records are turned into newlines in place and the list's content is returned as a
- * view of `b`, so a whole response is written with one copy instead of record by record. Undefined,
- * with `b` untouched, when the response is not of that shape (the caller then uses `splitResponse`).
+ * join or filter: when `predictions` holds lists of numbers (or numbers) separated by bare commas, the
+ * separators between records become newlines and the whole response is written with one copy instead
+ * of record by record. The lines are only valid until the next call (copy them); `b` may be rewritten.
+ * Undefined, with `b` untouched, when the response is not of that shape (then use `splitResponse`).
  */
 export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } | undefined {
   const [start, end] = trimSpan(b, 0, b.length);
@@ -245,22 +246,22 @@ export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } 
   const open = skipSpace(b, head + 14, end);
   const [, close] = trimSpan(b, open, end - 1);
   if (b[open] !== OPEN_BRACKET || b[close - 1] !== CLOSE_BRACKET) return undefined;
-  const lines = b.subarray(open + 1, close - 1);
-  if (lines.length === 0) return { lines, count: 0 };
-  if (lines.includes(QUOTE)) return undefined;
-  const separators: number[] = [];
-  if (lines[0] === OPEN_BRACKET) {
-    // Lists: each ']' but the last must be followed by ",[", whose comma becomes a newline. A nested
-    // list always closes with a ']' followed by another ']' (or space), which stops this.
-    const last = lines.length - 1;
-    for (let at = lines.indexOf(CLOSE_BRACKET); at !== last; at = lines.indexOf(CLOSE_BRACKET, at + 1)) {
-      if (at === -1 || lines[at + 1] !== COMMA || lines[at + 2] !== OPEN_BRACKET) return undefined;
-      separators.push(at + 1);
-    }
-  } else {
-    for (const space of [0x20, 0x0a, 0x0d, 0x09, OPEN_BRACKET]) if (lines.includes(space)) return undefined;
-    for (let at = lines.indexOf(COMMA); at !== -1; at = lines.indexOf(COMMA, at + 1)) separators.push(at);
+  const content = b.subarray(open + 1, close - 1);
+  if (content.length === 0) return { lines: content, count: 0 };
+  if (content.includes(QUOTE)) return undefined;
+  if (content[0] === OPEN_BRACKET) {
+    const lists = listsToLines(content, 0, content.length);
+    if (!lists) return undefined;
+    return {
+      lines: Buffer.from(lists.lines.buffer, lists.lines.byteOffset, lists.lines.length),
+      count: lists.count,
+    };
   }
-  for (const at of separators) lines[at] = 0x0a;
-  return { lines, count: separators.length + 1 };
+  for (const space of [0x20, 0x0a, 0x0d, 0x09, OPEN_BRACKET]) if (content.includes(space)) return undefined;
+  let count = 1;
+  for (let at = content.indexOf(COMMA); at !== -1; at = content.indexOf(COMMA, at + 1)) {
+    content[at] = 0x0a;
+    count++;
+  }
+  return { lines: content, count };
 }
