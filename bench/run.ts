@@ -194,7 +194,7 @@ async function runChild(measurement: string, file: string): Promise<ChildResult>
   ) => {
     reset(out);
     return shardInput(
-      readFileChunks(file),
+      readFileChunks(file, Number(process.env.CHUNK ?? 1048576)),
       { input: file, maxPayloadBytes: 6 << 20, requestPerLine: false, shardBytes: 64 << 20, ...options },
       {
         openShard: (n) => openFileSink(join(out, `shard-${n}`)),
@@ -253,7 +253,7 @@ async function parseStringify(file: string, output: string, limit: number): Prom
   let carry = '';
   let records = 0;
   let read = 0;
-  for await (const chunk of readFileChunks(file)) {
+  for await (const chunk of readFileChunks(file, Number(process.env.CHUNK ?? 1048576))) {
     if (read >= limit) break;
     read += chunk.length;
     const lines = (carry + chunk.toString('utf8')).split('\n');
@@ -274,7 +274,7 @@ async function parseStringify(file: string, output: string, limit: number): Prom
 async function prepareMerge(file: string): Promise<void> {
   const directory = reset(join(dataDir, 'merge'));
   const index = await shardInput(
-    readFileChunks(file),
+    readFileChunks(file, Number(process.env.CHUNK ?? 1048576)),
     {
       input: file,
       splitType: 'Line',

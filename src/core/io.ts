@@ -3,7 +3,8 @@
  * ByteSink; the engine only appends, and awaits the sink between input chunks so memory stays flat.
  */
 export interface ByteSink {
-  write(chunk: Buffer): Promise<void>;
+  /** Appends `chunk`; the caller may reuse its memory once the returned promise resolves. */
+  write(chunk: Uint8Array): Promise<void>;
   /** All bytes are written; the object becomes visible whole (adapters write atomically). */
   close(): Promise<void>;
 }

@@ -124,29 +124,12 @@ export async function mergeInput(
  */
 async function copyPredictions(index: ShardIndex, sources: MergeSources, out: ByteSink): Promise<number> {
   let written = 0;
-  const lines = new Staging();
   for (const shard of index.shards) {
     let count = 0;
+    const responses: Buffer[] = [];
     const reader = createLineReader(
       {
-        onRecord(response) {
-          const compact = predictionsAsLines(response);
-          if (compact) {
-            count += compact.count;
-            if (compact.count > 0) {
-              lines.append(compact.lines);
-              lines.appendByte(NEWLINE);
-            }
-            return;
-          }
-          const { spans, assembled } = splitResponse(response, 0, response.length, 'predict');
-          const bytes = assembled ?? response;
-          for (let k = 0; k < spans.starts.length; k++) {
-            lines.append(bytes, spans.starts[k] as number, spans.ends[k] as number);
-            lines.appendByte(NEWLINE);
-          }
-          count += spans.starts.length;
-        },
+        onRecord: (response) => responses.push(response),
         onBadRecord(bad) {
           throw new PredictionCountError(
             `shard ${shard.shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
@@ -156,23 +139,38 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
       },
       { input: `${index.input} shard ${shard.shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
     );
-    // One write in flight while the next chunk is read and split.
-    let writing: Promise<void> = Promise.resolve();
-    const write = async (): Promise<void> => {
-      const chunks = lines.drain();
-      await writing;
-      writing = (async () => {
-        for (const chunk of chunks) await out.write(chunk);
-      })();
+    // Responses are views of the chunk just read, used before the next chunk is asked for; compact
+    // ones are written straight from where their lines were made.
+    const split = async (): Promise<void> => {
+      for (const response of responses.splice(0)) {
+        const compact = predictionsAsLines(response);
+        if (compact) {
+          count += compact.count;
+          if (compact.count > 0) await out.write(compact.lines);
+          continue;
+        }
+        const { spans, assembled } = splitResponse(response, 0, response.length, 'predict');
+        const bytes = assembled ?? response;
+        const lines = new Staging();
+        for (let k = 0; k < spans.starts.length; k++) {
+          lines.append(bytes, spans.starts[k] as number, spans.ends[k] as number);
+          lines.appendByte(NEWLINE);
+        }
+        count += spans.starts.length;
+        for (const chunk of lines.drain()) await out.write(chunk);
+      }
+      if (count > shard.records) {
+        throw new PredictionCountError(
+          `shard ${shard.shard} of ${index.input}: more outputs than its ${shard.records} records`,
+        );
+      }
     };
     for await (const chunk of sources.shardOutput(shard.shard)) {
       reader.push(chunk);
-      if (count > shard.records) break;
-      if (lines.size >= 1 << 20) await write();
+      await split();
     }
     reader.end();
-    await write();
-    await writing;
+    await split();
     if (count !== shard.records) {
       throw new PredictionCountError(
         `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,

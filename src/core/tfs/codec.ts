@@ -234,8 +234,9 @@ function preview(b: Buffer, start: number, end: number): string {
 /**
  * The per-record outputs of a row-format response as lines, for the common case of a merge without
  * join or filter: when `predictions` holds lists of numbers (or numbers) separated by bare commas, the
- * separators between records become newlines and the whole response is written with one copy instead
- * of record by record. The lines are only valid until the next call (copy them); `b` may be rewritten.
+ * separators between records become newlines (the last line ends with one too) and the whole response
+ * is written at once instead of record by record. The lines are only valid until the next call, and
+ * `b` may be rewritten.
  * Undefined, with `b` untouched, when the response is not of that shape (then use `splitResponse`).
  */
 export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } | undefined {
@@ -248,6 +249,8 @@ export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } 
   if (b[open] !== OPEN_BRACKET || b[close - 1] !== CLOSE_BRACKET) return undefined;
   const content = b.subarray(open + 1, close - 1);
   if (content.length === 0) return { lines: content, count: 0 };
+  // The list's closing bracket becomes the last line's newline.
+  const withNewline = b.subarray(open + 1, close);
   if (content.includes(QUOTE)) return undefined;
   if (content[0] === OPEN_BRACKET) {
     const lists = listsToLines(content, 0, content.length);
@@ -263,5 +266,6 @@ export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } 
     content[at] = 0x0a;
     count++;
   }
-  return { lines: content, count };
+  withNewline[content.length] = 0x0a;
+  return { lines: withNewline, count };
 }

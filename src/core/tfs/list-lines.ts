@@ -57,8 +57,8 @@ const kernel = instantiate<(length: number) => number>(
 let memory = new Uint8Array(kernel.memory.buffer);
 
 /**
- * The lists in b[start, end) as lines, or undefined when the content is not a list of flat lists. The
- * lines are a view that is only valid until the next call: copy them.
+ * The lists in b[start, end) as lines, each ending with a newline, or undefined when the content is not
+ * a list of flat lists. The lines are a view that is only valid until the next call.
  */
 export function listsToLines(
   b: Uint8Array,
@@ -74,5 +74,6 @@ export function listsToLines(
   memory.set(b.subarray(start, end), DATA);
   memory.fill(0, DATA + size, DATA + size + 16);
   const count = kernel.run(size);
-  return count < 0 ? undefined : { lines: memory.subarray(DATA, DATA + size), count };
+  memory[DATA + size] = 0x0a;
+  return count < 0 ? undefined : { lines: memory.subarray(DATA, DATA + size + 1), count };
 }
