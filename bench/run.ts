@@ -22,7 +22,7 @@ const dataDir = process.env.BENCH_DIR ?? fileURLToPath(new URL('./.data/', impor
 const inputMb = Number(process.env.BENCH_MB ?? 1024);
 const trials = Number(process.env.BENCH_TRIALS ?? 3);
 const input = join(dataDir, `input-${inputMb}mb.jsonl`);
-const workers = Math.max(0, Math.min(4, availableParallelism()));
+const workers = Number(process.env.BENCH_WORKERS ?? Math.min(4, availableParallelism()));
 
 interface ChildResult {
   seconds: number;

@@ -1,7 +1,5 @@
 import { InvalidRecordError } from '../errors.ts';
 import type { Selected } from '../json/path.ts';
-import { recordIoFramer } from '../records/recordio.ts';
-import { tfRecordFramer } from '../records/tfrecord.ts';
 import type { RecordFramer } from '../records/types.ts';
 import { RAW_KEEP_BYTES } from '../records/types.ts';
 import { type ErrorRow, errorRow } from './errors.ts';
@@ -159,12 +157,12 @@ export class BlockBuilder {
  * Encodes a block's records into shard bytes and error rows. Pure: runs inline or in a worker. The
  * encoded bytes are written into a buffer from `pool` when they fit.
  */
-export function createBlockEncoder(
+export async function createBlockEncoder(
   settings: EncodeSettings,
   pool: BufferPool,
-): (block: RecordBlock) => EncodedBlock {
-  const encode = createInstanceEncoder(settings.decoding, settings.inputFilter);
-  const framer = settings.decoding === 'none' ? framerFor(settings.splitType) : undefined;
+): Promise<(block: RecordBlock) => EncodedBlock> {
+  const encode = await createInstanceEncoder(settings.decoding, settings.inputFilter);
+  const framer = settings.decoding === 'none' ? await framerFor(settings.splitType) : undefined;
   const wrap = settings.decoding !== 'none' && settings.requestPerLine;
   const binary = settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord';
   const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
@@ -236,14 +234,14 @@ export function createBlockEncoder(
 }
 
 /** Records that keep their own framing; lines are written one per line, like instances. */
-function framerFor(splitType: SplitType): RecordFramer | undefined {
+async function framerFor(splitType: SplitType): Promise<RecordFramer | undefined> {
   switch (splitType) {
     case 'Line':
       return undefined;
     case 'TFRecord':
-      return tfRecordFramer;
+      return (await import('../records/tfrecord.ts')).tfRecordFramer;
     case 'RecordIO':
-      return recordIoFramer;
+      return (await import('../records/recordio.ts')).recordIoFramer;
     case 'None':
       return { frame: (data) => data };
   }

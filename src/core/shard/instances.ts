@@ -1,9 +1,6 @@
 import { InvalidRecordError } from '../errors.ts';
 import { compileJsonPath, type Selected } from '../json/path.ts';
 import { arrayElements } from '../json/scan.ts';
-import { validateJson } from '../json/validate.ts';
-import { csvRecordToJsonArray } from '../records/csv.ts';
-import { exampleToJson } from '../records/example.ts';
 
 /** How records are turned into what the model receives. */
 export type Decoding = 'json' | 'csv' | 'tf-example' | 'none';
@@ -14,7 +11,14 @@ export type Decoding = 'json' | 'csv' | 'tf-example' | 'none';
  */
 export type InstanceEncoder = (data: Buffer, into: Selected) => void;
 
-export function createInstanceEncoder(decoding: Decoding, inputFilter: string | undefined): InstanceEncoder {
+/**
+ * Decoders are loaded only for the decoding asked: each worker thread that encodes records loads its
+ * own copy of what it imports, and the others (protobufjs, the WebAssembly validator) cost memory.
+ */
+export async function createInstanceEncoder(
+  decoding: Decoding,
+  inputFilter: string | undefined,
+): Promise<InstanceEncoder> {
   const filter = compileJsonPath(inputFilter ?? '$');
   switch (decoding) {
     case 'none':
@@ -23,23 +27,29 @@ export function createInstanceEncoder(decoding: Decoding, inputFilter: string | 
         into.start = 0;
         into.end = data.length;
       };
-    case 'json':
+    case 'json': {
+      const { validateJson } = await import('../json/validate.ts');
       return (data, into) => {
         const error = validateJson(data, 0, data.length);
         if (error !== -1) throw new InvalidRecordError(`invalid JSON at column ${error + 1}`);
         filter.select(data, 0, data.length, into);
       };
-    case 'csv':
+    }
+    case 'csv': {
+      const { csvRecordToJsonArray } = await import('../records/csv.ts');
       return (data, into) => {
         const array = Buffer.from(csvRecordToJsonArray(data));
         filter.select(array, 0, array.length, into);
         unwrapSingleColumn(into);
       };
-    case 'tf-example':
+    }
+    case 'tf-example': {
+      const { exampleToJson } = await import('../records/example.ts');
       return (data, into) => {
         const example = Buffer.from(exampleToJson(data));
         filter.select(example, 0, example.length, into);
       };
+    }
   }
 }
 

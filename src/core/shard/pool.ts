@@ -24,10 +24,10 @@ export function createBlockEncoderPool(
 ): BlockEncoderPool {
   if (workers <= 0) {
     const outputPool = new BufferPool(inputPool.size);
-    const encode = createBlockEncoder(settings, outputPool);
+    const encoder = createBlockEncoder(settings, outputPool);
     return {
       encode: async (block) => {
-        const result = encode(block);
+        const result = (await encoder)(block);
         inputPool.give(block.data.buffer);
         return result;
       },

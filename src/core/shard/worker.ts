@@ -15,7 +15,7 @@ const port = parentPort;
 if (!port) throw new Error('shard worker: must run in a worker thread');
 const { settings, bufferBytes } = workerData as { settings: EncodeSettings; bufferBytes: number };
 const outputPool = new BufferPool(bufferBytes);
-const encode = createBlockEncoder(settings, outputPool);
+const encode = await createBlockEncoder(settings, outputPool);
 
 port.on('message', ({ id, block, spares }: Job) => {
   for (const spare of spares) outputPool.give(spare);
