@@ -47,7 +47,10 @@ async function main(): Promise<void> {
 
   // Byte-level sharding against split -C, which also cuts at line ends into files of a target size.
   const bytes = await alternate(
-    () => timed(() => run('split', ['-C', '64M', input, join(reset(out), 'split-')]), size),
+    () => {
+      const target = join(reset(out), 'split-');
+      return timed(() => run('split', ['-C', '64M', input, target]), size);
+    },
     () => ours('shard-lines'),
   );
   report('shard lines verbatim (no filter)', bytes, 'split -C');
@@ -67,8 +70,10 @@ async function main(): Promise<void> {
     .map((name) => join(dataDir, 'merge', name));
   const outputBytes = outputs.reduce((total, file) => total + statSync(file).size, 0);
   const merge = await alternate(
-    () =>
-      timed(() => run('sh', ['-c', 'cat "$@" > "$0"', join(reset(out), 'cat.out'), ...outputs]), outputBytes),
+    () => {
+      const target = join(reset(out), 'cat.out');
+      return timed(() => run('sh', ['-c', 'cat "$@" > "$0"', target, ...outputs]), outputBytes);
+    },
     () => ours('merge'),
   );
   report('merge predictions into input order', merge, 'cat');
@@ -187,14 +192,13 @@ async function generateInput(path: string, megabytes: number): Promise<void> {
 }
 
 async function runChild(measurement: string, file: string): Promise<ChildResult> {
-  const out = join(dataDir, 'out');
+  const out = reset(join(dataDir, 'out'));
   const size = statSync(file).size;
   const shard = async (
     options: Omit<ShardOptions, 'input' | 'maxPayloadBytes' | 'requestPerLine' | 'shardBytes'>,
   ) => {
-    reset(out);
     return shardInput(
-      readFileChunks(file, Number(process.env.CHUNK ?? 1048576)),
+      readFileChunks(file),
       { input: file, maxPayloadBytes: 6 << 20, requestPerLine: false, shardBytes: 64 << 20, ...options },
       {
         openShard: (n) => openFileSink(join(out, `shard-${n}`)),
@@ -216,7 +220,7 @@ async function runChild(measurement: string, file: string): Promise<ChildResult>
     case 'parse-stringify':
       // A throughput baseline: a prefix of the file is enough, and the whole would take minutes.
       bytes = Math.min(size, 256e6);
-      records = await parseStringify(file, join(reset(out), 'parsed.jsonl'), bytes);
+      records = await parseStringify(file, join(out, 'parsed.jsonl'), bytes);
       break;
     case 'prepare-merge':
       await prepareMerge(file);
@@ -227,7 +231,6 @@ async function runChild(measurement: string, file: string): Promise<ChildResult>
         (total, s) => total + statSync(join(dataDir, 'merge', `shard-${s.shard}.out`)).size,
         0,
       );
-      reset(out);
       const summary = await mergeInput(
         index,
         { shardOutput: (n) => readFileChunks(join(dataDir, 'merge', `shard-${n}.out`)) },
@@ -253,7 +256,7 @@ async function parseStringify(file: string, output: string, limit: number): Prom
   let carry = '';
   let records = 0;
   let read = 0;
-  for await (const chunk of readFileChunks(file, Number(process.env.CHUNK ?? 1048576))) {
+  for await (const chunk of readFileChunks(file)) {
     if (read >= limit) break;
     read += chunk.length;
     const lines = (carry + chunk.toString('utf8')).split('\n');
@@ -274,7 +277,7 @@ async function parseStringify(file: string, output: string, limit: number): Prom
 async function prepareMerge(file: string): Promise<void> {
   const directory = reset(join(dataDir, 'merge'));
   const index = await shardInput(
-    readFileChunks(file, Number(process.env.CHUNK ?? 1048576)),
+    readFileChunks(file),
     {
       input: file,
       splitType: 'Line',

@@ -5,7 +5,8 @@ import { compileJsonPath, type Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
 import type { ShardIndex } from '../shard/sharder.ts';
-import { predictionsAsLines, splitResponse, type TfsMethod } from '../tfs/codec.ts';
+import { compactPredictions, splitResponse, type TfsMethod } from '../tfs/codec.ts';
+import { LineBuffer } from '../tfs/list-lines.ts';
 import { csvLine, joinCsv, joinJson } from './join.ts';
 
 export interface MergeOptions {
@@ -34,6 +35,8 @@ export interface InputSummary {
 }
 
 const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const NEWLINE_BYTES = Buffer.from([NEWLINE]);
 
 /**
  * Writes `<input>.out`: one line per good record, in input order, from the shards' transform outputs:
@@ -124,6 +127,7 @@ export async function mergeInput(
  */
 async function copyPredictions(index: ShardIndex, sources: MergeSources, out: ByteSink): Promise<number> {
   let written = 0;
+  const lines = new LineBuffer();
   for (const shard of index.shards) {
     let count = 0;
     const responses: Buffer[] = [];
@@ -139,25 +143,12 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
       },
       { input: `${index.input} shard ${shard.shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
     );
-    // Responses are views of the chunk just read, used before the next chunk is asked for; compact
-    // ones are written straight from where their lines were made.
+    // Responses are views of the chunk just read, used before the next chunk is asked for. Their
+    // outputs gather as lines in one buffer, written out each megabyte.
     const split = async (): Promise<void> => {
       for (const response of responses.splice(0)) {
-        const compact = predictionsAsLines(response);
-        if (compact) {
-          count += compact.count;
-          if (compact.count > 0) await out.write(compact.lines);
-          continue;
-        }
-        const { spans, assembled } = splitResponse(response, 0, response.length, 'predict');
-        const bytes = assembled ?? response;
-        const lines = new Staging();
-        for (let k = 0; k < spans.starts.length; k++) {
-          lines.append(bytes, spans.starts[k] as number, spans.ends[k] as number);
-          lines.appendByte(NEWLINE);
-        }
-        count += spans.starts.length;
-        for (const chunk of lines.drain()) await out.write(chunk);
+        count += appendOutputs(response, lines);
+        if (lines.size >= 1 << 20) await out.write(lines.take());
       }
       if (count > shard.records) {
         throw new PredictionCountError(
@@ -171,6 +162,7 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
     }
     reader.end();
     await split();
+    if (lines.size > 0) await out.write(lines.take());
     if (count !== shard.records) {
       throw new PredictionCountError(
         `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,
@@ -179,6 +171,35 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
     written += count;
   }
   return written;
+}
+
+/** Appends one response's outputs as lines; how many there were. */
+function appendOutputs(response: Buffer, lines: LineBuffer): number {
+  const compact = compactPredictions(response);
+  if (compact?.lists) {
+    const count = lines.appendLists(response, compact.start, compact.end);
+    if (count >= 0) return count;
+  }
+  if (compact && !compact.lists) {
+    if (compact.end === compact.start) return 0;
+    let count = 1;
+    for (let at = compact.start; at < compact.end; at++) {
+      if (response[at] === COMMA) {
+        response[at] = NEWLINE;
+        count++;
+      }
+    }
+    response[compact.end] = NEWLINE;
+    lines.append(response, compact.start, compact.end + 1);
+    return count;
+  }
+  const { spans, assembled } = splitResponse(response, 0, response.length, 'predict');
+  const bytes = assembled ?? response;
+  for (let k = 0; k < spans.starts.length; k++) {
+    lines.append(bytes, spans.starts[k] as number, spans.ends[k] as number);
+    lines.append(NEWLINE_BYTES, 0, 1);
+  }
+  return spans.starts.length;
 }
 
 /** The numbers of the records that were sent to the model, in order: all but the quarantined ones. */

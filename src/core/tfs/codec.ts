@@ -8,7 +8,6 @@ import {
   skipValue,
   trimSpan,
 } from '../json/scan.ts';
-import { listsToLines } from './list-lines.ts';
 
 /**
  * TensorFlow Serving's REST bodies, on bytes: requests built from instance JSON without re-encoding
@@ -232,14 +231,13 @@ function preview(b: Buffer, start: number, end: number): string {
 }
 
 /**
- * The per-record outputs of a row-format response as lines, for the common case of a merge without
- * join or filter: when `predictions` holds lists of numbers (or numbers) separated by bare commas, the
- * separators between records become newlines (the last line ends with one too) and the whole response
- * is written at once instead of record by record. The lines are only valid until the next call, and
- * `b` may be rewritten.
- * Undefined, with `b` untouched, when the response is not of that shape (then use `splitResponse`).
+ * Where the per-record outputs of a compact row-format response lie, for the common case of a merge
+ * without join or filter: `predictions` holding lists (of numbers, which LineBuffer.appendLists checks),
+ * or numbers with no strings and no spaces. Then the
+ * outputs can be made into lines a whole response at a time (see LineBuffer) instead of one by one.
+ * Undefined when the response is not of that shape (then use `splitResponse`).
  */
-export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } | undefined {
+export function compactPredictions(b: Buffer): { start: number; end: number; lists: boolean } | undefined {
   const [start, end] = trimSpan(b, 0, b.length);
   if (b[start] !== OPEN_BRACE || b[end - 1] !== CLOSE_BRACE) return undefined;
   const head = skipSpace(b, start + 1, end);
@@ -248,24 +246,11 @@ export function predictionsAsLines(b: Buffer): { lines: Buffer; count: number } 
   const [, close] = trimSpan(b, open, end - 1);
   if (b[open] !== OPEN_BRACKET || b[close - 1] !== CLOSE_BRACKET) return undefined;
   const content = b.subarray(open + 1, close - 1);
-  if (content.length === 0) return { lines: content, count: 0 };
-  // The list's closing bracket becomes the last line's newline.
-  const withNewline = b.subarray(open + 1, close);
-  if (content.includes(QUOTE)) return undefined;
-  if (content[0] === OPEN_BRACKET) {
-    const lists = listsToLines(content, 0, content.length);
-    if (!lists) return undefined;
-    return {
-      lines: Buffer.from(lists.lines.buffer, lists.lines.byteOffset, lists.lines.length),
-      count: lists.count,
-    };
+  const lists = content[0] === OPEN_BRACKET;
+  // Lists are checked for strings and nesting as they are made into lines (LineBuffer.appendLists).
+  if (!lists) {
+    for (const other of [QUOTE, 0x20, 0x0a, 0x0d, 0x09, OPEN_BRACKET])
+      if (content.includes(other)) return undefined;
   }
-  for (const space of [0x20, 0x0a, 0x0d, 0x09, OPEN_BRACKET]) if (content.includes(space)) return undefined;
-  let count = 1;
-  for (let at = content.indexOf(COMMA); at !== -1; at = content.indexOf(COMMA, at + 1)) {
-    content[at] = 0x0a;
-    count++;
-  }
-  withNewline[content.length] = 0x0a;
-  return { lines: withNewline, count };
+  return { start: open + 1, end: close - 1, lists };
 }

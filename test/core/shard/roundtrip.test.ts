@@ -464,3 +464,66 @@ describe('lines that pass through untouched', () => {
     );
   });
 });
+
+describe('merging model outputs', () => {
+  it('writes one line per record whatever the shape of the predictions and of the responses', async () => {
+    const number = fc.double({ noNaN: true, noDefaultInfinity: true });
+    const prediction = fc.oneof(
+      fc.array(number, { maxLength: 4 }),
+      number,
+      fc.array(fc.array(number, { maxLength: 2 }), { maxLength: 2 }),
+      fc.string(),
+      fc.dictionary(fc.string(), number, { maxKeys: 2 }),
+    );
+    const sameShape = fc.oneof(
+      fc.array(fc.array(number, { maxLength: 4 }), { maxLength: 40 }),
+      fc.array(number, { maxLength: 40 }),
+      fc.array(prediction, { maxLength: 40 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        sameShape,
+        fc.integer({ min: 1, max: 9 }),
+        fc.boolean(),
+        chunkSizes,
+        async (predictions, perResponse, pretty, sizes) => {
+          const objects = new MemoryObjects();
+          const responses: string[] = [];
+          for (let k = 0; k < predictions.length; k += perResponse) {
+            responses.push(
+              JSON.stringify(
+                { predictions: predictions.slice(k, k + perResponse) },
+                null,
+                pretty ? 2 : undefined,
+              ).replace(/\n/g, ''),
+            );
+          }
+          objects.objects.set('shard.out', Buffer.from(responses.map((r) => `${r}\n`).join('')));
+          const index: ShardIndex = {
+            input: 'in',
+            format: 'instances',
+            shards:
+              predictions.length > 0
+                ? [{ shard: 0, firstRecord: 1, records: predictions.length, bytes: 1 }]
+                : [],
+            records: { in: predictions.length, skipped: 0, errors: 0, sent: predictions.length },
+            quarantined: [],
+          };
+          await mergeInput(
+            index,
+            { shardOutput: () => objects.source('shard.out', sizes) },
+            { tfsMethod: 'predict', joinSource: 'None' },
+            {
+              out: await objects.sink('out'),
+              errors: await objects.sink('errors'),
+            },
+          );
+          expect(jsonLines(objects.text('out'))).toEqual(
+            predictions.map((p) => JSON.parse(JSON.stringify(p))),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

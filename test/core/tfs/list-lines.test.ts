@@ -1,61 +1,56 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { predictionsAsLines, splitResponse } from '../../../src/core/tfs/codec.ts';
-import { listsToLines } from '../../../src/core/tfs/list-lines.ts';
+import { LineBuffer } from '../../../src/core/tfs/list-lines.ts';
 
-const scores = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 0, maxLength: 6 });
+const scores = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { maxLength: 6 });
 
-describe('listsToLines', () => {
-  it('puts each flat list on its own line', () => {
+describe('LineBuffer', () => {
+  it('puts each flat list on its own line, response after response', () => {
     fc.assert(
-      fc.property(fc.array(scores, { minLength: 1, maxLength: 60 }), (lists) => {
-        const text = lists.map((list) => JSON.stringify(list)).join(',');
-        const result = listsToLines(Buffer.from(text), 0, text.length);
-        expect(result?.count).toBe(lists.length);
-        expect(Buffer.from(result?.lines ?? []).toString()).toBe(
-          lists.map((list) => `${JSON.stringify(list)}\n`).join(''),
-        );
-      }),
+      fc.property(
+        fc.array(fc.array(scores, { minLength: 1, maxLength: 40 }), { maxLength: 5 }),
+        (responses) => {
+          const lines = new LineBuffer();
+          let total = 0;
+          for (const lists of responses) {
+            const text = Buffer.from(`x${lists.map((list) => JSON.stringify(list)).join(',')}y`);
+            expect(lines.appendLists(text, 1, text.length - 1)).toBe(lists.length);
+            total += lists.length;
+          }
+          const expected = responses
+            .flat()
+            .map((list) => `${JSON.stringify(list)}\n`)
+            .join('');
+          expect(Buffer.from(lines.take()).toString()).toBe(expected);
+          expect(expected.split('\n').length - 1).toBe(total);
+          expect(lines.size).toBe(0);
+        },
+      ),
     );
   });
 
-  it('refuses nested lists, numbers among lists and spaced separators', () => {
-    for (const text of ['[[1]],[2]', '[1],2', '[1], [2]', '[1],[2,[3]]', '1,[2]']) {
-      expect(listsToLines(Buffer.from(text), 0, text.length)).toBeUndefined();
+  it('refuses nested lists, numbers or strings among lists and spaced separators, appending nothing', () => {
+    const lines = new LineBuffer();
+    lines.append(Buffer.from('kept\n'), 0, 5);
+    for (const text of [
+      '[[1]],[2]',
+      '[1],2',
+      '[1], [2]',
+      '[1],[2,[3]]',
+      '1,[2]',
+      '["a]"],[2]',
+      '[1],["]"]',
+    ]) {
+      expect(lines.appendLists(Buffer.from(text), 0, text.length)).toBe(-1);
     }
-  });
-});
-
-describe('predictionsAsLines', () => {
-  it('agrees with splitting the response record by record, whenever it applies', () => {
-    const prediction = fc.oneof(
-      scores,
-      fc.double({ noNaN: true, noDefaultInfinity: true }),
-      fc.array(scores, { maxLength: 2 }),
-      fc.string(),
-    );
-    fc.assert(
-      fc.property(fc.array(prediction, { maxLength: 30 }), fc.boolean(), (predictions, pretty) => {
-        const response = Buffer.from(JSON.stringify({ predictions }, null, pretty ? 2 : undefined));
-        const expected = splitResponse(Buffer.from(response), 0, response.length, 'predict');
-        const lines = predictionsAsLines(response);
-        if (!lines) return;
-        expect(lines.count).toBe(expected.spans.starts.length);
-        const text = Buffer.from(lines.lines).toString();
-        expect(
-          text
-            .split('\n')
-            .slice(0, -1)
-            .map((line) => JSON.parse(line)),
-        ).toEqual(predictions.map((p) => JSON.parse(JSON.stringify(p))));
-      }),
-      { numRuns: 400 },
-    );
+    expect(Buffer.from(lines.take()).toString()).toBe('kept\n');
   });
 
-  it('takes the fast way for compact lists of scores and lists of numbers', () => {
-    expect(predictionsAsLines(Buffer.from('{"predictions":[[0.1,0.9],[0.8,0.2]]}'))?.count).toBe(2);
-    expect(predictionsAsLines(Buffer.from('{"predictions":[1.5,2.5,3.5]}'))?.count).toBe(3);
-    expect(predictionsAsLines(Buffer.from('{"predictions": [[0.1, 0.9], [0.8, 0.2]]}'))).toBeUndefined();
+  it('grows past its first memory for large responses', () => {
+    const list = JSON.stringify(Array.from({ length: 10 }, (_, k) => k / 7));
+    const text = Buffer.from(Array(30_000).fill(list).join(','));
+    const lines = new LineBuffer();
+    expect(lines.appendLists(text, 0, text.length)).toBe(30_000);
+    expect(lines.take().length).toBe(text.length + 1);
   });
 });
