@@ -63,9 +63,17 @@ export const op = {
   shl: [0x74],
   shrU: [0x76],
   v128Load: (offset: number) => [0xfd, 0x00, 0x00, ...leb128(offset)],
+  v128Zero: [0xfd, 0x0c, ...Array<number>(16).fill(0)],
+  v128And: [0xfd, 0x4e],
+  v128Or: [0xfd, 0x50],
+  v128AnyTrue: [0xfd, 0x53],
   i8x16Splat: [0xfd, 0x0f],
   i8x16Eq: [0xfd, 0x23],
+  i8x16Sub: [0xfd, 0x71],
   i8x16Bitmask: [0xfd, 0x64],
+  i16x8ExtaddPairwiseU8: [0xfd, 0x7d],
+  i32x4ExtaddPairwiseU16: [0xfd, 0x7f],
+  i32x4ExtractLane: (lane: number) => [0xfd, 0x1b, lane],
 } as const;
 
 export interface FunctionSpec {

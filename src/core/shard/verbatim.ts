@@ -87,7 +87,7 @@ export async function shardLinesVerbatim(
         return;
       }
       const cut = chunk.indexOf(LF, from + Math.max(room, 1) - 1) + 1;
-      const taken = countLines(chunk, from, cut, LF).lines;
+      const taken = countLines(chunk, from, cut).lines;
       addLines(taken, cut - from);
       steps.push(chunk.subarray(from, cut));
       closeIfFull();
@@ -166,7 +166,7 @@ export async function shardLinesVerbatim(
       const end = lastNewline + 1;
       // No line here can be over the limit when the whole range is not, and the kernel says whether
       // any is empty: then the range is written as it stands, cut only where a shard fills up.
-      const count = end - position <= limit ? countLines(chunk, position, end, LF) : undefined;
+      const count = end - position <= limit ? countLines(chunk, position, end) : undefined;
       if (count && !count.empty) takeLines(chunk, position, end, count.lines);
       else scanLines(chunk, position, end);
       position = end;
