@@ -1,0 +1,113 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
+
+const bin = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
+
+function pipeline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pipeline-cli-'));
+  await writeFile(join(dir, 'good.jsonl'), '{"features":[1,2]}\n{"features":[3,4]}\n');
+  await writeFile(join(dir, 'mixed.jsonl'), '{"features":[1,2]}\n{bad\n\n{"id":7}\n');
+  await writeFile(join(dir, 'rows.csv'), 'a,b\n1,2\n"3,4\n');
+  await writeFile(join(dir, 'records.tfrecord'), encodeTfRecords([Buffer.from('x'), Buffer.from('y')]));
+});
+
+describe('pipeline check', () => {
+  it('exits 0 and counts the records when every record can be scored', async () => {
+    const { code, stdout } = await pipeline('check', join(dir, 'good.jsonl'), '--input-filter', '$.features');
+    expect(code).toBe(0);
+    expect(stdout).toContain('2 records, 2 can be scored, 0 would be quarantined');
+  });
+
+  it('exits 1 and names each bad record by line and reason', async () => {
+    const { code, stdout } = await pipeline(
+      'check',
+      join(dir, 'mixed.jsonl'),
+      '--input-filter',
+      '$.features',
+    );
+    expect(code).toBe(1);
+    expect(stdout).toContain('3 records, 1 can be scored, 2 would be quarantined, 1 empty lines skipped');
+    expect(stdout).toContain('record 2 (line 2): invalid JSON at column 2');
+    expect(stdout).toContain("record 3 (line 4): $.features: no member 'features'");
+  });
+
+  it('reads CSV with a header and binary framings, and prints JSON when asked', async () => {
+    const csv = await pipeline(
+      'check',
+      join(dir, 'rows.csv'),
+      '--content-type',
+      'text/csv',
+      '--csv-header',
+      '--json',
+    );
+    expect(csv.code).toBe(1);
+    const [summary] = csv.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { records: { sent: number }; errors: { reason: string }[] });
+    expect(summary?.records.sent).toBe(1);
+    expect(summary?.errors[0]?.reason).toBe('unterminated quoted field');
+    const tfrecord = await pipeline(
+      'check',
+      join(dir, 'records.tfrecord'),
+      '--content-type',
+      'application/x-tfrecord',
+      '--split-type',
+      'TFRecord',
+    );
+    expect(tfrecord).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('2 records, 2 can be scored'),
+    });
+  });
+
+  it('exits 2 on a usage error, naming the flag or field and the rule', async () => {
+    expect(await pipeline('check', join(dir, 'good.jsonl'), '--split-type', 'Lines')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--split-type must be one of Line, RecordIO, TFRecord, None'),
+    });
+    expect(
+      await pipeline(
+        'check',
+        join(dir, 'good.jsonl'),
+        '--content-type',
+        'image/jpeg',
+        '--input-filter',
+        '$.a',
+      ),
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        'dataProcessing.inputFilter: records of image/jpeg split by Line cannot be filtered',
+      ),
+    });
+    expect(await pipeline('check', join(dir, 'good.jsonl'), '--input-filter', 'features')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('must start with $'),
+    });
+    expect(await pipeline('frobnicate')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("unknown command 'frobnicate'"),
+    });
+  });
+
+  it('prints help on --help and exits 0', async () => {
+    const { code, stdout } = await pipeline('--help');
+    expect(code).toBe(0);
+    expect(stdout).toContain('pipeline check <file...>');
+  });
+});
