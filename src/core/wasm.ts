@@ -107,4 +107,12 @@ export function instantiate<Run extends (...args: number[]) => number>(
   return { memory: instance.exports.memory as WebAssembly.Memory, run: instance.exports.run as Run };
 }
 
-export const PAGE = 65536;
+const PAGE = 65536;
+
+/** Grows `memory` to hold at least `bytes`; true when it grew, and views of it must be made again. */
+export function reserveMemory(memory: WebAssembly.Memory, bytes: number): boolean {
+  const have = memory.buffer.byteLength;
+  if (bytes <= have) return false;
+  memory.grow(Math.ceil((bytes - have) / PAGE));
+  return true;
+}

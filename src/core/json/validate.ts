@@ -1,3 +1,5 @@
+import { I32, instantiate, op, reserveMemory } from '../wasm.ts';
+
 /**
  * A table-driven JSON validator: one table lookup per byte, with a stack only at brackets. It checks
  * the grammar of RFC 8259 (UTF-8 validity is left to node:buffer isUtf8) several times faster than a
@@ -211,8 +213,7 @@ const stack: number[] = [];
 
 /*
  * The per-byte loop runs in WebAssembly: in JavaScript the same table walk costs several times more per
- * byte. The module is tiny and written out here instruction by instruction. Memory holds the
- * transition table at 0 and the record being validated at DATA_BASE.
+ * byte. Memory holds the transition table at 0 and the record being validated at DATA.
  *
  *   run(i, end, state): while i < end { state = table[state << 8 | data[i]];
  *                                    if state < FIRST_PLAIN { pos = i; return state }
@@ -226,104 +227,62 @@ const RUN_FLAGS = 65536;
 const POSITION = RUN_FLAGS + 256;
 const DIGIT_RUN = 1;
 const STRING_RUN = 2;
-const DATA_BASE = 131072;
-const PAGE = 65536;
+const DATA = 131072;
+// Parameters, then one local.
+const i = 0;
+const end = 1;
+const state = 2;
+const c = 3;
 
-function leb128(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
-}
+const storePosition = (local: number): number[] => [...op.const(POSITION), ...op.get(local), ...op.store(0)];
+const nextByte = [...op.get(i), ...op.const(1), ...op.add, ...op.set(i)];
+// biome-ignore format: one step per line
+const body = [
+  ...op.block, ...op.loop,
+  ...op.get(i), ...op.get(end), ...op.geU, ...op.brIf(1),
+  ...op.get(state), ...op.const(8), ...op.shl, ...op.get(i), ...op.load8(DATA), ...op.or,
+  ...op.load8(0), ...op.tee(state),
+  ...op.const(FIRST_PLAIN), ...op.ltU, ...op.if, ...storePosition(i), ...op.get(state), ...op.return, ...op.end,
+  ...nextByte,
+  ...op.get(state), ...op.load8(RUN_FLAGS), ...op.tee(c),
+  ...op.const(DIGIT_RUN), ...op.eq,
+  ...op.if,
+  ...op.loop,
+  ...op.get(i), ...op.get(end), ...op.ltU,
+  ...op.if,
+  ...op.get(i), ...op.load8(DATA), ...op.const(0x30), ...op.sub, ...op.const(10), ...op.ltU,
+  ...op.if, ...nextByte, ...op.br(2), ...op.end,
+  ...op.end,
+  ...op.end,
+  ...op.else,
+  ...op.get(c), ...op.const(STRING_RUN), ...op.eq,
+  ...op.if,
+  ...op.loop,
+  ...op.get(i), ...op.get(end), ...op.ltU,
+  ...op.if,
+  ...op.get(i), ...op.load8(DATA), ...op.set(c),
+  ...op.get(c), ...op.const(0x20), ...op.geU,
+  ...op.get(c), ...op.const(0x22), ...op.ne, ...op.and,
+  ...op.get(c), ...op.const(0x5c), ...op.ne, ...op.and,
+  ...op.if, ...nextByte, ...op.br(2), ...op.end,
+  ...op.end,
+  ...op.end,
+  ...op.end,
+  ...op.end,
+  ...op.br(0),
+  ...op.end, ...op.end,
+  ...storePosition(end), ...op.get(state),
+];
 
-function signedLeb128(value: number): number[] {
-  const bytes: number[] = [];
-  for (;;) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
-      bytes.push(byte);
-      return bytes;
-    }
-    bytes.push(byte | 0x80);
-  }
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...leb128(content.length), ...content];
-}
-
-function validatorModule(): Uint8Array {
-  const ascii = (text: string): number[] => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
-  const data = leb128(DATA_BASE);
-  const i32 = (value: number): number[] => [0x41, ...signedLeb128(value)];
-  const storePosition = (local: number): number[] => [...i32(POSITION), 0x20, local, 0x36, 0x02, 0x00];
-  // biome-ignore format: one instruction per line, as listed
-  const body = [
-    0x01, 0x01, 0x7f, // one more local, 3: c (params 0: i, 1: end, 2: state)
-    0x02, 0x40, // block
-    0x03, 0x40, // loop $next
-    0x20, 0x00, 0x20, 0x01, 0x4f, 0x0d, 0x01, // if i >= end: leave the block
-    0x20, 0x02, ...i32(8), 0x74, // state << 8
-    0x20, 0x00, 0x2d, 0x00, ...data, // data[i]
-    0x72, 0x2d, 0x00, 0x00, 0x22, 0x02, // state = table[...]
-    ...i32(FIRST_PLAIN), 0x49, // state < FIRST_PLAIN
-    0x04, 0x40, ...storePosition(0), 0x20, 0x02, 0x0f, 0x0b, // then pos = i; return state
-    0x20, 0x00, ...i32(1), 0x6a, 0x21, 0x00, // i++
-    0x20, 0x02, 0x2d, 0x00, ...leb128(RUN_FLAGS), 0x22, 0x03, // c = flags[state]
-    ...i32(DIGIT_RUN), 0x46,
-    0x04, 0x40, // if a digit run
-    0x03, 0x40, // loop $digits
-    0x20, 0x00, 0x20, 0x01, 0x49, // i < end
-    0x04, 0x40,
-    0x20, 0x00, 0x2d, 0x00, ...data, ...i32(0x30), 0x6b, ...i32(10), 0x49, // data[i] - '0' < 10
-    0x04, 0x40, 0x20, 0x00, ...i32(1), 0x6a, 0x21, 0x00, 0x0c, 0x02, 0x0b, // then i++, next digit
-    0x0b,
-    0x0b, // end loop $digits
-    0x05, // else
-    0x20, 0x03, ...i32(STRING_RUN), 0x46,
-    0x04, 0x40, // if a string run
-    0x03, 0x40, // loop $chars
-    0x20, 0x00, 0x20, 0x01, 0x49, // i < end
-    0x04, 0x40,
-    0x20, 0x00, 0x2d, 0x00, ...data, 0x22, 0x03, // c = data[i]
-    ...i32(0x20), 0x4f, // c >= 0x20
-    0x20, 0x03, ...i32(0x22), 0x47, 0x71, // and c != '"'
-    0x20, 0x03, ...i32(0x5c), 0x47, 0x71, // and c != '\\'
-    0x04, 0x40, 0x20, 0x00, ...i32(1), 0x6a, 0x21, 0x00, 0x0c, 0x02, 0x0b, // then i++, next char
-    0x0b,
-    0x0b, // end loop $chars
-    0x0b, // end if a string run
-    0x0b, // end if/else
-    0x0c, 0x00, // next byte
-    0x0b, // end loop $next
-    0x0b, // end block
-    ...storePosition(1), 0x20, 0x02, // pos = end; state
-    0x0b,
-  ];
-  // biome-ignore format: the module sections
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f]),
-    ...section(3, [0x01, 0x00]),
-    ...section(5, [0x01, 0x00, 0x03]),
-    ...section(7, [0x02, ...ascii('memory'), 0x02, 0x00, ...ascii('run'), 0x00, 0x00]),
-    ...section(10, [0x01, ...leb128(body.length), ...body]),
-  ];
-  return Uint8Array.from(bytes);
-}
-
-const instance = new WebAssembly.Instance(new WebAssembly.Module(validatorModule()));
-const memory = instance.exports.memory as WebAssembly.Memory;
-const run = instance.exports.run as (i: number, end: number, state: number) => number;
-let positionView = new Int32Array(memory.buffer, POSITION, 1);
-let dataView = new Uint8Array(memory.buffer, DATA_BASE);
-new Uint8Array(memory.buffer, 0, table.length).set(table);
-const flags = new Uint8Array(memory.buffer, RUN_FLAGS, 256);
+const kernel = instantiate<(i: number, end: number, state: number) => number>(
+  { params: 3, locals: [{ count: 1, type: I32 }], body },
+  3,
+);
+const run = kernel.run;
+let positionView = new Int32Array(kernel.memory.buffer, POSITION, 1);
+let dataView = new Uint8Array(kernel.memory.buffer, DATA);
+new Uint8Array(kernel.memory.buffer, 0, table.length).set(table);
+const flags = new Uint8Array(kernel.memory.buffer, RUN_FLAGS, 256);
 for (const s of contexts) {
   for (const digits of [s.int, s.frac, s.expDigits]) flags[digits] = DIGIT_RUN;
   flags[s.string] = STRING_RUN;
@@ -331,8 +290,7 @@ for (const s of contexts) {
 flags[keyString] = STRING_RUN;
 
 function ensureCapacity(length: number): void {
-  if (dataView.length >= length) return;
-  memory.grow(Math.ceil((length - dataView.length) / PAGE));
-  dataView = new Uint8Array(memory.buffer, DATA_BASE);
-  positionView = new Int32Array(memory.buffer, POSITION, 1);
+  if (!reserveMemory(kernel.memory, DATA + length)) return;
+  dataView = new Uint8Array(kernel.memory.buffer, DATA);
+  positionView = new Int32Array(kernel.memory.buffer, POSITION, 1);
 }

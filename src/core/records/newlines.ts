@@ -1,4 +1,4 @@
-import { I32, instantiate, op, PAGE, V128 } from '../wasm.ts';
+import { I32, instantiate, op, reserveMemory, V128 } from '../wasm.ts';
 
 /**
  * Counts line ends in a byte range and tells whether a line in it may be empty, sixteen bytes at a
@@ -84,10 +84,7 @@ export interface LineCount {
 /** Line ends in b[start, end), a range that starts right after a line end or at the input's start. */
 export function countLines(b: Uint8Array, start: number, end: number): LineCount {
   const size = end - start;
-  if (DATA + size + 32 > memory.length) {
-    kernel.memory.grow(Math.ceil((DATA + size + 32 - memory.length) / PAGE));
-    memory = new Uint8Array(kernel.memory.buffer);
-  }
+  if (reserveMemory(kernel.memory, DATA + size + 32)) memory = new Uint8Array(kernel.memory.buffer);
   memory.set(b.subarray(start, end), DATA);
   memory.fill(0, DATA + size, DATA + size + 32);
   const lines = kernel.run(size);

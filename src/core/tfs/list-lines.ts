@@ -1,4 +1,4 @@
-import { I32, instantiate, op, PAGE, V128 } from '../wasm.ts';
+import { I32, instantiate, op, reserveMemory, V128 } from '../wasm.ts';
 
 /**
  * Turns the content of a list of flat lists, `[..],[..],...,[..]`, into one list per line, sixteen bytes
@@ -104,11 +104,8 @@ export class LineBuffer {
   }
 
   private reserve(size: number): number {
-    const needed = DATA + this.used + size + 16;
-    if (needed > memory.length) {
-      kernel.memory.grow(Math.ceil((needed - memory.length) / PAGE));
+    if (reserveMemory(kernel.memory, DATA + this.used + size + 16))
       memory = new Uint8Array(kernel.memory.buffer);
-    }
     return this.used;
   }
 }

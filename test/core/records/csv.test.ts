@@ -12,41 +12,7 @@ import {
   toCsvRow,
 } from '../../../src/core/records/csv.ts';
 import { type BadRecord, RAW_KEEP_BYTES, type RecordHandler } from '../../../src/core/records/types.ts';
-
-interface Seen {
-  records: { data: Buffer; record: number; line: number }[];
-  bad: BadRecord[];
-  skipped: number[];
-}
-
-function collector(): { handler: RecordHandler; seen: Seen } {
-  const seen: Seen = { records: [], bad: [], skipped: [] };
-  const handler: RecordHandler = {
-    onRecord(data, record, line) {
-      seen.records.push({ data: Buffer.from(data), record, line });
-    },
-    onBadRecord(bad) {
-      seen.bad.push(bad);
-    },
-    onSkipped(line) {
-      seen.skipped.push(line);
-    },
-  };
-  return { handler, seen };
-}
-
-function chunksOf(bytes: Buffer, sizes: readonly number[]): Buffer[] {
-  const chunks: Buffer[] = [];
-  let at = 0;
-  let k = 0;
-  while (at < bytes.length) {
-    const size = sizes.length === 0 ? bytes.length : (sizes[k % sizes.length] ?? 1);
-    chunks.push(Buffer.from(bytes.subarray(at, at + size)));
-    at += size;
-    k++;
-  }
-  return chunks;
-}
+import { chunksOf, collector, type Seen } from '../../support/records.ts';
 
 function read(
   input: string | Buffer,
