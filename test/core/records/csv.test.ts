@@ -11,7 +11,7 @@ import {
   parseCsvFields,
   toCsvRow,
 } from '../../../src/core/records/csv.ts';
-import { type BadRecord, RAW_KEEP_BYTES, type RecordHandler } from '../../../src/core/records/types.ts';
+import { RAW_KEEP_BYTES, type RecordHandler } from '../../../src/core/records/types.ts';
 import { chunksOf, collector, type Seen } from '../../support/records.ts';
 
 function read(

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLineReader, type LineReaderOptions } from '../../../src/core/records/line.ts';
-import { type BadRecord, RAW_KEEP_BYTES, type RecordHandler } from '../../../src/core/records/types.ts';
+import { type BadRecord, RAW_KEEP_BYTES } from '../../../src/core/records/types.ts';
 import { chunksOf, collector, type Seen } from '../../support/records.ts';
 
 function read(
