@@ -167,3 +167,22 @@ export function trimSpan(b: Uint8Array, start: number, end: number): [number, nu
   }
   return [start, end];
 }
+
+/** Valid JSON without the white space between tokens, bytes of strings and numbers unchanged. */
+export function compactJson(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(b.length);
+  let at = 0;
+  for (let i = 0; i < b.length; ) {
+    const c = b[i] as number;
+    if (c === QUOTE) {
+      const end = skipString(b, i, b.length);
+      out.set(b.subarray(i, end), at);
+      at += end - i;
+      i = end;
+    } else {
+      if (c !== SPACE && c !== LF && c !== CR && c !== TAB) out[at++] = c;
+      i++;
+    }
+  }
+  return out.subarray(0, at);
+}

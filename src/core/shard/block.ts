@@ -161,7 +161,11 @@ export async function createBlockEncoder(
   settings: EncodeSettings,
   pool: BufferPool,
 ): Promise<(block: RecordBlock) => EncodedBlock> {
-  const encode = await createInstanceEncoder(settings.decoding, settings.inputFilter);
+  const encode = await createInstanceEncoder(
+    settings.decoding,
+    settings.inputFilter,
+    settings.splitType === 'None',
+  );
   const framer = settings.decoding === 'none' ? await framerFor(settings.splitType) : undefined;
   const wrap = settings.decoding !== 'none' && settings.requestPerLine;
   const binary = settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord';

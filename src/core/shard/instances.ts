@@ -1,6 +1,6 @@
 import { InvalidRecordError } from '../errors.ts';
 import { compileJsonPath, type Selected } from '../json/path.ts';
-import { arrayElements } from '../json/scan.ts';
+import { arrayElements, compactJson } from '../json/scan.ts';
 
 /** How records are turned into what the model receives. */
 export type Decoding = 'json' | 'csv' | 'tf-example' | 'none';
@@ -18,6 +18,7 @@ export type InstanceEncoder = (data: Buffer, into: Selected) => void;
 export async function createInstanceEncoder(
   decoding: Decoding,
   inputFilter: string | undefined,
+  wholeObjects = false,
 ): Promise<InstanceEncoder> {
   const filter = compileJsonPath(inputFilter ?? '$');
   switch (decoding) {
@@ -31,8 +32,12 @@ export async function createInstanceEncoder(
       const { validateJson } = await import('../json/validate.ts');
       return (data, into) => {
         const error = validateJson(data, 0, data.length);
-        if (error !== -1) throw new InvalidRecordError(`invalid JSON at column ${error + 1}`);
+        if (error !== -1) {
+          throw new InvalidRecordError(`invalid JSON at ${wholeObjects ? 'byte' : 'column'} ${error + 1}`);
+        }
         filter.select(data, 0, data.length, into);
+        // A whole object may span lines; an instance is one line of the shard.
+        if (wholeObjects) compact(into);
       };
     }
     case 'csv': {
@@ -51,6 +56,12 @@ export async function createInstanceEncoder(
       };
     }
   }
+}
+
+function compact(into: Selected): void {
+  into.bytes = compactJson(into.bytes.subarray(into.start, into.end));
+  into.start = 0;
+  into.end = into.bytes.length;
 }
 
 /** The TFS container sends a one-column CSV line as a scalar, several columns as an array. */

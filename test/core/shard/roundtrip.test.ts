@@ -227,6 +227,36 @@ describe('split then merge', () => {
     }
   });
 
+  it('takes a whole object as one record with SplitType None, JSON validated, anything else untouched', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), chunkSizes, async (value, sizes) => {
+        const text = JSON.stringify(value, null, 2);
+        const result = await run(
+          Buffer.from(text),
+          { ...base, splitType: 'None', decoding: 'json', shardBytes: 1 },
+          { chunkSizes: sizes, batch: 1 },
+        );
+        expect(result.out).toEqual([JSON.parse(text)]);
+      }),
+      { numRuns: 50 },
+    );
+    const binary = Buffer.from([0, 1, 2, 255, 10, 13]);
+    const passed = await run(
+      binary,
+      { ...base, splitType: 'None', decoding: 'none', shardBytes: 1 },
+      { chunkSizes: [2], batch: 1, splitOriginal: (shard) => [shard] },
+    );
+    expect(passed.out).toEqual([binary.toString('base64')]);
+    const tooLarge = await run(
+      Buffer.alloc(100, 0x20),
+      { ...base, splitType: 'None', decoding: 'none', shardBytes: 1, maxPayloadBytes: 64 },
+      { chunkSizes: [7], batch: 1 },
+    );
+    expect(tooLarge.errors.map((e) => e.reason)).toEqual([
+      'input is 100 bytes, over the record limit of 64 bytes',
+    ]);
+  });
+
   it('decodes tf.Example records and filters them like JSON', async () => {
     const example = fc.record({
       label: fc.integer({ min: -5, max: 5 }),
