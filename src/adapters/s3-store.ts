@@ -1,0 +1,143 @@
+import { PassThrough } from 'node:stream';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { ByteSink } from '../core/io.ts';
+import { ObjectNotFoundError, type ObjectStore, type StoredObject } from '../core/ports/object-store.ts';
+
+export interface S3StoreOptions {
+  readonly bucket: string;
+  /** An existing client, or the configuration for a new one. */
+  readonly client?: S3Client;
+  readonly endpoint?: string;
+  readonly region?: string;
+}
+
+/**
+ * The S3 client for AWS, or for an S3-compatible endpoint (path-style addressing, and checksums only
+ * where the API requires them: such servers may not understand the newer defaults).
+ */
+export function createS3Client(options: { endpoint?: string; region?: string } = {}): S3Client {
+  const config: S3ClientConfig = { region: options.region ?? process.env.AWS_REGION ?? 'us-east-1' };
+  if (options.endpoint) {
+    Object.assign(config, {
+      endpoint: options.endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+  return new S3Client(config);
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly bucket: string;
+  private readonly client: S3Client;
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.client = options.client ?? createS3Client(options);
+  }
+
+  async *read(key: string): AsyncGenerator<Buffer> {
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      body = response.Body as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(key, { cause: error });
+      throw error;
+    }
+    for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+
+  async write(key: string): Promise<ByteSink> {
+    const body = new PassThrough({ highWaterMark: 8 << 20 });
+    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: key, Body: body } });
+    const done = upload.done();
+    // Surfaces a failed upload at the next write or at close, not as an unhandled rejection.
+    let failure: unknown;
+    done.catch((error: unknown) => {
+      failure = error;
+      body.destroy();
+    });
+    return {
+      async write(chunk) {
+        if (failure) throw failure;
+        if (!body.write(Buffer.from(chunk))) await new Promise((resolve) => body.once('drain', resolve));
+      },
+      async close() {
+        body.end();
+        await done;
+      },
+    };
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return {
+        key,
+        size: response.ContentLength ?? 0,
+        etag: response.ETag ?? '',
+        lastModified: response.LastModified ?? new Date(0),
+      };
+    } catch (error) {
+      if (error instanceof NotFound || error instanceof NoSuchKey) return undefined;
+      throw error;
+    }
+  }
+
+  async *list(prefix: string): AsyncGenerator<StoredObject> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield {
+          key: object.Key,
+          size: object.Size ?? 0,
+          etag: object.ETag ?? '',
+          lastModified: object.LastModified ?? new Date(0),
+        };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    let deleted = 0;
+    let batch: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const response = await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      const failed = response.Errors ?? [];
+      if (failed.length > 0) {
+        throw new Error(`could not delete ${failed.map((e) => `${e.Key} (${e.Code})`).join(', ')}`);
+      }
+      deleted += batch.length;
+      batch = [];
+    };
+    for await (const object of this.list(prefix)) {
+      batch.push(object.key);
+      if (batch.length === 1000) await flush();
+    }
+    await flush();
+    return deleted;
+  }
+}

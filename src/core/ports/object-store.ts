@@ -1,0 +1,56 @@
+import { PipelineError } from '../errors.ts';
+import type { ByteSink } from '../io.ts';
+
+/**
+ * Where inputs, work files and results live: an S3 bucket in the cloud, a local folder on one machine.
+ * Keys use '/' as the separator, as S3 does.
+ */
+export interface StoredObject {
+  readonly key: string;
+  readonly size: number;
+  /** Changes whenever the object's content is replaced (S3's ETag; size and time locally). */
+  readonly etag: string;
+  readonly lastModified: Date;
+}
+
+export interface ObjectStore {
+  /**
+   * The object's bytes as a stream of chunks. A chunk stays valid while the next one is read and may
+   * be overwritten when the one after is asked for: copy what you keep. Throws ObjectNotFoundError.
+   */
+  read(key: string): AsyncIterable<Buffer>;
+  /** A sink whose bytes become the object when it is closed, whole: nobody sees a partial object. */
+  write(key: string): Promise<ByteSink>;
+  head(key: string): Promise<StoredObject | undefined>;
+  /** The objects whose keys start with `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Deletes every object whose key starts with `prefix`; how many there were. */
+  deletePrefix(prefix: string): Promise<number>;
+}
+
+export class ObjectNotFoundError extends PipelineError {
+  override readonly name = 'ObjectNotFoundError';
+  readonly key: string;
+  constructor(key: string, options?: ErrorOptions) {
+    super(`no object ${key}`, options);
+    this.key = key;
+  }
+}
+
+/** A key that could reach outside the store (`..`, an absolute path) or is empty. */
+export class InvalidKeyError extends PipelineError {
+  override readonly name = 'InvalidKeyError';
+}
+
+/** Small objects (specs, indexes, summaries) read whole. */
+export async function readText(store: ObjectStore, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of store.read(key)) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function writeText(store: ObjectStore, key: string, text: string): Promise<void> {
+  const sink = await store.write(key);
+  await sink.write(Buffer.from(text));
+  await sink.close();
+}
