@@ -1,0 +1,51 @@
+/**
+ * Where a job's objects live, the same in S3 and in a local folder:
+ *   inbox/<path>                                   inputs
+ *   work/<jobId>/shards/<input>/<n>.<ext>          what the transform job reads
+ *   work/<jobId>/outputs/<input>/<n>.<ext>.out     what it writes (SageMaker appends .out)
+ *   work/<jobId>/index/<input>.json                a shard index, for the merge
+ *   work/<jobId>/errors/<input>.jsonl              records quarantined by Shard and by Merge
+ *   results/<jobId>/<path>.out, _errors.jsonl, _summary.json
+ */
+export const INBOX = 'inbox/';
+
+export function workPrefix(jobId: string): string {
+  return `work/${jobId}/`;
+}
+
+export function shardsPrefix(jobId: string): string {
+  return `work/${jobId}/shards/`;
+}
+
+export function outputsPrefix(jobId: string): string {
+  return `work/${jobId}/outputs/`;
+}
+
+export function shardKey(jobId: string, input: number, shard: number, extension: string): string {
+  return `${shardsPrefix(jobId)}${input}/${shard}.${extension}`;
+}
+
+export function shardOutputKey(jobId: string, input: number, shard: number, extension: string): string {
+  return `${outputsPrefix(jobId)}${input}/${shard}.${extension}.out`;
+}
+
+export function indexKey(jobId: string, input: number): string {
+  return `work/${jobId}/index/${input}.json`;
+}
+
+export function shardErrorsKey(jobId: string, input: number): string {
+  return `work/${jobId}/errors/${input}.jsonl`;
+}
+
+export function mergeErrorsKey(jobId: string, input: number): string {
+  return `work/${jobId}/errors/${input}.merge.jsonl`;
+}
+
+export function resultsPrefix(jobId: string): string {
+  return `results/${jobId}/`;
+}
+
+/** An input's name in the results: its path relative to the inbox. */
+export function inputName(key: string): string {
+  return key.startsWith(INBOX) ? key.slice(INBOX.length) : key;
+}

@@ -1,0 +1,58 @@
+import { compileJsonPath } from '../json/path.ts';
+import { createCsvReader } from '../records/csv.ts';
+import { createLineReader } from '../records/line.ts';
+import { createRecordIoReader } from '../records/recordio.ts';
+import { createTfRecordReader } from '../records/tfrecord.ts';
+import type { RecordHandler, RecordReader } from '../records/types.ts';
+import type { ShardOptions } from '../shard/sharder.ts';
+import { createWholeReader } from '../shard/whole.ts';
+import type { JobSpec } from '../spec/job.ts';
+import { decodingFor } from '../spec/records.ts';
+
+/** The shard engine's settings for one input of a job. */
+export function shardOptionsFor(spec: JobSpec, input: string, workers = 0): ShardOptions {
+  const inputFilter = spec.dataProcessing.inputFilter;
+  if (inputFilter !== undefined) compileJsonPath(inputFilter);
+  const maxPayloadBytes =
+    spec.maxPayloadInMB === 0 ? Number.MAX_SAFE_INTEGER : spec.maxPayloadInMB * 1024 * 1024;
+  return {
+    input,
+    splitType: spec.splitType,
+    decoding: decodingFor({
+      contentType: spec.contentType,
+      splitType: spec.splitType,
+      ...(inputFilter !== undefined && { inputFilter }),
+    }),
+    ...(inputFilter !== undefined && { inputFilter }),
+    csvHeader: spec.csvHeader,
+    maxPayloadBytes,
+    shardBytes: spec.shardSizeInMB * 1024 * 1024,
+    requestPerLine: spec.batchStrategy === 'SingleRecord',
+    workers,
+  };
+}
+
+/** The extension a shard gets: what the transform job and its content type expect. */
+export function shardExtension(options: ShardOptions): string {
+  if (options.decoding !== 'none') return 'jsonl';
+  return { Line: 'txt', TFRecord: 'tfrecord', RecordIO: 'rec', None: 'bin' }[options.splitType];
+}
+
+/** Reads an input's records again, framed as the Shard step framed them, for the join. */
+export function inputReaderFor(options: ShardOptions): (handler: RecordHandler) => RecordReader {
+  const base = { input: options.input, maxRecordBytes: options.maxPayloadBytes };
+  return (handler) => {
+    switch (options.splitType) {
+      case 'Line':
+        return options.decoding === 'csv'
+          ? createCsvReader(handler, { ...base, header: options.csvHeader === true })
+          : createLineReader(handler, { ...base, utf8: options.decoding !== 'none' });
+      case 'TFRecord':
+        return createTfRecordReader(handler, base);
+      case 'RecordIO':
+        return createRecordIoReader(handler, base);
+      case 'None':
+        return createWholeReader(handler, base);
+    }
+  };
+}

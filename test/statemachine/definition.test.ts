@@ -1,0 +1,53 @@
+import validator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { loadDefinition } from '../../src/local/asl.ts';
+
+interface State {
+  Type: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+  ItemProcessor?: { ProcessorConfig?: { Mode?: string }; States: Record<string, State> };
+  QueryLanguage?: string;
+}
+
+
+describe('statemachine/pipeline.asl.json', () => {
+  it('is valid Amazon States Language', async () => {
+    const result = validator(await loadDefinition(), { checkPaths: true, checkArn: true });
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it('gives every .sync task an explicit timeout, and uses JSONPath and inline maps only', async () => {
+    const definition = (await loadDefinition()) as { States: Record<string, State>; QueryLanguage?: string };
+    expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    for (const [name, state] of Object.entries(definition.States)) {
+      if (state.Resource?.endsWith('.sync')) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+      if (state.Type === 'Map') expect(state.ItemProcessor?.ProcessorConfig?.Mode, name).toBe('INLINE');
+      expect(state.QueryLanguage, name).toBeUndefined();
+    }
+  });
+
+  it('sends every failure after Plan to the cleanup, keeping the data the cleanup needs', async () => {
+    const { States } = (await loadDefinition()) as { States: Record<string, State> };
+    const work = [
+      'NeedsPackaging',
+      'PackageModel',
+      'CreateModel',
+      'ShardInputs',
+      'Transform',
+      'MergeOutputs',
+      'Finish',
+    ];
+    for (const name of work) {
+      const state = States[name];
+      if (state?.Type === 'Choice') continue;
+      expect(state?.Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'DeleteModel' },
+      ]);
+    }
+    expect(States.DeleteModel?.Catch?.[0]?.Next).toBe('Cleanup');
+    expect(States.Cleanup?.Catch?.[0]?.Next).toBe('Outcome');
+  });
+});
