@@ -11,7 +11,6 @@ interface State {
   QueryLanguage?: string;
 }
 
-
 describe('statemachine/pipeline.asl.json', () => {
   it('is valid Amazon States Language', async () => {
     const result = validator(await loadDefinition(), { checkPaths: true, checkArn: true });
