@@ -1,0 +1,96 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
+import { writeText } from '../../../src/core/ports/object-store.ts';
+import { type PlanConfig, planJob, sageMakerName } from '../../../src/core/steps/plan.ts';
+
+const config: PlanConfig = {
+  objectUrl: (key) => `s3://bucket/${key}`,
+  servingImage: (instanceType) => `tfs:${instanceType.includes('.p') ? 'gpu' : 'cpu'}`,
+  trainingImage: 'tf-training',
+  localModels: false,
+};
+
+let store: LocalObjectStore;
+beforeEach(async () => {
+  store = new LocalObjectStore(await mkdtemp(join(tmpdir(), 'pipeline-plan-')));
+  await writeText(store, 'inbox/day/a.csv', '1,2\n');
+});
+
+describe('planJob', () => {
+  it('takes the bucket default, then the sidecar, then the request, and points SageMaker at the job folders', async () => {
+    await writeText(
+      store,
+      'config/default-job.json',
+      JSON.stringify({ model: 's3://m/default.tar.gz', instanceType: 'ml.c5.xlarge' }),
+    );
+    await writeText(
+      store,
+      'inbox/day/a.csv.job.json',
+      JSON.stringify({ contentType: 'text/csv', instanceCount: 2 }),
+    );
+    const plan = await planJob(
+      { jobId: 'inbox-a-1', inputs: ['inbox/day/a.csv'], job: { instanceCount: 3 } },
+      store,
+      config,
+      new Date(0),
+    );
+    expect(plan.spec).toMatchObject({
+      model: 's3://m/default.tar.gz',
+      contentType: 'text/csv',
+      instanceType: 'ml.c5.xlarge',
+      instanceCount: 3,
+    });
+    expect(plan.inputs).toEqual([{ index: 0, key: 'inbox/day/a.csv', name: 'day/a.csv', size: 4 }]);
+    expect(plan.model).toEqual({ image: 'tfs:cpu', dataUrl: 's3://m/default.tar.gz', environment: {} });
+    expect(plan.transform).toMatchObject({
+      inputUri: 's3://bucket/work/inbox-a-1/shards/',
+      outputUri: 's3://bucket/work/inbox-a-1/outputs/',
+      contentType: 'application/jsonlines',
+      splitType: 'Line',
+    });
+    expect(plan.startedAt).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it('plans packaging for a TF-Hub handle, with the model where the training job puts it', async () => {
+    const plan = await planJob(
+      { jobId: 'j', inputs: ['inbox/day/a.csv'], job: { model: 'tfhub:google/nnlm-en-dim50/2' } },
+      store,
+      config,
+    );
+    expect(plan.packageModel).toBe(true);
+    expect(plan.model.dataUrl).toBe('s3://bucket/work/j/model/j/output/model.tar.gz');
+    expect(plan.packaging.hyperParameters).toEqual({ handle: '"google/nnlm-en-dim50/2"' });
+  });
+
+  it('refuses a missing input, no input, a local model in the cloud, and a broken default file', async () => {
+    await expect(
+      planJob({ jobId: 'j', inputs: ['inbox/none.csv'], job: { model: 's3://m/x' } }, store, config),
+    ).rejects.toThrow('input inbox/none.csv does not exist');
+    await expect(
+      planJob({ jobId: 'j', inputs: [], job: { model: 's3://m/x' } }, store, config),
+    ).rejects.toMatchObject({ name: 'NoInputError' });
+    await expect(
+      planJob({ jobId: 'j', inputs: ['inbox/day/a.csv'], job: { model: './models/iris' } }, store, config),
+    ).rejects.toThrow('model: must be an s3:// URL');
+    await writeText(store, 'config/default-job.json', '{"model":');
+    await expect(planJob({ jobId: 'j', inputs: ['inbox/day/a.csv'] }, store, config)).rejects.toMatchObject({
+      name: 'JobSpecError',
+      field: 'config/default-job.json',
+    });
+  });
+});
+
+describe('sageMakerName', () => {
+  it('keeps names SageMaker accepts and makes the others fit its pattern and 63 characters, uniquely', () => {
+    expect(sageMakerName('inbox-a-1')).toBe('inbox-a-1');
+    expect(sageMakerName('inbox/a b_c.jsonl')).toBe('inbox-a-b-c-jsonl');
+    const long = sageMakerName(`inbox-${'x'.repeat(80)}-1`);
+    const other = sageMakerName(`inbox-${'x'.repeat(80)}-2`);
+    expect(long).toMatch(/^[A-Za-z0-9](-?[A-Za-z0-9]){0,62}$/);
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).not.toBe(other);
+  });
+});
