@@ -1,0 +1,39 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { ObjectStore } from '../core/ports/object-store.ts';
+import type { PlanConfig } from '../core/steps/plan.ts';
+import { createS3Client, S3ObjectStore } from './s3-store.ts';
+
+/**
+ * The AWS side of the steps, built once per cold start from the function's environment: the bucket
+ * (BUCKET), an optional S3-compatible endpoint (S3_ENDPOINT), and the images SageMaker runs.
+ */
+export interface StepDependencies {
+  readonly store: ObjectStore;
+  readonly planConfig: PlanConfig;
+}
+
+let built: StepDependencies | undefined;
+
+export function stepDependencies(environment: NodeJS.ProcessEnv = process.env): StepDependencies {
+  if (built) return built;
+  const bucket = required(environment, 'BUCKET');
+  const endpoint = environment.S3_ENDPOINT;
+  const client = endpoint ? createS3Client({ endpoint }) : new S3Client({});
+  built = {
+    store: new S3ObjectStore({ bucket, client }),
+    planConfig: {
+      objectUrl: (key) => `s3://${bucket}/${key}`,
+      servingImage: (instanceType) =>
+        required(environment, /^ml\.(p|g|inf)/.test(instanceType) ? 'SERVING_IMAGE_GPU' : 'SERVING_IMAGE_CPU'),
+      trainingImage: required(environment, 'TRAINING_IMAGE'),
+      localModels: false,
+    },
+  };
+  return built;
+}
+
+function required(environment: NodeJS.ProcessEnv, name: string): string {
+  const value = environment[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
