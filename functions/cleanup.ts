@@ -5,4 +5,6 @@ import { cleanupWork } from '../src/core/steps/run-steps.ts';
 
 const event = z.object({ jobId: z.string().min(1) });
 
-export const handler = lambdaHandler(event, async ({ jobId }) => cleanupWork(stepDependencies().store, jobId));
+export const handler = lambdaHandler(event, async ({ jobId }) =>
+  cleanupWork(stepDependencies().store, jobId),
+);

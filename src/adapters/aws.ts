@@ -5,7 +5,8 @@ import { createS3Client, S3ObjectStore } from './s3-store.ts';
 
 /**
  * The AWS side of the steps, built once per cold start from the function's environment: the bucket
- * (BUCKET), an optional S3-compatible endpoint (S3_ENDPOINT), and the images SageMaker runs.
+ * (BUCKET), an optional S3-compatible endpoint (S3_ENDPOINT), the images SageMaker runs, and the prefix
+ * of every SageMaker name (NAME_PREFIX), which the IAM policies are scoped to.
  */
 export interface StepDependencies {
   readonly store: ObjectStore;
@@ -24,9 +25,13 @@ export function stepDependencies(environment: NodeJS.ProcessEnv = process.env): 
     planConfig: {
       objectUrl: (key) => `s3://${bucket}/${key}`,
       servingImage: (instanceType) =>
-        required(environment, /^ml\.(p|g|inf)/.test(instanceType) ? 'SERVING_IMAGE_GPU' : 'SERVING_IMAGE_CPU'),
+        required(
+          environment,
+          /^ml\.(p|g|inf)/.test(instanceType) ? 'SERVING_IMAGE_GPU' : 'SERVING_IMAGE_CPU',
+        ),
       trainingImage: required(environment, 'TRAINING_IMAGE'),
       localModels: false,
+      namePrefix: required(environment, 'NAME_PREFIX'),
     },
   };
   return built;

@@ -28,7 +28,9 @@ export function lambdaHandler<Schema extends z.ZodType, Result>(
       const parsed = schema.safeParse(event);
       if (!parsed.success) {
         const [issue] = parsed.error.issues;
-        throw new InvalidEventError(`event field ${issue?.path.join('.') || '(event)'}: ${issue?.message ?? 'invalid'}`);
+        throw new InvalidEventError(
+          `event field ${issue?.path.join('.') || '(event)'}: ${issue?.message ?? 'invalid'}`,
+        );
       }
       try {
         return await handle(parsed.data, context);

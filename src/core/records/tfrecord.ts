@@ -2,8 +2,9 @@
  * TFRecord framing: uint64 LE length, uint32 LE masked CRC32C of the length bytes, the data, and
  * uint32 LE masked CRC32C of the data.
  */
-import { crc32c } from '@node-rs/crc32';
+
 import { FramingError } from '../errors.ts';
+import { crc32c } from './crc32c.ts';
 import {
   RAW_KEEP_BYTES,
   type ReaderFactory,

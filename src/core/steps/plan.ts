@@ -31,6 +31,8 @@ export interface PlanConfig {
   readonly trainingImage: string;
   /** Whether a model may be a local folder (local mode only). */
   readonly localModels: boolean;
+  /** Starts every SageMaker name, so that IAM can scope the service to what it creates. */
+  readonly namePrefix?: string;
 }
 
 /** Everything the later states need; small, since it travels in the state machine's data. */
@@ -97,7 +99,7 @@ export async function planJob(
     if (!info) throw new NoInputError(`input ${key} does not exist`);
     inputs.push({ index, key, name: inputName(key), size: info.size });
   }
-  const base = sageMakerName(request.jobId);
+  const base = sageMakerName(config.namePrefix ? `${config.namePrefix}-${request.jobId}` : request.jobId);
   const packageModel = spec.model.startsWith('tfhub:');
   const packagedAt = `${workPrefix(request.jobId)}model/`;
   const isS3 = spec.model.startsWith('s3://');

@@ -11,6 +11,7 @@ const config: PlanConfig = {
   servingImage: (instanceType) => `tfs:${instanceType.includes('.p') ? 'gpu' : 'cpu'}`,
   trainingImage: 'tf-training',
   localModels: false,
+  namePrefix: 'tfbp-dev',
 };
 
 let store: LocalObjectStore;
@@ -52,6 +53,11 @@ describe('planJob', () => {
       splitType: 'Line',
     });
     expect(plan.startedAt).toBe('1970-01-01T00:00:00.000Z');
+    expect(plan.names).toEqual({
+      model: 'tfbp-dev-inbox-a-1',
+      transform: 'tfbp-dev-inbox-a-1',
+      training: 'tfbp-dev-inbox-a-1',
+    });
   });
 
   it('plans packaging for a TF-Hub handle, with the model where the training job puts it', async () => {
@@ -61,7 +67,7 @@ describe('planJob', () => {
       config,
     );
     expect(plan.packageModel).toBe(true);
-    expect(plan.model.dataUrl).toBe('s3://bucket/work/j/model/j/output/model.tar.gz');
+    expect(plan.model.dataUrl).toBe('s3://bucket/work/j/model/tfbp-dev-j/output/model.tar.gz');
     expect(plan.packaging.hyperParameters).toEqual({ handle: '"google/nnlm-en-dim50/2"' });
   });
 

@@ -1,0 +1,147 @@
+import validator from 'asl-validator';
+
+/**
+ * Offline checks of the packaged CloudFormation template: the state machine's definition is valid
+ * ASL, every Ref, GetAtt and ${} in Sub names something that exists, the IAM policies are least
+ * privilege, and the bucket is private, encrypted and TLS-only. Each problem is one line.
+ */
+type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+
+/** Where AWS accepts no narrower resource than '*' for an action. */
+const STAR_RESOURCE_ALLOWED = new Set(['ecr:GetAuthorizationToken', 'cloudwatch:PutMetricData']);
+const PSEUDO = new Set([
+  'AWS::AccountId',
+  'AWS::Region',
+  'AWS::Partition',
+  'AWS::StackName',
+  'AWS::URLSuffix',
+  'AWS::NoValue',
+  'AWS::StackId',
+]);
+
+export function checkTemplate(template: Template): string[] {
+  return [
+    ...checkReferences(template),
+    ...checkStateMachines(template),
+    ...checkPolicies(template),
+    ...checkBucket(template),
+  ];
+}
+
+function checkReferences(template: Template): string[] {
+  const problems: string[] = [];
+  const known = (name: string): boolean => name in template.Resources || PSEUDO.has(name);
+  const visit = (value: unknown, where: string, locals: Set<string>): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item, where, locals);
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'Ref' && typeof inner === 'string' && !known(inner))
+        problems.push(`${where}: Ref to unknown ${inner}`);
+      if (key === 'Fn::GetAtt') {
+        const target = Array.isArray(inner) ? inner[0] : String(inner).split('.')[0];
+        if (typeof target === 'string' && !known(target))
+          problems.push(`${where}: GetAtt of unknown ${target}`);
+      }
+      if (key === 'Fn::Sub') {
+        const [text, variables] = Array.isArray(inner) ? inner : [inner, {}];
+        const names = new Set([...locals, ...Object.keys((variables as object) ?? {})]);
+        for (const match of String(text).matchAll(/\$\{([^!}][^}]*)\}/g)) {
+          const name = (match[1] ?? '').split('.')[0] ?? '';
+          if (!names.has(name) && !known(name)) problems.push(`${where}: Sub refers to unknown ${name}`);
+        }
+        visit(variables, where, locals);
+        continue;
+      }
+      visit(inner, where, locals);
+    }
+  };
+  for (const [name, resource] of Object.entries(template.Resources))
+    visit(resource.Properties, name, new Set());
+  return problems;
+}
+
+function checkStateMachines(template: Template): string[] {
+  const problems: string[] = [];
+  for (const [name, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+    const definition = resource.Properties?.DefinitionString;
+    const text = Array.isArray((definition as { 'Fn::Sub'?: unknown })?.['Fn::Sub'])
+      ? String((definition as { 'Fn::Sub': unknown[] })['Fn::Sub'][0])
+      : typeof definition === 'string'
+        ? definition
+        : JSON.stringify(definition);
+    // Substitutions become a syntactically valid ARN, so that the ARN checks still apply.
+    const resolved = text.replace(/\$\{[^}]+\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:resolved');
+    const result = validator(JSON.parse(resolved), { checkPaths: true, checkArn: true });
+    for (const error of result.errors) problems.push(`${name}: invalid ASL: ${JSON.stringify(error)}`);
+  }
+  return problems;
+}
+
+interface Statement {
+  Effect: string;
+  Action?: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+  Principal?: unknown;
+}
+
+function checkPolicies(template: Template): string[] {
+  const problems: string[] = [];
+  for (const [name, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Role') continue;
+    const policies = (resource.Properties?.Policies ?? []) as {
+      PolicyDocument: { Statement: Statement[] };
+    }[];
+    for (const statement of policies.flatMap((policy) => policy.PolicyDocument.Statement)) {
+      if (statement.Effect !== 'Allow') continue;
+      const actions = [statement.Action ?? []].flat();
+      for (const action of actions) {
+        if (action === '*' || action.endsWith(':*')) problems.push(`${name}: action ${action} is a wildcard`);
+      }
+      const resources = [statement.Resource ?? []].flat();
+      if (resources.includes('*') && !actions.every((action) => STAR_RESOURCE_ALLOWED.has(action))) {
+        problems.push(`${name}: resource '*' for ${actions.join(', ')}`);
+      }
+      if (actions.includes('iam:PassRole') && !statement.Condition?.StringEquals?.['iam:PassedToService']) {
+        problems.push(`${name}: iam:PassRole without an iam:PassedToService condition`);
+      }
+    }
+  }
+  return problems;
+}
+
+function checkBucket(template: Template): string[] {
+  const problems: string[] = [];
+  const bucket = template.Resources.DataBucket?.Properties;
+  if (!bucket) return ['DataBucket: missing'];
+  const block = bucket.PublicAccessBlockConfiguration as Record<string, boolean> | undefined;
+  for (const flag of ['BlockPublicAcls', 'BlockPublicPolicy', 'IgnorePublicAcls', 'RestrictPublicBuckets']) {
+    if (block?.[flag] !== true) problems.push(`DataBucket: ${flag} is not true`);
+  }
+  if (!bucket.BucketEncryption) problems.push('DataBucket: no default encryption');
+  const rules =
+    (
+      bucket.LifecycleConfiguration as {
+        Rules?: { Prefix?: string; AbortIncompleteMultipartUpload?: unknown }[];
+      }
+    )?.Rules ?? [];
+  if (!rules.some((rule) => rule.Prefix === 'work/')) problems.push('DataBucket: work/ does not expire');
+  if (!rules.some((rule) => rule.AbortIncompleteMultipartUpload))
+    problems.push('DataBucket: incomplete uploads are kept');
+  const policies = Object.values(template.Resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy');
+  const denies = policies.flatMap(
+    (p) => (p.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement ?? [],
+  );
+  if (
+    !denies.some(
+      (s) => s.Effect === 'Deny' && JSON.stringify(s.Condition ?? {}).includes('aws:SecureTransport'),
+    )
+  ) {
+    problems.push('DataBucket: non-TLS access is not denied');
+  }
+  return problems;
+}

@@ -1,0 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { checkTemplate } from './template-checks.ts';
+
+// `npm run validate`: checks the template `npm run package` wrote, offline.
+const path = process.argv[2] ?? '.serverless/cloudformation-template-update-stack.json';
+const problems = checkTemplate(JSON.parse(await readFile(path, 'utf8')));
+for (const problem of problems) process.stderr.write(`${problem}\n`);
+process.stdout.write(`${path}: ${problems.length === 0 ? 'valid' : `${problems.length} problems`}\n`);
+process.exitCode = problems.length === 0 ? 0 : 1;

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { checkTemplate } from '../../scripts/template-checks.ts';
+
+const role = (statement: Record<string, unknown>) => ({
+  Type: 'AWS::IAM::Role',
+  Properties: { Policies: [{ PolicyDocument: { Statement: [{ Effect: 'Allow', ...statement }] } }] },
+});
+
+function template(extra: Record<string, unknown> = {}) {
+  return {
+    Resources: {
+      DataBucket: {
+        Type: 'AWS::S3::Bucket',
+        Properties: {
+          BucketEncryption: {},
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+          LifecycleConfiguration: {
+            Rules: [{ Prefix: 'work/' }, { AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }],
+          },
+        },
+      },
+      Policy: {
+        Type: 'AWS::S3::BucketPolicy',
+        Properties: {
+          PolicyDocument: {
+            Statement: [{ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }],
+          },
+        },
+      },
+      ...extra,
+    },
+  };
+}
+
+describe('checkTemplate', () => {
+  it('passes a template that follows the rules', () => {
+    expect(
+      checkTemplate(
+        template({
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Sub syntax
+          Reader: role({ Action: 's3:GetObject', Resource: { 'Fn::Sub': '${DataBucket.Arn}/inbox/*' } }),
+        }),
+      ),
+    ).toEqual([]);
+  });
+
+  it('names wildcard actions, star resources, unconditioned PassRole and dangling references', () => {
+    const problems = checkTemplate(
+      template({
+        Admin: role({ Action: '*', Resource: '*' }),
+        S3All: role({ Action: 's3:*', Resource: { Ref: 'Missing' } }),
+        Pass: role({ Action: 'iam:PassRole', Resource: { 'Fn::GetAtt': ['Nowhere', 'Arn'] } }),
+        Ecr: role({ Action: 'ecr:GetAuthorizationToken', Resource: '*' }),
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'Admin: action * is a wildcard',
+        "Admin: resource '*' for *",
+        'S3All: action s3:* is a wildcard',
+        'S3All: Ref to unknown Missing',
+        'Pass: GetAtt of unknown Nowhere',
+        'Pass: iam:PassRole without an iam:PassedToService condition',
+      ]),
+    );
+    expect(problems.some((problem) => problem.startsWith('Ecr'))).toBe(false);
+  });
+
+  it('names a public, unencrypted bucket that keeps work files and allows plain HTTP', () => {
+    const bad = template();
+    bad.Resources.DataBucket.Properties = {} as never;
+    bad.Resources.Policy.Properties.PolicyDocument.Statement = [];
+    expect(checkTemplate(bad)).toEqual([
+      'DataBucket: BlockPublicAcls is not true',
+      'DataBucket: BlockPublicPolicy is not true',
+      'DataBucket: IgnorePublicAcls is not true',
+      'DataBucket: RestrictPublicBuckets is not true',
+      'DataBucket: no default encryption',
+      'DataBucket: work/ does not expire',
+      'DataBucket: incomplete uploads are kept',
+      'DataBucket: non-TLS access is not denied',
+    ]);
+  });
+
+  it('validates a state machine definition inside Fn::Sub', () => {
+    const machine = (definition: object) => ({
+      Type: 'AWS::StepFunctions::StateMachine',
+      Properties: { DefinitionString: { 'Fn::Sub': [JSON.stringify(definition), {}] } },
+    });
+    expect(
+      checkTemplate(template({ Good: machine({ StartAt: 'A', States: { A: { Type: 'Succeed' } } }) })),
+    ).toEqual([]);
+    const problems = checkTemplate(
+      template({ Bad: machine({ StartAt: 'A', States: { A: { Type: 'Pass', Next: 'B' } } }) }),
+    );
+    expect(problems.some((problem) => problem.startsWith('Bad: invalid ASL'))).toBe(true);
+  });
+});
