@@ -1,12 +1,14 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { tensorflowImage } from '../core/images.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import type { PlanConfig } from '../core/steps/plan.ts';
 import { createS3Client, S3ObjectStore } from './s3-store.ts';
 
 /**
  * The AWS side of the steps, built once per cold start from the function's environment: the bucket
- * (BUCKET), an optional S3-compatible endpoint (S3_ENDPOINT), the images SageMaker runs, and the prefix
- * of every SageMaker name (NAME_PREFIX), which the IAM policies are scoped to.
+ * (BUCKET), an optional S3-compatible endpoint (S3_ENDPOINT), the TensorFlow version of the images
+ * SageMaker runs (TENSORFLOW_VERSION; SERVING_IMAGE and TRAINING_IMAGE replace them), and the prefix of
+ * every SageMaker name (NAME_PREFIX), which the IAM policies are scoped to.
  */
 export interface StepDependencies {
   readonly store: ObjectStore;
@@ -19,17 +21,18 @@ export function stepDependencies(environment: NodeJS.ProcessEnv = process.env): 
   if (built) return built;
   const bucket = required(environment, 'BUCKET');
   const endpoint = environment.S3_ENDPOINT;
+  const region = environment.AWS_REGION ?? 'us-east-1';
+  const version = environment.TENSORFLOW_VERSION || undefined;
   const client = endpoint ? createS3Client({ endpoint }) : new S3Client({});
   built = {
     store: new S3ObjectStore({ bucket, client }),
     planConfig: {
       objectUrl: (key) => `s3://${bucket}/${key}`,
       servingImage: (instanceType) =>
-        required(
-          environment,
-          /^ml\.(p|g|inf)/.test(instanceType) ? 'SERVING_IMAGE_GPU' : 'SERVING_IMAGE_CPU',
-        ),
-      trainingImage: required(environment, 'TRAINING_IMAGE'),
+        environment.SERVING_IMAGE || tensorflowImage({ region, kind: 'inference', instanceType, version }),
+      trainingImage:
+        environment.TRAINING_IMAGE ||
+        tensorflowImage({ region, kind: 'training', instanceType: 'ml.m5.large', version }),
       localModels: false,
       namePrefix: required(environment, 'NAME_PREFIX'),
     },
