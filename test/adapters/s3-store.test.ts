@@ -1,80 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { mergeInput } from '../../src/core/merge/merger.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import { shardInput } from '../../src/core/shard/sharder.ts';
+import { type S3rver, startS3rver } from '../support/s3rver.ts';
 import { objectStoreContract } from './object-store.contract.ts';
 
 // A real S3-compatible server (s3rver) in its own process, on a free loopback port.
-let server: ChildProcess | undefined;
+let server: S3rver;
 let store: S3ObjectStore;
 
 beforeAll(async () => {
-  const port = await freePort();
-  const directory = await mkdtemp(join(tmpdir(), 'pipeline-s3rver-'));
-  const bin = fileURLToPath(new URL('../../node_modules/s3rver/bin/s3rver.js', import.meta.url));
-  // Listings that are truncated fail under OpenSSL 3 without the legacy provider (its MD5 use).
-  server = spawn(
-    process.execPath,
-    [
-      '--openssl-legacy-provider',
-      bin,
-      '-d',
-      directory,
-      '-a',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '--configure-bucket',
-      'pipeline',
-      '--silent',
-    ],
-    { stdio: 'ignore' },
-  );
-  const endpoint = `http://127.0.0.1:${port}`;
-  process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
-  store = new S3ObjectStore({ bucket: 'pipeline', client: createS3Client({ endpoint }) });
-  await waitForServer(store);
+  server = await startS3rver('pipeline');
+  store = new S3ObjectStore({ bucket: 'pipeline', client: createS3Client({ endpoint: server.endpoint }) });
 }, 30_000);
 
-afterAll(() => {
-  server?.kill();
-});
+afterAll(() => server.stop());
 
 objectStoreContract('S3 (s3rver)', () => store);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-async function waitForServer(s3: S3ObjectStore): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await s3.head('ready-check');
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 describe('the record engine on S3', () => {
   it('shards an object and merges its outputs back, streaming both ways through the bucket', async () => {

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
+import { readText, writeText } from '../../src/core/ports/object-store.ts';
+import type { Plan } from '../../src/core/steps/plan.ts';
+import { type S3rver, startS3rver } from '../support/s3rver.ts';
+
+// The Lambda handlers as deployed, against a real S3-compatible server: each step is invoked with the
+// event the state machine builds, and the next step gets what the previous one returned.
+
+let server: S3rver;
+let store: S3ObjectStore;
+const context = {
+  functionName: 'test',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+beforeAll(async () => {
+  server = await startS3rver('data');
+  Object.assign(process.env, {
+    BUCKET: 'data',
+    S3_ENDPOINT: server.endpoint,
+    NAME_PREFIX: 'tfbp-test',
+    AWS_REGION: 'eu-west-1',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  store = new S3ObjectStore({ bucket: 'data', client: createS3Client({ endpoint: server.endpoint }) });
+}, 30_000);
+
+afterAll(() => server.stop());
+
+async function event(name: string): Promise<Record<string, unknown>> {
+  return JSON.parse(
+    await readFile(new URL(`../../events/statemachine/${name}.json`, import.meta.url), 'utf8'),
+  );
+}
+
+describe('state machine step handlers', () => {
+  it('plan, shard, merge, finish and cleanup carry a job through S3', async () => {
+    // Prepare: the input the plan event names.
+    await writeText(
+      store,
+      'inbox/iris/2026-11-22.jsonl',
+      '{"id":1,"features":[5.1,3.5]}\n{"id":2}\n{"id":3,"features":[6.2,2.9]}\n',
+    );
+    const { handler: plan } = await import('../../functions/plan.ts');
+    const { handler: shard } = await import('../../functions/shard.ts');
+    const { handler: merge } = await import('../../functions/merge.ts');
+    const { handler: finish } = await import('../../functions/finish.ts');
+    const { handler: cleanup } = await import('../../functions/cleanup.ts');
+
+    // Act
+    const planned = (await plan(await event('plan'), context)) as Plan;
+    const [input] = planned.inputs;
+    if (!input) throw new Error('no input planned');
+    const perInput = { jobId: planned.jobId, spec: planned.spec, input };
+    const sharded = await shard(perInput, context);
+    // The transform job's part: one response per shard, the model answering each instance with its sum.
+    const shardText = await readText(store, `work/${planned.jobId}/shards/0/0.jsonl`);
+    const sums = shardText
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as number[]).reduce((a, b) => a + b, 0));
+    await writeText(
+      store,
+      `work/${planned.jobId}/outputs/0/0.jsonl.out`,
+      `${JSON.stringify({ predictions: sums })}\n`,
+    );
+    const merged = await merge(perInput, context);
+    const summary = await finish({ plan: planned, merged: [merged] }, context);
+    const cleaned = await cleanup(await event('cleanup'), context);
+
+    // Assess
+    expect(planned.names.model).toBe('tfbp-test-inbox-2026-11-22-iris-0b1c2d3e');
+    expect(planned.model.image).toBe(
+      '763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.16-gpu',
+    );
+    expect(planned.transform.inputUri).toBe(`s3://data/work/${planned.jobId}/shards/`);
+    expect(sharded).toMatchObject({ shards: 1, records: { in: 3, sent: 2, errors: 1 } });
+    expect(await readText(store, `results/${planned.jobId}/iris/2026-11-22.jsonl.out`)).toBe(
+      '{"id":1,"SageMakerOutput":8.6}\n{"id":3,"SageMakerOutput":9.1}\n',
+    );
+    // One record in three has no features: over the default maxErrorPercent of 5.
+    expect(summary).toMatchObject({ status: 'Failed', records: { in: 3, out: 2, errors: 1 } });
+    expect(summary.reason).toContain('1 of 3 records (33.33%) could not be scored');
+    expect(cleaned.deleted).toBeGreaterThan(0);
+    expect(await store.head(`work/${planned.jobId}/index/0.json`)).toBeUndefined();
+  });
+
+  it('throws a named error for an event of the wrong shape and for an invalid job spec', async () => {
+    const { handler: plan } = await import('../../functions/plan.ts');
+    await expect(plan({ jobId: 'x' }, context)).rejects.toMatchObject({
+      name: 'InvalidEventError',
+      message: expect.stringContaining('request'),
+    });
+    await writeText(store, 'inbox/a.jsonl', '{}\n');
+    const bad = {
+      jobId: 'x',
+      request: { inputs: ['inbox/a.jsonl'], job: { model: 's3://m/x', batchStrategy: 'Everything' } },
+    };
+    await expect(plan(bad, context)).rejects.toMatchObject({ name: 'JobSpecError', field: 'batchStrategy' });
+  });
+});
