@@ -1,8 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { tensorflowImage } from '../core/images.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
+import type { SageMakerJobs } from '../core/ports/sagemaker-jobs.ts';
 import type { PlanConfig } from '../core/steps/plan.ts';
 import { createS3Client, S3ObjectStore } from './s3-store.ts';
+import { AwsSageMakerJobs } from './sagemaker-jobs.ts';
 
 /**
  * The AWS side of the steps, built once per cold start from the function's environment: the bucket
@@ -13,6 +15,7 @@ import { createS3Client, S3ObjectStore } from './s3-store.ts';
 export interface StepDependencies {
   readonly store: ObjectStore;
   readonly planConfig: PlanConfig;
+  readonly jobs: SageMakerJobs;
 }
 
 let built: StepDependencies | undefined;
@@ -26,6 +29,7 @@ export function stepDependencies(environment: NodeJS.ProcessEnv = process.env): 
   const client = endpoint ? createS3Client({ endpoint }) : new S3Client({});
   built = {
     store: new S3ObjectStore({ bucket, client }),
+    jobs: new AwsSageMakerJobs(),
     planConfig: {
       objectUrl: (key) => `s3://${bucket}/${key}`,
       servingImage: (instanceType) =>

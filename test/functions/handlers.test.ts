@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import {
+  DescribeTrainingJobCommand,
+  DescribeTransformJobCommand,
+  SageMakerClient,
+} from '@aws-sdk/client-sagemaker';
 import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
@@ -7,7 +13,13 @@ import type { Plan } from '../../src/core/steps/plan.ts';
 import { type S3rver, startS3rver } from '../support/s3rver.ts';
 
 // The Lambda handlers as deployed, against a real S3-compatible server: each step is invoked with the
-// event the state machine builds, and the next step gets what the previous one returned.
+// event the state machine builds, and the next step gets what the previous one returned. SageMaker,
+// which has no local stand-in yet, answers that the jobs Cleanup asks about are finished.
+const sageMaker = mockClient(SageMakerClient);
+sageMaker.on(DescribeTransformJobCommand).resolves({ TransformJobStatus: 'Completed' });
+sageMaker
+  .on(DescribeTrainingJobCommand)
+  .rejects(Object.assign(new Error('Could not find job'), { name: 'ValidationException' }));
 
 let server: S3rver;
 let store: S3ObjectStore;
@@ -29,7 +41,10 @@ beforeAll(async () => {
   store = new S3ObjectStore({ bucket: 'data', client: createS3Client({ endpoint: server.endpoint }) });
 }, 30_000);
 
-afterAll(() => server.stop());
+afterAll(() => {
+  server.stop();
+  sageMaker.restore();
+});
 
 async function event(name: string): Promise<Record<string, unknown>> {
   return JSON.parse(
@@ -85,6 +100,7 @@ describe('state machine step handlers', () => {
     // One record in three has no features: over the default maxErrorPercent of 5.
     expect(summary).toMatchObject({ status: 'Failed', records: { in: 3, out: 2, errors: 1 } });
     expect(summary.reason).toContain('1 of 3 records (33.33%) could not be scored');
+    expect(cleaned).toMatchObject({ stopped: [] });
     expect(cleaned.deleted).toBeGreaterThan(0);
     expect(await store.head(`work/${planned.jobId}/index/0.json`)).toBeUndefined();
   });

@@ -5,9 +5,10 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/adapters/local-store.ts';
 import { type ObjectStore, readText, writeText } from '../../src/core/ports/object-store.ts';
+import type { SageMakerJobs } from '../../src/core/ports/sagemaker-jobs.ts';
 import { type Plan, type PlanConfig, planJob } from '../../src/core/steps/plan.ts';
 import {
-  cleanupWork,
+  cleanupStep,
   finishStep,
   type MergeResult,
   mergeStep,
@@ -27,8 +28,10 @@ const config: PlanConfig = {
   localModels: true,
 };
 
-class StandInSageMaker {
+class StandInSageMaker implements SageMakerJobs {
   readonly models = new Set<string>();
+  /** Transform jobs started and not finished: what a timed-out wait leaves behind. */
+  readonly running = new Set<string>();
   readonly calls: string[] = [];
   failures: Record<string, { name: string; message: string; times: number }> = {};
   readonly store: ObjectStore;
@@ -62,12 +65,24 @@ class StandInSageMaker {
     return {};
   }
 
+  async stopTransformJob(name: string): Promise<boolean> {
+    this.calls.push(`stopTransformJob ${name}`);
+    return this.running.delete(name);
+  }
+
+  async stopTrainingJob(): Promise<boolean> {
+    return false;
+  }
+
   /** Each shard line is one instance; each output line answers a request of up to 3 of them. */
   async transform(input: {
+    TransformJobName: string;
     ModelName: string;
     TransformInput: { DataSource: { S3DataSource: { S3Uri: string } } };
   }): Promise<Json> {
+    this.running.add(input.TransformJobName);
     this.failIfAsked('transform');
+    this.running.delete(input.TransformJobName);
     if (!this.models.has(input.ModelName))
       throw Object.assign(new Error('no such model'), { name: 'States.TaskFailed' });
     const prefix = input.TransformInput.DataSource.S3DataSource.S3Uri.replace('s3://bucket/', '');
@@ -134,7 +149,7 @@ async function execute(name: string, request: Record<string, unknown>) {
           const { plan, merged } = input as unknown as { plan: Plan; merged: MergeResult[] };
           return finishStep(store, plan, merged) as unknown as Json;
         },
-        Cleanup: (input) => cleanupWork(store, (input as { jobId: string }).jobId) as unknown as Json,
+        Cleanup: (input) => cleanupStep(store, sageMaker, input as { jobId: string }) as unknown as Json,
         CreateModel: (input) => sageMaker.createModel(input as { ModelName: string }),
         Transform: (input) => sageMaker.transform(input as never),
         DeleteModel: (input) => sageMaker.deleteModel(input as { ModelName: string }),
@@ -209,6 +224,17 @@ describe('the state machine', () => {
     expect(sageMaker.models.size).toBe(0);
     expect(await keys('work/')).toEqual([]);
     expect(await keys('results/')).toEqual([]);
+  });
+
+  it('stops a transform job the execution stopped waiting for', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    sageMaker.failures.transform = { name: 'States.Timeout', message: 'Task timed out', times: 1 };
+    const { output, error } = await execute('job-6', { inputs: ['inbox/a.jsonl'], job: spec });
+    expect(error).toEqual({ name: 'States.Timeout', message: 'Task timed out' });
+    expect(output).toBeUndefined();
+    expect(sageMaker.calls).toContain('stopTransformJob job-6');
+    expect(sageMaker.running.size).toBe(0);
+    expect(await keys('work/')).toEqual([]);
   });
 
   it('retries a throttled SageMaker call and then succeeds', async () => {
