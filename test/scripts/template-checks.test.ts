@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkResourceSpec } from '../../scripts/resource-spec.ts';
 import { checkTemplate } from '../../scripts/template-checks.ts';
 
 const role = (statement: Record<string, unknown>) => ({
@@ -99,5 +100,45 @@ describe('checkTemplate', () => {
       template({ Bad: machine({ StartAt: 'A', States: { A: { Type: 'Pass', Next: 'B' } } }) }),
     );
     expect(problems.some((problem) => problem.startsWith('Bad: invalid ASL'))).toBe(true);
+  });
+});
+
+describe('checkResourceSpec', () => {
+  it('names unknown types, unknown and missing properties, wrong shapes and unknown attributes', async () => {
+    const problems = await checkResourceSpec({
+      Resources: {
+        Bucket: {
+          Type: 'AWS::S3::Bucket',
+          Properties: { BucketEncryption: { ServerSideEncryptionConfiguration: 'AES256' }, Colour: 'red' },
+        },
+        Role: { Type: 'AWS::IAM::Role', Properties: { Policies: [{ PolicyName: 'p' }] } },
+        Thing: { Type: 'AWS::Nope::Thing' },
+        Function: {
+          Type: 'AWS::Lambda::Function',
+          Properties: { Role: { 'Fn::GetAtt': ['Bucket', 'Colour'] }, Code: { ZipFile: 'x' } },
+        },
+      },
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'Bucket (AWS::S3::Bucket).BucketEncryption.ServerSideEncryptionConfiguration: expected a list',
+        'Bucket (AWS::S3::Bucket): no property Colour',
+        'Role (AWS::IAM::Role): required property AssumeRolePolicyDocument is missing',
+        'Role (AWS::IAM::Role).Policies[0]: required property PolicyDocument is missing',
+        'Thing: unknown resource type AWS::Nope::Thing',
+        'Function: Bucket has no attribute Colour',
+      ]),
+    );
+  });
+
+  it('accepts valid resources, with intrinsic functions standing for values', async () => {
+    const template = {
+      Resources: {
+        Bucket: { Type: 'AWS::S3::Bucket', Properties: { VersioningConfiguration: { Status: 'Enabled' } } },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Sub syntax
+        Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': '${AWS::StackName}-q' } } },
+      },
+    };
+    expect(await checkResourceSpec(template)).toEqual([]);
   });
 });
