@@ -22,10 +22,57 @@ const PSEUDO = new Set([
 export function checkTemplate(template: Template): string[] {
   return [
     ...checkReferences(template),
+    ...checkCycles(template),
     ...checkStateMachines(template),
     ...checkPolicies(template),
     ...checkBucket(template),
   ];
+}
+
+/** What each resource depends on: DependsOn, Ref, GetAtt and the names in Sub. */
+function dependencies(template: Template): Map<string, Set<string>> {
+  const graph = new Map<string, Set<string>>();
+  for (const [name, resource] of Object.entries(template.Resources)) {
+    const targets = new Set<string>([(resource as { DependsOn?: string | string[] }).DependsOn ?? []].flat());
+    const visit = (value: unknown): void => {
+      if (Array.isArray(value)) {
+        for (const item of value) visit(item);
+        return;
+      }
+      if (typeof value !== 'object' || value === null) return;
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === 'Ref' && typeof inner === 'string') targets.add(inner);
+        if (key === 'Fn::GetAtt')
+          targets.add(String(Array.isArray(inner) ? inner[0] : String(inner).split('.')[0]));
+        if (key === 'Fn::Sub') {
+          const [text] = Array.isArray(inner) ? inner : [inner];
+          for (const match of String(text).matchAll(/\$\{([^!}][^}.]*)/g)) targets.add(match[1] ?? '');
+        }
+        visit(inner);
+      }
+    };
+    visit(resource.Properties);
+    graph.set(name, new Set([...targets].filter((target) => target in template.Resources)));
+  }
+  return graph;
+}
+
+function checkCycles(template: Template): string[] {
+  const graph = dependencies(template);
+  const state = new Map<string, 'visiting' | 'done'>();
+  const problems: string[] = [];
+  const walk = (name: string, path: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      problems.push(`dependency cycle: ${[...path.slice(path.indexOf(name)), name].join(' -> ')}`);
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const next of graph.get(name) ?? []) walk(next, [...path, name]);
+    state.set(name, 'done');
+  };
+  for (const name of graph.keys()) walk(name, []);
+  return problems;
 }
 
 function checkReferences(template: Template): string[] {

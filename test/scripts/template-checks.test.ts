@@ -72,6 +72,18 @@ describe('checkTemplate', () => {
     expect(problems.some((problem) => problem.startsWith('Ecr'))).toBe(false);
   });
 
+  it('names a dependency cycle, through Ref, GetAtt, Sub and DependsOn', () => {
+    const problems = checkTemplate(
+      template({
+        Fn: { Type: 'AWS::Lambda::Function', Properties: { Role: { 'Fn::GetAtt': ['FnRole', 'Arn'] } } },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Sub syntax
+        FnRole: { Type: 'AWS::IAM::Role', Properties: { Name: { 'Fn::Sub': '${Permission}-x' } } },
+        Permission: { Type: 'AWS::Lambda::Permission', DependsOn: 'Fn', Properties: {} },
+      }),
+    );
+    expect(problems).toContain('dependency cycle: Fn -> FnRole -> Permission -> Fn');
+  });
+
   it('names a public, unencrypted bucket that keeps work files and allows plain HTTP', () => {
     const bad = template();
     bad.Resources.DataBucket.Properties = {} as never;

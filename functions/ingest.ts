@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { lambdaHandler, logger } from '../src/adapters/lambda.ts';
+import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
+import { decodeEventKey, startForUploads } from '../src/core/triggers/inbox.ts';
+
+// An S3 event notification (ObjectCreated), as S3 sends it: keys URL-encoded.
+const s3Event = z.object({
+  Records: z.array(
+    z.object({
+      s3: z.object({
+        bucket: z.object({ name: z.string() }),
+        object: z.object({
+          key: z.string(),
+          size: z.number().optional(),
+          eTag: z.string().optional(),
+          versionId: z.string().optional(),
+        }),
+      }),
+    }),
+  ),
+});
+
+let executions: StepFunctionsExecutions | undefined;
+
+export const handler = lambdaHandler(s3Event, async (event) => {
+  const stateMachineArn = process.env.STATE_MACHINE_ARN;
+  if (!stateMachineArn) throw new Error('environment variable STATE_MACHINE_ARN is not set');
+  executions ??= new StepFunctionsExecutions(stateMachineArn);
+  const objects = event.Records.map(({ s3 }) => ({
+    bucket: s3.bucket.name,
+    key: decodeEventKey(s3.object.key),
+    size: s3.object.size ?? 0,
+    etag: s3.object.eTag ?? '',
+    ...(s3.object.versionId !== undefined && { versionId: s3.object.versionId }),
+  }));
+  const result = await startForUploads(objects, executions);
+  logger.info('inbox', {
+    started: result.started.length,
+    repeated: result.repeated.length,
+    skipped: result.skipped,
+  });
+  return result;
+});

@@ -1,0 +1,86 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Executions } from '../../../src/core/ports/executions.ts';
+import { decodeEventKey, executionName, startForUploads } from '../../../src/core/triggers/inbox.ts';
+
+/** Executions kept in memory, by name, as Step Functions keeps them. */
+class NamedExecutions implements Executions {
+  readonly byName = new Map<string, Record<string, unknown>>();
+  async start(name: string, input: Record<string, unknown>) {
+    const started = !this.byName.has(name);
+    if (started) this.byName.set(name, input);
+    return { executionArn: `arn:aws:states:eu-west-1:1:execution:p:${name}`, started };
+  }
+}
+
+const upload = { bucket: 'data', key: 'inbox/a b+c.jsonl', size: 10, etag: '"abc"' };
+
+describe('startForUploads', () => {
+  it('starts one execution for an upload delivered three times, one after another and at once', async () => {
+    const executions = new NamedExecutions();
+    const first = await startForUploads([upload, upload], executions);
+    const again = await Promise.all([
+      startForUploads([upload], executions),
+      startForUploads([upload], executions),
+    ]);
+    expect(executions.byName.size).toBe(1);
+    expect(first.started).toHaveLength(1);
+    expect(first.repeated).toHaveLength(1);
+    expect(again.flatMap((r) => r.repeated)).toHaveLength(2);
+    expect([...executions.byName.values()][0]).toEqual({
+      inputs: ['inbox/a b+c.jsonl'],
+      source: { bucket: 'data', key: 'inbox/a b+c.jsonl', etag: '"abc"' },
+    });
+  });
+
+  it('starts a new execution for a new version of the same key', async () => {
+    const executions = new NamedExecutions();
+    await startForUploads([upload, { ...upload, etag: '"def"' }, { ...upload, versionId: 'v2' }], executions);
+    expect(executions.byName.size).toBe(3);
+  });
+
+  it('starts nothing for sidecars, folder markers, empty objects and keys outside the inbox', async () => {
+    const executions = new NamedExecutions();
+    const result = await startForUploads(
+      [
+        { ...upload, key: 'inbox/a.jsonl.job.json' },
+        { ...upload, key: 'inbox/day/', size: 0 },
+        { ...upload, key: 'inbox/empty.jsonl', size: 0 },
+        { ...upload, key: 'results/x.out' },
+      ],
+      executions,
+    );
+    expect(executions.byName.size).toBe(0);
+    expect(result.skipped.map((s) => s.reason)).toEqual([
+      'a job spec sidecar, read when its input is planned',
+      'a folder marker',
+      'empty',
+      'not in the inbox',
+    ]);
+  });
+});
+
+describe('event keys and execution names', () => {
+  it('decodes keys as S3 encodes them in events: + for a space, %XX for the rest', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', ' ', '+', '%', 'é', '/', '😀', '=') }), (key) => {
+        const encoded = encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+        expect(decodeEventKey(encoded)).toBe(key);
+      }),
+    );
+    expect(decodeEventKey('inbox/caf%C3%A9+r%C3%A9sultats.jsonl')).toBe('inbox/café résultats.jsonl');
+  });
+
+  it('names executions within Step Functions rules, the same for the same version', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), fc.string(), (key, etag) => {
+        const name = executionName({ bucket: 'b', key: `inbox/${key}`, size: 1, etag });
+        expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+        expect(executionName({ bucket: 'b', key: `inbox/${key}`, size: 1, etag })).toBe(name);
+      }),
+    );
+    expect(executionName({ bucket: 'b', key: 'inbox/iris/day 1.jsonl', size: 1, etag: 'e' })).toMatch(
+      /^inbox-day-1-jsonl-[0-9a-f]{20}$/,
+    );
+  });
+});

@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Only Step Functions can say an execution already exists: its answers are mocked.
+const sfn = mockClient(SFNClient);
+const context = { functionName: 'ingest', awsRequestId: 'r' } as unknown as Context;
+const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:tf-batch-pipeline-dev';
+
+beforeAll(() => {
+  Object.assign(process.env, {
+    STATE_MACHINE_ARN: stateMachineArn,
+    AWS_REGION: 'eu-west-1',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+});
+afterAll(() => sfn.restore());
+
+describe('ingest handler', () => {
+  it('starts an execution for the decoded key, and counts a repeated delivery as done', async () => {
+    const event = JSON.parse(
+      await readFile(new URL('../../events/s3/object-created.json', import.meta.url), 'utf8'),
+    );
+    const { handler } = await import('../../functions/ingest.ts');
+    sfn
+      .on(StartExecutionCommand)
+      .resolvesOnce({ executionArn: 'arn:first', startDate: new Date() })
+      .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    const first = await handler(event, context);
+    const second = await handler(event, context);
+    const input = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    expect(JSON.parse(input?.input ?? '{}').inputs).toEqual(['inbox/iris/café résultats 2026-11-22.jsonl']);
+    expect(input?.stateMachineArn).toBe(stateMachineArn);
+    expect(first.started).toEqual([
+      { key: 'inbox/iris/café résultats 2026-11-22.jsonl', executionArn: 'arn:first' },
+    ]);
+    expect(second.repeated[0]?.executionArn).toBe(
+      `arn:aws:states:eu-west-1:123456789012:execution:tf-batch-pipeline-dev:${input?.name}`,
+    );
+  });
+
+  it('rejects an event that is not an S3 notification', async () => {
+    const { handler } = await import('../../functions/ingest.ts');
+    await expect(handler({ detail: {} }, context)).rejects.toMatchObject({ name: 'InvalidEventError' });
+  });
+});
