@@ -223,7 +223,7 @@ describe('the state machine', () => {
     expect(sageMaker.calls).toContain('deleteModel');
     expect(sageMaker.models.size).toBe(0);
     expect(await keys('work/')).toEqual([]);
-    expect(await keys('results/')).toEqual([]);
+    expect(await keys('results/')).toEqual(['results/job-2/_job.json']);
   });
 
   it('stops a transform job the execution stopped waiting for', async () => {

@@ -1,7 +1,7 @@
 import { JobSpecError, PipelineError } from '../errors.ts';
-import { type ObjectStore, readText } from '../ports/object-store.ts';
+import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import { type JobSpec, resolveJobSpec } from '../spec/job.ts';
-import { inputName, outputsPrefix, shardsPrefix, workPrefix } from './layout.ts';
+import { inputName, outputsPrefix, resultsPrefix, shardsPrefix, workPrefix } from './layout.ts';
 import { shardOptionsFor } from './records.ts';
 
 export interface PlanRequest {
@@ -64,6 +64,19 @@ export interface Plan {
   readonly rerunOf?: string;
 }
 
+/** `results/<jobId>/_job.json`: the inputs and the resolved spec of a job, written when it is planned. */
+export interface JobRecord {
+  readonly jobId: string;
+  readonly inputs: string[];
+  readonly job: JobSpec;
+  readonly startedAt: string;
+  readonly rerunOf?: string;
+}
+
+export function jobRecordKey(jobId: string): string {
+  return `${resultsPrefix(jobId)}_job.json`;
+}
+
 export class NoInputError extends PipelineError {
   override readonly name = 'NoInputError';
 }
@@ -74,7 +87,7 @@ export const MAX_INPUTS = 1000;
 /**
  * Validates the job spec (defaults, the bucket's config/default-job.json, a sidecar `<input>.job.json`
  * when the job has one input, then the request's), checks the inputs exist, and names what the job
- * will create. Nothing is created here, so a bad request costs nothing.
+ * will create. Only once all is valid does it write the job's record; a bad request costs nothing.
  */
 export async function planJob(
   request: PlanRequest,
@@ -108,6 +121,15 @@ export async function planJob(
   }
   const options = shardOptionsFor(spec, '');
   const instances = options.decoding !== 'none';
+  // The job's record, kept with its results: what a rerun repeats and what `status` shows.
+  const record: JobRecord = {
+    jobId: request.jobId,
+    inputs: [...request.inputs],
+    job: spec,
+    startedAt: now.toISOString(),
+    ...(request.rerunOf !== undefined && { rerunOf: request.rerunOf }),
+  };
+  await writeText(store, jobRecordKey(request.jobId), `${JSON.stringify(record, null, 2)}\n`);
   return {
     jobId: request.jobId,
     spec,
