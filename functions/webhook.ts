@@ -1,0 +1,54 @@
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { stepDependencies } from '../src/adapters/aws.ts';
+import { lambdaHandler } from '../src/adapters/lambda.ts';
+import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
+import { handleWebhook } from '../src/core/triggers/webhook.ts';
+
+// An HTTP API (payload format 2.0) request: only what the webhook reads is checked.
+const httpEvent = z.object({
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.string().default(''),
+  isBase64Encoded: z.boolean().default(false),
+});
+
+let secret: Promise<string> | undefined;
+let executions: StepFunctionsExecutions | undefined;
+
+/** The shared secret, from SSM Parameter Store (SecureString), read once per cold start and never logged. */
+function webhookSecret(): Promise<string> {
+  const name = process.env.WEBHOOK_SECRET_PARAMETER;
+  if (!name) throw new Error('environment variable WEBHOOK_SECRET_PARAMETER is not set');
+  secret ??= new SSMClient({})
+    .send(new GetParameterCommand({ Name: name, WithDecryption: true }))
+    .then((response) => response.Parameter?.Value ?? '')
+    .then((value) => {
+      if (!value) throw new Error(`parameter ${name} is empty`);
+      return value;
+    });
+  secret.catch(() => {
+    secret = undefined;
+  });
+  return secret;
+}
+
+export const handler = lambdaHandler(httpEvent, async (event): Promise<APIGatewayProxyResultV2> => {
+  const stateMachineArn = process.env.STATE_MACHINE_ARN;
+  if (!stateMachineArn) throw new Error('environment variable STATE_MACHINE_ARN is not set');
+  executions ??= new StepFunctionsExecutions(stateMachineArn);
+  const headers = Object.fromEntries(
+    Object.entries(event.headers).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+  const body = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const { store } = stepDependencies();
+  const response = await handleWebhook(
+    { headers, body },
+    { secret: webhookSecret, executions, store, bucket: process.env.BUCKET ?? '', now: Date.now },
+  );
+  return {
+    statusCode: response.status,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(response.body),
+  };
+});
