@@ -22,11 +22,9 @@ beforeAll(() => {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
   ssm.on(GetParameterCommand).resolves({ Parameter: { Value: 'the-secret' } });
-  sfn
-    .on(StartExecutionCommand)
-    .callsFake((input: { name: string }) => ({
-      executionArn: `arn:aws:states:eu-west-1:123456789012:execution:p:${input.name}`,
-    }));
+  sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
+    executionArn: `arn:aws:states:eu-west-1:123456789012:execution:p:${input.name}`,
+  }));
 });
 afterAll(() => {
   sfn.restore();
