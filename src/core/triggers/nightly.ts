@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import type { Executions } from '../ports/executions.ts';
+import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
+
+/** A dataset scored every night: every object under its prefix, with its job spec. */
+export const datasetSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and - only, at most 40'),
+  prefix: z.string().regex(/^datasets\/.+\/$/, 'a folder under datasets/, ending with /'),
+  job: z.record(z.string(), z.unknown()).optional(),
+});
+export type Dataset = z.infer<typeof datasetSchema>;
+
+export interface NightlyResult {
+  readonly started: { dataset: string; executionArn: string; inputs: number }[];
+  readonly skipped: { dataset: string; reason: string }[];
+}
+
+interface Marker {
+  /** The newest object the last run scored. */
+  readonly newest: string;
+  readonly day: string;
+}
+
+/**
+ * One execution per dataset per day (its name holds the dataset and the UTC date, so a schedule that
+ * fires twice starts it once), over every object under the prefix, and only when some object is newer
+ * than what the previous night scored.
+ */
+export async function startNightly(
+  datasets: readonly Dataset[],
+  store: ObjectStore,
+  executions: Executions,
+  now: Date,
+): Promise<NightlyResult> {
+  const result: NightlyResult = { started: [], skipped: [] };
+  const day = now.toISOString().slice(0, 10);
+  for (const dataset of datasets) {
+    const inputs: string[] = [];
+    let newest = '';
+    for await (const object of store.list(dataset.prefix)) {
+      if (object.size === 0 || object.key.endsWith('/') || object.key.endsWith('.job.json')) continue;
+      inputs.push(object.key);
+      const modified = object.lastModified.toISOString();
+      if (modified > newest) newest = modified;
+    }
+    if (inputs.length === 0) {
+      result.skipped.push({ dataset: dataset.name, reason: `no objects under ${dataset.prefix}` });
+      continue;
+    }
+    const markerKey = `state/nightly/${dataset.name}.json`;
+    const marker = (await store.head(markerKey))
+      ? (JSON.parse(await readText(store, markerKey)) as Marker)
+      : undefined;
+    if (marker && marker.newest >= newest) {
+      result.skipped.push({ dataset: dataset.name, reason: `no new objects since the run of ${marker.day}` });
+      continue;
+    }
+    const { executionArn } = await executions.start(`nightly-${dataset.name}-${day}`, {
+      inputs,
+      ...(dataset.job && { job: dataset.job }),
+    });
+    await writeText(store, markerKey, JSON.stringify({ newest, day } satisfies Marker));
+    result.started.push({ dataset: dataset.name, executionArn, inputs: inputs.length });
+  }
+  return result;
+}

@@ -1,0 +1,64 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
+import type { Executions } from '../../../src/core/ports/executions.ts';
+import { writeText } from '../../../src/core/ports/object-store.ts';
+import { startNightly } from '../../../src/core/triggers/nightly.ts';
+
+class NamedExecutions implements Executions {
+  readonly byName = new Map<string, Record<string, unknown>>();
+  async start(name: string, input: Record<string, unknown>) {
+    const started = !this.byName.has(name);
+    if (started) this.byName.set(name, input);
+    return { executionArn: `arn:execution:${name}`, started };
+  }
+}
+
+let store: LocalObjectStore;
+let executions: NamedExecutions;
+const datasets = [
+  { name: 'iris', prefix: 'datasets/iris/', job: { instanceCount: 2 } },
+  { name: 'empty', prefix: 'datasets/empty/' },
+];
+
+beforeEach(async () => {
+  store = new LocalObjectStore(await mkdtemp(join(tmpdir(), 'pipeline-nightly-')));
+  executions = new NamedExecutions();
+  await writeText(store, 'datasets/iris/a.jsonl', '{}\n');
+  await writeText(store, 'datasets/iris/b.jsonl', '{}\n');
+  await writeText(store, 'datasets/iris/b.jsonl.job.json', '{}');
+});
+
+describe('startNightly', () => {
+  it('starts one execution per dataset per day, even when the schedule fires twice', async () => {
+    const night = new Date('2026-11-22T02:00:00Z');
+    const first = await startNightly(datasets, store, executions, night);
+    const second = await startNightly(datasets, store, executions, new Date('2026-11-22T02:00:05Z'));
+    expect([...executions.byName.entries()]).toEqual([
+      [
+        'nightly-iris-2026-11-22',
+        { inputs: ['datasets/iris/a.jsonl', 'datasets/iris/b.jsonl'], job: { instanceCount: 2 } },
+      ],
+    ]);
+    expect(first.started).toHaveLength(1);
+    expect(first.skipped).toEqual([{ dataset: 'empty', reason: 'no objects under datasets/empty/' }]);
+    expect(second.skipped).toContainEqual({
+      dataset: 'iris',
+      reason: 'no new objects since the run of 2026-11-22',
+    });
+  });
+
+  it('skips a dataset with nothing new since the last night, and scores it again once something arrives', async () => {
+    await startNightly(datasets, store, executions, new Date('2026-11-22T02:00:00Z'));
+    const quiet = await startNightly(datasets, store, executions, new Date('2026-11-23T02:00:00Z'));
+    expect(quiet.started).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await writeText(store, 'datasets/iris/c.jsonl', '{}\n');
+    const busy = await startNightly(datasets, store, executions, new Date('2026-11-24T02:00:00Z'));
+    expect(busy.started).toEqual([
+      { dataset: 'iris', executionArn: 'arn:execution:nightly-iris-2026-11-24', inputs: 3 },
+    ]);
+  });
+});
