@@ -190,7 +190,8 @@ export async function shardInput(
   return { input: options.input, format, shards, records: counts, quarantined };
 }
 
-function readerFor(options: ShardOptions, handler: RecordHandler): RecordReader {
+/** The framing reader for an input, as the Shard step reads it (and the Merge step reads it again). */
+export function readerFor(options: ShardOptions, handler: RecordHandler): RecordReader {
   const base = { input: options.input, maxRecordBytes: options.maxPayloadBytes };
   switch (options.splitType) {
     case 'Line':

@@ -1,11 +1,6 @@
 import { compileJsonPath } from '../json/path.ts';
-import { createCsvReader } from '../records/csv.ts';
-import { createLineReader } from '../records/line.ts';
-import { createRecordIoReader } from '../records/recordio.ts';
-import { createTfRecordReader } from '../records/tfrecord.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
-import type { ShardOptions } from '../shard/sharder.ts';
-import { createWholeReader } from '../shard/whole.ts';
+import { readerFor, type ShardOptions } from '../shard/sharder.ts';
 import type { JobSpec } from '../spec/job.ts';
 import { decodingFor } from '../spec/records.ts';
 
@@ -40,19 +35,5 @@ export function shardExtension(options: ShardOptions): string {
 
 /** Reads an input's records again, framed as the Shard step framed them, for the join. */
 export function inputReaderFor(options: ShardOptions): (handler: RecordHandler) => RecordReader {
-  const base = { input: options.input, maxRecordBytes: options.maxPayloadBytes };
-  return (handler) => {
-    switch (options.splitType) {
-      case 'Line':
-        return options.decoding === 'csv'
-          ? createCsvReader(handler, { ...base, header: options.csvHeader === true })
-          : createLineReader(handler, { ...base, utf8: options.decoding !== 'none' });
-      case 'TFRecord':
-        return createTfRecordReader(handler, base);
-      case 'RecordIO':
-        return createRecordIoReader(handler, base);
-      case 'None':
-        return createWholeReader(handler, base);
-    }
-  };
+  return (handler) => readerFor(options, handler);
 }

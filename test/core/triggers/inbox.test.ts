@@ -1,17 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Executions } from '../../../src/core/ports/executions.ts';
 import { decodeEventKey, executionName, startForUploads } from '../../../src/core/triggers/inbox.ts';
+import { NamedExecutions } from '../../support/executions.ts';
 
 /** Executions kept in memory, by name, as Step Functions keeps them. */
-class NamedExecutions implements Executions {
-  readonly byName = new Map<string, Record<string, unknown>>();
-  async start(name: string, input: Record<string, unknown>) {
-    const started = !this.byName.has(name);
-    if (started) this.byName.set(name, input);
-    return { executionArn: `arn:aws:states:eu-west-1:1:execution:p:${name}`, started };
-  }
-}
 
 const upload = { bucket: 'data', key: 'inbox/a b+c.jsonl', size: 10, etag: '"abc"' };
 

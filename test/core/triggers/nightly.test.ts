@@ -3,18 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
-import type { Executions } from '../../../src/core/ports/executions.ts';
 import { writeText } from '../../../src/core/ports/object-store.ts';
 import { startNightly } from '../../../src/core/triggers/nightly.ts';
-
-class NamedExecutions implements Executions {
-  readonly byName = new Map<string, Record<string, unknown>>();
-  async start(name: string, input: Record<string, unknown>) {
-    const started = !this.byName.has(name);
-    if (started) this.byName.set(name, input);
-    return { executionArn: `arn:execution:${name}`, started };
-  }
-}
+import { NamedExecutions } from '../../support/executions.ts';
 
 let store: LocalObjectStore;
 let executions: NamedExecutions;
@@ -58,7 +49,11 @@ describe('startNightly', () => {
     await writeText(store, 'datasets/iris/c.jsonl', '{}\n');
     const busy = await startNightly(datasets, store, executions, new Date('2026-11-24T02:00:00Z'));
     expect(busy.started).toEqual([
-      { dataset: 'iris', executionArn: 'arn:execution:nightly-iris-2026-11-24', inputs: 3 },
+      {
+        dataset: 'iris',
+        executionArn: 'arn:aws:states:eu-west-1:1:execution:p:nightly-iris-2026-11-24',
+        inputs: 3,
+      },
     ]);
   });
 });

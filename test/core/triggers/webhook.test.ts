@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
-import type { Executions } from '../../../src/core/ports/executions.ts';
 import { writeText } from '../../../src/core/ports/object-store.ts';
 import {
   handleWebhook,
@@ -11,15 +10,7 @@ import {
   sign,
   type WebhookDependencies,
 } from '../../../src/core/triggers/webhook.ts';
-
-class NamedExecutions implements Executions {
-  readonly byName = new Map<string, Record<string, unknown>>();
-  async start(name: string, input: Record<string, unknown>) {
-    const started = !this.byName.has(name);
-    if (started) this.byName.set(name, input);
-    return { executionArn: `arn:aws:states:eu-west-1:1:execution:p:${name}`, started };
-  }
-}
+import { NamedExecutions } from '../../support/executions.ts';
 
 const secret = 's3cr3t-for-tests';
 const now = 1_800_000_000_000;
