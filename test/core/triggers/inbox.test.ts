@@ -3,8 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeEventKey, executionName, startForUploads } from '../../../src/core/triggers/inbox.ts';
 import { NamedExecutions } from '../../support/executions.ts';
 
-/** Executions kept in memory, by name, as Step Functions keeps them. */
-
 const upload = { bucket: 'data', key: 'inbox/a b+c.jsonl', size: 10, etag: '"abc"' };
 
 describe('startForUploads', () => {
