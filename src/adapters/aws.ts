@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { JobSpecError } from '../core/errors.ts';
 import { tensorflowImage } from '../core/images.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import type { SageMakerJobs } from '../core/ports/sagemaker-jobs.ts';
@@ -39,9 +40,19 @@ export function stepDependencies(environment: NodeJS.ProcessEnv = process.env): 
         tensorflowImage({ region, kind: 'training', instanceType: 'ml.m5.large', version }),
       localModels: false,
       namePrefix: required(environment, 'NAME_PREFIX'),
+      defaultJob: parseDefaultJob(environment.DEFAULT_JOB),
     },
   };
   return built;
+}
+
+function parseDefaultJob(text: string | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new JobSpecError('DEFAULT_JOB', `is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function required(environment: NodeJS.ProcessEnv, name: string): string {

@@ -33,6 +33,8 @@ export interface PlanConfig {
   readonly localModels: boolean;
   /** Starts every SageMaker name, so that IAM can scope the service to what it creates. */
   readonly namePrefix?: string;
+  /** The deployment's defaults for every job spec, under the bucket's config/default-job.json. */
+  readonly defaultJob?: unknown;
 }
 
 /** Everything the later states need; small, since it travels in the state machine's data. */
@@ -85,7 +87,7 @@ export class NoInputError extends PipelineError {
 export const MAX_INPUTS = 1000;
 
 /**
- * Validates the job spec (defaults, the bucket's config/default-job.json, a sidecar `<input>.job.json`
+ * Validates the job spec (the deployment's defaults, the bucket's config/default-job.json, a sidecar `<input>.job.json`
  * when the job has one input, then the request's), checks the inputs exist, and names what the job
  * will create. Only once all is valid does it write the job's record; a bad request costs nothing.
  */
@@ -101,11 +103,11 @@ export async function planJob(
       `job ${request.jobId} has ${request.inputs.length} inputs; one job takes at most ${MAX_INPUTS}`,
     );
   }
-  const defaults = await optionalJson(store, 'config/default-job.json');
+  const bucketDefaults = await optionalJson(store, 'config/default-job.json');
   const [first] = request.inputs;
   const sidecar =
     request.inputs.length === 1 && first ? await optionalJson(store, `${first}.job.json`) : undefined;
-  const spec = resolveJobSpec(defaults, sidecar, request.job);
+  const spec = resolveJobSpec(config.defaultJob, bucketDefaults, sidecar, request.job);
   const inputs: PlannedInput[] = [];
   for (const [index, key] of request.inputs.entries()) {
     const info = await store.head(key);

@@ -60,6 +60,16 @@ describe('planJob', () => {
     });
   });
 
+  it('puts the deployment defaults under everything else', async () => {
+    await writeText(store, 'config/default-job.json', JSON.stringify({ instanceType: 'ml.c5.xlarge' }));
+    const deployment = {
+      ...config,
+      defaultJob: { model: 's3://m/x', instanceType: 'ml.g5.xlarge', maxErrorPercent: 1 },
+    };
+    const plan = await planJob({ jobId: 'j', inputs: ['inbox/day/a.csv'] }, store, deployment);
+    expect(plan.spec).toMatchObject({ model: 's3://m/x', instanceType: 'ml.c5.xlarge', maxErrorPercent: 1 });
+  });
+
   it('plans packaging for a TF-Hub handle, with the model where the training job puts it', async () => {
     const plan = await planJob(
       { jobId: 'j', inputs: ['inbox/day/a.csv'], job: { model: 'tfhub:google/nnlm-en-dim50/2' } },
