@@ -4,7 +4,7 @@
  * where they are used; there is no toolchain to install and nothing generated to commit.
  */
 
-export function leb128(value: number): number[] {
+function leb128(value: number): number[] {
   const bytes: number[] = [];
   do {
     let byte = value & 0x7f;

@@ -60,9 +60,6 @@ export const DEFAULT_JOB: Omit<JobSpec, 'model'> = {
   shardSizeInMB: 64,
 };
 
-type Partial2<T> = { [K in keyof T]?: T[K] extends Record<string, unknown> ? Partial<T[K]> : T[K] };
-export type JobSpecSource = Partial2<JobSpec>;
-
 /**
  * Merges the spec sources (later wins, nested objects member by member) over the defaults and checks
  * the result. An invalid spec is rejected before anything is created: JobSpecError names the field and
