@@ -113,7 +113,13 @@ beforeEach(async () => {
   sageMaker = new StandInSageMaker(store);
 });
 
-async function execute(name: string, request: Record<string, unknown>) {
+type Events = ReturnType<StateMachine['run']>['eventLogs'];
+
+async function execute(
+  name: string,
+  request: Record<string, unknown>,
+  during?: (events: Events) => Promise<void>,
+) {
   const machine = new StateMachine((await loadDefinition()) as never, {
     validationOptions: { checkArn: false },
   });
@@ -155,8 +161,10 @@ async function execute(name: string, request: Record<string, unknown>) {
         DeleteModel: (input) => sageMaker.deleteModel(input as { ModelName: string }),
       },
       retryIntervalOverrides: { CreateModel: 0, Transform: 0, DeleteModel: 0, Cleanup: 0, Plan: 0 },
+      waitTimeOverrides: { SettleUploads: 300 },
     },
   });
+  await during?.(execution.eventLogs);
   try {
     return { output: (await execution.result) as Record<string, unknown>, error: undefined };
   } catch (error) {
@@ -235,6 +243,33 @@ describe('the state machine', () => {
     expect(sageMaker.calls).toContain('stopTransformJob job-6');
     expect(sageMaker.running.size).toBe(0);
     expect(await keys('work/')).toEqual([]);
+  });
+
+  it('lets an inbox job wait, so that a sidecar uploaded just after its file still applies', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    await writeText(store, 'config/default-job.json', JSON.stringify(spec));
+    const sidecarAfter = (state: string) => async (events: Events) => {
+      for await (const event of events) {
+        if (event.type === 'StateEntered' && event.state.name === state) break;
+      }
+      await writeText(store, 'inbox/a.jsonl.job.json', JSON.stringify({ instanceCount: 3 }));
+    };
+    // Without the wait, a sidecar that arrives once planning has begun is too late...
+    await execute('job-7', { inputs: ['inbox/a.jsonl'] }, sidecarAfter('CreateModel'));
+    expect(JSON.parse(await readText(store, 'results/job-7/_job.json')).job).toMatchObject({
+      instanceCount: 1,
+    });
+    // ...while an inbox job waits for it.
+    await writeText(store, 'inbox/a.jsonl.job.json', '{}');
+    const { error } = await execute(
+      'job-8',
+      { inputs: ['inbox/a.jsonl'], settleSeconds: 15 },
+      sidecarAfter('SettleUploads'),
+    );
+    expect(error).toBeUndefined();
+    expect(JSON.parse(await readText(store, 'results/job-8/_job.json')).job).toMatchObject({
+      instanceCount: 3,
+    });
   });
 
   it('retries a throttled SageMaker call and then succeeds', async () => {

@@ -10,6 +10,12 @@ export interface UploadedObject {
   readonly versionId?: string;
 }
 
+/**
+ * How long an inbox job waits before it is planned (a Wait state), so that a sidecar `<input>.job.json`
+ * uploaded just after its file is still read.
+ */
+export const SIDECAR_GRACE_SECONDS = 15;
+
 export interface InboxResult {
   readonly started: { key: string; executionArn: string }[];
   readonly repeated: { key: string; executionArn: string }[];
@@ -24,7 +30,8 @@ export function decodeEventKey(key: string): string {
 /**
  * One execution per uploaded object version: the name is derived from the bucket, the key and the
  * version (or ETag), so S3 delivering the same event again, or twice at once, starts nothing more.
- * Sidecars (`*.job.json`), folder markers and empty objects start nothing.
+ * Sidecars (`*.job.json`), folder markers and empty objects start nothing; a sidecar uploaded up to
+ * SIDECAR_GRACE_SECONDS after its file still applies, as the execution waits that long before planning.
  */
 export async function startForUploads(
   objects: readonly UploadedObject[],
@@ -46,6 +53,7 @@ export async function startForUploads(
         etag: object.etag,
         ...(object.versionId && { versionId: object.versionId }),
       },
+      settleSeconds: SIDECAR_GRACE_SECONDS,
     };
     const { executionArn, started } = await executions.start(name, input);
     (started ? result.started : result.repeated).push({ key: object.key, executionArn });

@@ -20,6 +20,7 @@ describe('startForUploads', () => {
     expect([...executions.byName.values()][0]).toEqual({
       inputs: ['inbox/a b+c.jsonl'],
       source: { bucket: 'data', key: 'inbox/a b+c.jsonl', etag: '"abc"' },
+      settleSeconds: 15,
     });
   });
 
