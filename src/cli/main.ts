@@ -64,8 +64,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       const { records } = result;
       process.stdout.write(
-        `${result.file}: ${records.in} records, ${records.sent} can be scored, ${records.errors} would be quarantined` +
-          `${records.skipped > 0 ? `, ${records.skipped} empty lines skipped` : ''}\n`,
+        `${result.file}: ${count(records.in, 'record')}, ${records.sent} can be scored, ${records.errors} would be quarantined` +
+          `${records.skipped > 0 ? `, ${count(records.skipped, 'empty line')} skipped` : ''}\n`,
       );
       for (const row of result.errors) {
         const where = row.line !== undefined ? `line ${row.line}` : `byte ${row.offset}`;
@@ -87,6 +87,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function parse(argv: readonly string[]) {

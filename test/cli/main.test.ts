@@ -40,7 +40,7 @@ describe('pipeline check', () => {
       '$.features',
     );
     expect(code).toBe(1);
-    expect(stdout).toContain('3 records, 1 can be scored, 2 would be quarantined, 1 empty lines skipped');
+    expect(stdout).toContain('3 records, 1 can be scored, 2 would be quarantined, 1 empty line skipped');
     expect(stdout).toContain('record 2 (line 2): invalid JSON at column 2');
     expect(stdout).toContain("record 3 (line 4): $.features: no member 'features'");
   });
