@@ -84,7 +84,7 @@ describe('state machine step handlers', () => {
       `${JSON.stringify({ predictions: sums })}\n`,
     );
     const merged = await merge(perInput, context);
-    const summary = await finish({ plan: planned, merged: [merged] }, context);
+    const summary = await finish({ plan: planned }, context);
     const cleaned = await cleanup(await event('cleanup'), context);
 
     // Assess
@@ -98,6 +98,7 @@ describe('state machine step handlers', () => {
       '{"id":1,"SageMakerOutput":8.6}\n{"id":3,"SageMakerOutput":9.1}\n',
     );
     // One record in three has no features: over the default maxErrorPercent of 5.
+    expect(merged).toMatchObject({ records: 3, out: 2, errors: 1 });
     expect(summary).toMatchObject({ status: 'Failed', records: { in: 3, out: 2, errors: 1 } });
     expect(summary.reason).toContain('1 of 3 records (33.33%) could not be scored');
     expect(cleaned).toMatchObject({ stopped: [] });

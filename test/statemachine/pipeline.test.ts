@@ -7,13 +7,7 @@ import { LocalObjectStore } from '../../src/adapters/local-store.ts';
 import { type ObjectStore, readText, writeText } from '../../src/core/ports/object-store.ts';
 import type { SageMakerJobs } from '../../src/core/ports/sagemaker-jobs.ts';
 import { type Plan, type PlanConfig, planJob } from '../../src/core/steps/plan.ts';
-import {
-  cleanupStep,
-  finishStep,
-  type MergeResult,
-  mergeStep,
-  shardStep,
-} from '../../src/core/steps/run-steps.ts';
+import { cleanupStep, finishStep, mergeStep, shardStep } from '../../src/core/steps/run-steps.ts';
 import { loadDefinition } from '../../src/local/asl.ts';
 
 // The state machine file runs through the ASL interpreter; Task states are served by the step
@@ -152,8 +146,8 @@ async function execute(
           return mergeStep(store, { jobId, spec }, item) as unknown as Json;
         },
         Finish: (input) => {
-          const { plan, merged } = input as unknown as { plan: Plan; merged: MergeResult[] };
-          return finishStep(store, plan, merged) as unknown as Json;
+          const { plan } = input as unknown as { plan: Plan };
+          return finishStep(store, plan) as unknown as Json;
         },
         Cleanup: (input) => cleanupStep(store, sageMaker, input as { jobId: string }) as unknown as Json,
         CreateModel: (input) => sageMaker.createModel(input as { ModelName: string }),

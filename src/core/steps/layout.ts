@@ -5,6 +5,7 @@
  *   work/<jobId>/outputs/<input>/<n>.<ext>.out     what it writes (SageMaker appends .out)
  *   work/<jobId>/index/<input>.json                a shard index, for the merge
  *   work/<jobId>/errors/<input>.jsonl              records quarantined by Shard and by Merge
+ *   work/<jobId>/merged/<input>.json               an input's counts, for Finish
  *   results/<jobId>/<path>.out, _errors.jsonl, _summary.json
  */
 export const INBOX = 'inbox/';
@@ -39,6 +40,10 @@ export function shardErrorsKey(jobId: string, input: number): string {
 
 export function mergeErrorsKey(jobId: string, input: number): string {
   return `work/${jobId}/errors/${input}.merge.jsonl`;
+}
+
+export function mergedKey(jobId: string, input: number): string {
+  return `work/${jobId}/merged/${input}.json`;
 }
 
 export function resultsPrefix(jobId: string): string {

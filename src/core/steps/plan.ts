@@ -83,8 +83,9 @@ export class NoInputError extends PipelineError {
   override readonly name = 'NoInputError';
 }
 
-/** The most inputs one job takes while the plan travels in the state's data (256 KB). */
+/** The most inputs one job takes, and the most its plan may weigh: it travels in the state's data (256 KB). */
 export const MAX_INPUTS = 1000;
+export const MAX_PLAN_BYTES = 200 * 1024;
 
 /**
  * Validates the job spec (the deployment's defaults, the bucket's config/default-job.json, a sidecar `<input>.job.json`
@@ -123,16 +124,7 @@ export async function planJob(
   }
   const options = shardOptionsFor(spec, '');
   const instances = options.decoding !== 'none';
-  // The job's record, kept with its results: what a rerun repeats and what `status` shows.
-  const record: JobRecord = {
-    jobId: request.jobId,
-    inputs: [...request.inputs],
-    job: spec,
-    startedAt: now.toISOString(),
-    ...(request.rerunOf !== undefined && { rerunOf: request.rerunOf }),
-  };
-  await writeText(store, jobRecordKey(request.jobId), `${JSON.stringify(record, null, 2)}\n`);
-  return {
+  const plan: Plan = {
     jobId: request.jobId,
     spec,
     inputs,
@@ -161,6 +153,23 @@ export async function planJob(
     startedAt: now.toISOString(),
     ...(request.rerunOf !== undefined && { rerunOf: request.rerunOf }),
   };
+  const size = Buffer.byteLength(JSON.stringify(plan));
+  if (size > MAX_PLAN_BYTES) {
+    throw new NoInputError(
+      `job ${request.jobId}'s plan is ${Math.ceil(size / 1024)} KB, over the ${MAX_PLAN_BYTES / 1024} KB a state ` +
+        'machine state may carry: split its inputs over several jobs',
+    );
+  }
+  // The job's record, kept with its results: what a rerun repeats.
+  const record: JobRecord = {
+    jobId: request.jobId,
+    inputs: [...request.inputs],
+    job: spec,
+    startedAt: now.toISOString(),
+    ...(request.rerunOf !== undefined && { rerunOf: request.rerunOf }),
+  };
+  await writeText(store, jobRecordKey(request.jobId), `${JSON.stringify(record, null, 2)}\n`);
+  return plan;
 }
 
 /** A name SageMaker accepts: [A-Za-z0-9] with single dashes, at most 63 characters. */

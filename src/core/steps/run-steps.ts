@@ -4,6 +4,7 @@ import type { SageMakerJobs } from '../ports/sagemaker-jobs.ts';
 import { type ShardIndex, shardInput } from '../shard/sharder.ts';
 import {
   indexKey,
+  mergedKey,
   mergeErrorsKey,
   resultsPrefix,
   shardErrorsKey,
@@ -67,7 +68,9 @@ export async function mergeStep(
     },
     { out: await store.write(output), errors: await store.write(mergeErrorsKey(plan.jobId, input.index)) },
   );
-  return { ...summary, output };
+  const result = { ...summary, output };
+  await writeText(store, mergedKey(plan.jobId, input.index), JSON.stringify(result));
+  return result;
 }
 
 export interface JobSummary {
@@ -86,12 +89,12 @@ export interface JobSummary {
  * `_summary.json`. The job fails when its error rate is over maxErrorPercent; both files are written
  * either way.
  */
-export async function finishStep(
-  store: ObjectStore,
-  plan: Plan,
-  merged: readonly MergeResult[],
-  now = new Date(),
-): Promise<JobSummary> {
+export async function finishStep(store: ObjectStore, plan: Plan, now = new Date()): Promise<JobSummary> {
+  // Each Merge left its counts in work/: the state machine's data stays small however many inputs.
+  const merged: MergeResult[] = [];
+  for (const input of plan.inputs) {
+    merged.push(JSON.parse(await readText(store, mergedKey(plan.jobId, input.index))) as MergeResult);
+  }
   const errors = await store.write(`${resultsPrefix(plan.jobId)}_errors.jsonl`);
   for (const input of plan.inputs) {
     for (const key of [shardErrorsKey(plan.jobId, input.index), mergeErrorsKey(plan.jobId, input.index)]) {

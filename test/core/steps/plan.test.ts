@@ -99,6 +99,18 @@ describe('planJob', () => {
   });
 });
 
+describe('planJob, for many inputs', () => {
+  it('refuses a plan too heavy for the state machine, before writing anything', async () => {
+    const folder = `inbox/${'d'.repeat(200)}`;
+    const inputs = Array.from({ length: 250 }, (_, k) => `${folder}/${'f'.repeat(200)}-${k}.jsonl`);
+    await Promise.all(inputs.map((key) => writeText(store, key, '{}\n')));
+    await expect(
+      planJob({ jobId: 'big', inputs, job: { model: 's3://m/x' } }, store, config),
+    ).rejects.toThrow(/plan is \d+ KB, over the 200 KB .*split its inputs over several jobs/);
+    expect(await store.head('results/big/_job.json')).toBeUndefined();
+  });
+});
+
 describe('sageMakerName', () => {
   it('keeps names SageMaker accepts and makes the others fit its pattern and 63 characters, uniquely', () => {
     expect(sageMakerName('inbox-a-1')).toBe('inbox-a-1');
