@@ -8,7 +8,13 @@ import validator from 'asl-validator';
 type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
 
 /** Where AWS accepts no narrower resource than '*' for an action. */
-const STAR_RESOURCE_ALLOWED = new Set(['ecr:GetAuthorizationToken', 'cloudwatch:PutMetricData']);
+const STAR_RESOURCE_ALLOWED = new Set([
+  'ecr:GetAuthorizationToken',
+  'cloudwatch:PutMetricData',
+  'sagemaker:ListModels',
+  'sagemaker:ListEndpoints',
+  'sagemaker:ListEndpointConfigs',
+]);
 const PSEUDO = new Set([
   'AWS::AccountId',
   'AWS::Region',
