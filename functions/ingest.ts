@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { lambdaHandler, logger } from '../src/adapters/lambda.ts';
-import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
+import { triggerDependencies } from '../src/adapters/triggers.ts';
 import { decodeEventKey, startForUploads } from '../src/core/triggers/inbox.ts';
 
 // An S3 event notification (ObjectCreated), as S3 sends it: keys URL-encoded.
@@ -20,12 +20,8 @@ const s3Event = z.object({
   ),
 });
 
-let executions: StepFunctionsExecutions | undefined;
-
 export const handler = lambdaHandler(s3Event, async (event) => {
-  const stateMachineArn = process.env.STATE_MACHINE_ARN;
-  if (!stateMachineArn) throw new Error('environment variable STATE_MACHINE_ARN is not set');
-  executions ??= new StepFunctionsExecutions(stateMachineArn);
+  const { executions } = triggerDependencies();
   const objects = event.Records.map(({ s3 }) => ({
     bucket: s3.bucket.name,
     key: decodeEventKey(s3.object.key),

@@ -1,9 +1,8 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { stepDependencies } from '../src/adapters/aws.ts';
 import { lambdaHandler } from '../src/adapters/lambda.ts';
-import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
+import { triggerDependencies } from '../src/adapters/triggers.ts';
 import { handleWebhook } from '../src/core/triggers/webhook.ts';
 
 // An HTTP API (payload format 2.0) request: only what the webhook reads is checked.
@@ -14,10 +13,14 @@ const httpEvent = z.object({
 });
 
 let secret: Promise<string> | undefined;
-let executions: StepFunctionsExecutions | undefined;
 
-/** The shared secret, from SSM Parameter Store (SecureString), read once per cold start and never logged. */
+/**
+ * The shared secret, from SSM Parameter Store (SecureString), read once per cold start and never
+ * logged; locally, from PIPELINE_WEBHOOK_SECRET.
+ */
 function webhookSecret(): Promise<string> {
+  const local = process.env.PIPELINE_WEBHOOK_SECRET;
+  if (local) return Promise.resolve(local);
   const name = process.env.WEBHOOK_SECRET_PARAMETER;
   if (!name) throw new Error('environment variable WEBHOOK_SECRET_PARAMETER is not set');
   secret ??= new SSMClient({})
@@ -34,17 +37,14 @@ function webhookSecret(): Promise<string> {
 }
 
 export const handler = lambdaHandler(httpEvent, async (event): Promise<APIGatewayProxyResultV2> => {
-  const stateMachineArn = process.env.STATE_MACHINE_ARN;
-  if (!stateMachineArn) throw new Error('environment variable STATE_MACHINE_ARN is not set');
-  executions ??= new StepFunctionsExecutions(stateMachineArn);
   const headers = Object.fromEntries(
     Object.entries(event.headers).map(([name, value]) => [name.toLowerCase(), value]),
   );
   const body = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  const { store } = stepDependencies();
+  const { store, executions, bucket } = triggerDependencies();
   const response = await handleWebhook(
     { headers, body },
-    { secret: webhookSecret, executions, store, bucket: process.env.BUCKET ?? '', now: Date.now },
+    { secret: webhookSecret, executions, store, bucket, now: Date.now },
   );
   return {
     statusCode: response.status,

@@ -12,6 +12,8 @@ const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:tf-b
 beforeAll(() => {
   Object.assign(process.env, {
     STATE_MACHINE_ARN: stateMachineArn,
+    BUCKET: 'data',
+    NAME_PREFIX: 'tfbp-test',
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
