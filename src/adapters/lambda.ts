@@ -24,6 +24,7 @@ export function lambdaHandler<Schema extends z.ZodType, Result>(
 ) {
   return middy<unknown, Result, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .before((request) => resolveEnvironment(process.env, request.context.invokedFunctionArn))
     .handler(async (event, context) => {
       const parsed = schema.safeParse(event);
       if (!parsed.success) {
@@ -39,4 +40,24 @@ export function lambdaHandler<Schema extends z.ZodType, Result>(
         throw error;
       }
     });
+}
+
+/**
+ * Settings the stack knows only once deployed (the account, the region) are written into the
+ * functions' environment as `{account}`, `{region}` and `{partition}` and filled in here from the
+ * function's own ARN, rather than as CloudFormation references: plain values can also be given to
+ * `serverless invoke local`, which cannot resolve references without calling AWS.
+ */
+export function resolveEnvironment(environment: NodeJS.ProcessEnv, functionArn: string | undefined): void {
+  const [, partition, , region, account] = (functionArn ?? '').split(':');
+  if (!partition || !region || !account) return;
+  const values: Record<string, string> = { account, region, partition };
+  for (const [name, value] of Object.entries(environment)) {
+    if (value?.includes('{')) {
+      environment[name] = value.replace(
+        /\{(account|region|partition)\}/g,
+        (_, key: string) => values[key] ?? '',
+      );
+    }
+  }
 }

@@ -1,11 +1,12 @@
 import { mkdtemp, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-// The handlers bundled as serverless.yml bundles them for Lambda (ESM, AWS SDK clients left to the
+// The handlers bundled as serverless.yml bundles them for Lambda (CommonJS, AWS SDK clients left to the
 // runtime) must load: a native module or a missing file would only show up after a deploy otherwise.
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const handlers = ['plan', 'shard', 'merge', 'finish', 'cleanup', 'ingest', 'nightly', 'webhook', 'sweeper'];
@@ -19,19 +20,16 @@ describe('the Lambda bundles', () => {
       bundle: true,
       platform: 'node',
       target: 'node22',
-      format: 'esm',
-      outExtension: { '.js': '.mjs' },
+      format: 'cjs',
+      outExtension: { '.js': '.cjs' },
       external: ['@aws-sdk/client-*'],
-      banner: {
-        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
       logLevel: 'silent',
     });
     expect(result.errors).toEqual([]);
     // The runtime provides the SDK clients; here they come from the project's node_modules.
     await symlink(join(root, 'node_modules'), join(outdir, 'node_modules'));
     for (const name of handlers) {
-      const module = (await import(join(outdir, `${name}.mjs`))) as { handler?: unknown };
+      const module = createRequire(import.meta.url)(join(outdir, `${name}.cjs`)) as { handler?: unknown };
       expect(typeof module.handler, name).toBe('function');
     }
   }, 60_000);

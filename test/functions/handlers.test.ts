@@ -120,3 +120,23 @@ describe('state machine step handlers', () => {
     await expect(plan(bad, context)).rejects.toMatchObject({ name: 'JobSpecError', field: 'batchStrategy' });
   });
 });
+
+describe('the functions environment', () => {
+  it('fills in the account, region and partition from the function ARN', async () => {
+    const { resolveEnvironment } = await import('../../src/adapters/lambda.ts');
+    const environment: NodeJS.ProcessEnv = {
+      BUCKET: 'tf-batch-pipeline-dev-{account}-{region}',
+      STATE_MACHINE_ARN: 'arn:{partition}:states:{region}:{account}:stateMachine:tf-batch-pipeline-dev',
+      OTHER: 'left {alone}',
+    };
+    resolveEnvironment(
+      environment,
+      'arn:aws:lambda:eu-west-1:123456789012:function:tf-batch-pipeline-dev-ingest',
+    );
+    expect(environment).toEqual({
+      BUCKET: 'tf-batch-pipeline-dev-123456789012-eu-west-1',
+      STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:tf-batch-pipeline-dev',
+      OTHER: 'left {alone}',
+    });
+  });
+});
