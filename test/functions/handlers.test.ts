@@ -140,3 +140,31 @@ describe('the functions environment', () => {
     });
   });
 });
+
+describe('state machine step handlers, failing', () => {
+  it('name what is missing, so that the execution fails with the cause', async () => {
+    const { handler: shard } = await import('../../functions/shard.ts');
+    const { handler: merge } = await import('../../functions/merge.ts');
+    const { handler: finish } = await import('../../functions/finish.ts');
+    const { handler: cleanup } = await import('../../functions/cleanup.ts');
+    const planned = JSON.parse(
+      await readFile(new URL('../../events/statemachine/plan.json', import.meta.url), 'utf8'),
+    );
+    const spec = { ...(await import('../../src/core/spec/job.ts')).resolveJobSpec(planned.request.job) };
+    const input = { index: 0, key: 'inbox/gone.jsonl', name: 'gone.jsonl', size: 1 };
+    await expect(shard({ jobId: 'missing-1', spec, input }, context)).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      key: 'inbox/gone.jsonl',
+    });
+    await expect(merge({ jobId: 'missing-1', spec, input }, context)).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      key: 'work/missing-1/index/0.json',
+    });
+    const plan = { jobId: 'missing-1', spec, inputs: [input], startedAt: new Date(0).toISOString() };
+    await expect(finish({ plan }, context)).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      key: 'work/missing-1/merged/0.json',
+    });
+    await expect(cleanup({ names: {} }, context)).rejects.toMatchObject({ name: 'InvalidEventError' });
+  });
+});
