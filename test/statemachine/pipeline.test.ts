@@ -129,22 +129,8 @@ async function execute(
             config,
           ) as unknown as Json;
         },
-        Shard: (input) => {
-          const {
-            jobId,
-            spec,
-            input: item,
-          } = input as unknown as { jobId: string; spec: Plan['spec']; input: Plan['inputs'][number] };
-          return shardStep(store, { jobId, spec }, item) as unknown as Json;
-        },
-        Merge: (input) => {
-          const {
-            jobId,
-            spec,
-            input: item,
-          } = input as unknown as { jobId: string; spec: Plan['spec']; input: Plan['inputs'][number] };
-          return mergeStep(store, { jobId, spec }, item) as unknown as Json;
-        },
+        Shard: (input) => perInput(input, shardStep),
+        Merge: (input) => perInput(input, mergeStep),
         Finish: (input) => {
           const { plan } = input as unknown as { plan: Plan };
           return finishStep(store, plan) as unknown as Json;
@@ -165,6 +151,23 @@ async function execute(
     const cause = (error as Error).cause as Error;
     return { output: undefined, error: { name: cause.name, message: cause.message } };
   }
+}
+
+/** A Map item as the state machine passes it to Shard and Merge, handed to the step. */
+function perInput(
+  input: Json,
+  step: (
+    store: ObjectStore,
+    plan: Pick<Plan, 'jobId' | 'spec'>,
+    item: Plan['inputs'][number],
+  ) => Promise<unknown>,
+): Promise<Json> {
+  const {
+    jobId,
+    spec,
+    input: item,
+  } = input as unknown as { jobId: string; spec: Plan['spec']; input: Plan['inputs'][number] };
+  return step(store, { jobId, spec }, item) as Promise<Json>;
 }
 
 async function keys(prefix: string): Promise<string[]> {

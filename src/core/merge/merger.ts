@@ -131,18 +131,7 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
   for (const shard of index.shards) {
     let count = 0;
     const responses: Buffer[] = [];
-    const reader = createLineReader(
-      {
-        onRecord: (response) => responses.push(response),
-        onBadRecord(bad) {
-          throw new PredictionCountError(
-            `shard ${shard.shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
-          );
-        },
-        onSkipped() {},
-      },
-      { input: `${index.input} shard ${shard.shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
-    );
+    const reader = responseReader(index, shard.shard, (response) => responses.push(response));
     // Responses are views of the chunk just read, used before the next chunk is asked for. Their
     // outputs gather as lines in one buffer, written out each megabyte.
     const split = async (): Promise<void> => {
@@ -202,6 +191,29 @@ function appendOutputs(response: Buffer, lines: LineBuffer): number {
   return spans.starts.length;
 }
 
+/**
+ * Reads one shard's transform output: one response per line. A response is a view of the chunk being
+ * read; a line the reader cannot deliver means the output is broken.
+ */
+function responseReader(
+  index: ShardIndex,
+  shard: number,
+  onResponse: (response: Buffer, line: number) => void,
+): RecordReader {
+  return createLineReader(
+    {
+      onRecord: (response, _record, line) => onResponse(response, line),
+      onBadRecord(bad) {
+        throw new PredictionCountError(
+          `shard ${shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
+        );
+      },
+      onSkipped() {},
+    },
+    { input: `${index.input} shard ${shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
+  );
+}
+
 /** The numbers of the records that were sent to the model, in order: all but the quarantined ones. */
 function* recordsSent(index: ShardIndex): Generator<number> {
   let q = 0;
@@ -229,21 +241,10 @@ async function* predictions(
     const responses: Buffer[] = [];
     let line = 0;
     let count = 0;
-    const reader = createLineReader(
-      {
-        onRecord(data, _record, position) {
-          line = position;
-          responses.push(Buffer.from(data));
-        },
-        onBadRecord(bad) {
-          throw new PredictionCountError(
-            `shard ${shard.shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
-          );
-        },
-        onSkipped() {},
-      },
-      { input: `${index.input} shard ${shard.shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
-    );
+    const reader = responseReader(index, shard.shard, (response, position) => {
+      line = position;
+      responses.push(Buffer.from(response));
+    });
     const split = function* (): Generator<PredictionBatch> {
       for (const response of responses.splice(0)) {
         const { spans, assembled } =
