@@ -8,5 +8,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(2);
 }
+// The step functions log for CloudWatch; on the command line their errors are reported by the command.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

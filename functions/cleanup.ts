@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { stepDependencies } from '../src/adapters/aws.ts';
+import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
 import { lambdaHandler } from '../src/adapters/lambda.ts';
 import { cleanupStep } from '../src/core/steps/run-steps.ts';
 
@@ -8,7 +8,11 @@ const event = z.object({
   names: z.object({ model: z.string(), transform: z.string(), training: z.string() }).optional(),
 });
 
-export const handler = lambdaHandler(event, async (job) => {
-  const { store, jobs } = stepDependencies();
-  return cleanupStep(store, jobs, job);
-});
+/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
+export const createCleanupHandler = (dependencies: () => StepDependencies) =>
+  lambdaHandler(event, async (job) => {
+    const { store, jobs } = dependencies();
+    return cleanupStep(store, jobs, job);
+  });
+
+export const handler = createCleanupHandler(() => stepDependencies());

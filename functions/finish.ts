@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { stepDependencies } from '../src/adapters/aws.ts';
+import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
 import { lambdaHandler } from '../src/adapters/lambda.ts';
 import { jobSpecSchema } from '../src/core/spec/job.ts';
 import type { Plan } from '../src/core/steps/plan.ts';
@@ -16,6 +16,8 @@ const event = z.object({
   }),
 });
 
-export const handler = lambdaHandler(event, async ({ plan }) =>
-  finishStep(stepDependencies().store, plan as unknown as Plan),
-);
+/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
+export const createFinishHandler = (dependencies: () => StepDependencies) =>
+  lambdaHandler(event, async ({ plan }) => finishStep(dependencies().store, plan as unknown as Plan));
+
+export const handler = createFinishHandler(() => stepDependencies());

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { lambdaHandler, logger } from '../src/adapters/lambda.ts';
-import { triggerDependencies } from '../src/adapters/triggers.ts';
+import { type TriggerDependencies, triggerDependencies } from '../src/adapters/triggers.ts';
 import { decodeEventKey, startForUploads } from '../src/core/triggers/inbox.ts';
 
 // An S3 event notification (ObjectCreated), as S3 sends it: keys URL-encoded.
@@ -20,20 +20,24 @@ const s3Event = z.object({
   ),
 });
 
-export const handler = lambdaHandler(s3Event, async (event) => {
-  const { executions } = triggerDependencies();
-  const objects = event.Records.map(({ s3 }) => ({
-    bucket: s3.bucket.name,
-    key: decodeEventKey(s3.object.key),
-    size: s3.object.size ?? 0,
-    etag: s3.object.eTag ?? '',
-    ...(s3.object.versionId !== undefined && { versionId: s3.object.versionId }),
-  }));
-  const result = await startForUploads(objects, executions);
-  logger.info('inbox', {
-    started: result.started.length,
-    repeated: result.repeated.length,
-    skipped: result.skipped,
+/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
+export const createIngestHandler = (dependencies: () => TriggerDependencies) =>
+  lambdaHandler(s3Event, async (event) => {
+    const { executions } = dependencies();
+    const objects = event.Records.map(({ s3 }) => ({
+      bucket: s3.bucket.name,
+      key: decodeEventKey(s3.object.key),
+      size: s3.object.size ?? 0,
+      etag: s3.object.eTag ?? '',
+      ...(s3.object.versionId !== undefined && { versionId: s3.object.versionId }),
+    }));
+    const result = await startForUploads(objects, executions);
+    logger.info('inbox', {
+      started: result.started.length,
+      repeated: result.repeated.length,
+      skipped: result.skipped,
+    });
+    return result;
   });
-  return result;
-});
+
+export const handler = createIngestHandler(() => triggerDependencies());

@@ -1,8 +1,12 @@
-import { stepDependencies } from '../src/adapters/aws.ts';
+import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
 import { lambdaHandler } from '../src/adapters/lambda.ts';
 import { mergeStep } from '../src/core/steps/run-steps.ts';
 import { perInputEvent } from './schemas.ts';
 
-export const handler = lambdaHandler(perInputEvent, async ({ jobId, spec, input }) =>
-  mergeStep(stepDependencies().store, { jobId, spec }, input),
-);
+/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
+export const createMergeHandler = (dependencies: () => StepDependencies) =>
+  lambdaHandler(perInputEvent, async ({ jobId, spec, input }) =>
+    mergeStep(dependencies().store, { jobId, spec }, input),
+  );
+
+export const handler = createMergeHandler(() => stepDependencies());

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { stepDependencies } from '../src/adapters/aws.ts';
+import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
 import { lambdaHandler } from '../src/adapters/lambda.ts';
 import { planJob } from '../src/core/steps/plan.ts';
 
@@ -12,7 +12,11 @@ const event = z.object({
   }),
 });
 
-export const handler = lambdaHandler(event, async ({ jobId, request }) => {
-  const { store, planConfig } = stepDependencies();
-  return planJob({ jobId, ...request }, store, planConfig);
-});
+/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
+export const createPlanHandler = (dependencies: () => StepDependencies) =>
+  lambdaHandler(event, async ({ jobId, request }) => {
+    const { store, planConfig } = dependencies();
+    return planJob({ jobId, ...request }, store, planConfig);
+  });
+
+export const handler = createPlanHandler(() => stepDependencies());

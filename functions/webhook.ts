@@ -2,7 +2,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { lambdaHandler } from '../src/adapters/lambda.ts';
-import { triggerDependencies } from '../src/adapters/triggers.ts';
+import { type TriggerDependencies, triggerDependencies } from '../src/adapters/triggers.ts';
 import { handleWebhook } from '../src/core/triggers/webhook.ts';
 
 // An HTTP API (payload format 2.0) request: only what the webhook reads is checked.
@@ -36,19 +36,26 @@ function webhookSecret(): Promise<string> {
   return secret;
 }
 
-export const handler = lambdaHandler(httpEvent, async (event): Promise<APIGatewayProxyResultV2> => {
-  const headers = Object.fromEntries(
-    Object.entries(event.headers).map(([name, value]) => [name.toLowerCase(), value]),
-  );
-  const body = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  const { store, executions, bucket } = triggerDependencies();
-  const response = await handleWebhook(
-    { headers, body },
-    { secret: webhookSecret, executions, store, bucket, now: Date.now },
-  );
-  return {
-    statusCode: response.status,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(response.body),
-  };
-});
+/** The handler over the given dependencies and secret: AWS's when deployed, the local stack's in local mode. */
+export const createWebhookHandler = (
+  dependencies: () => TriggerDependencies,
+  secret: () => Promise<string>,
+) =>
+  lambdaHandler(httpEvent, async (event): Promise<APIGatewayProxyResultV2> => {
+    const headers = Object.fromEntries(
+      Object.entries(event.headers).map(([name, value]) => [name.toLowerCase(), value]),
+    );
+    const body = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    const { store, executions, bucket } = dependencies();
+    const response = await handleWebhook(
+      { headers, body },
+      { secret, executions, store, bucket, now: Date.now },
+    );
+    return {
+      statusCode: response.status,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(response.body),
+    };
+  });
+
+export const handler = createWebhookHandler(() => triggerDependencies(), webhookSecret);

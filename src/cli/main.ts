@@ -3,13 +3,103 @@ import { PipelineError } from '../core/errors.ts';
 import type { SplitType } from '../core/shard/block.ts';
 import { SPLIT_TYPES } from '../core/spec/records.ts';
 import { checkFiles } from './check.ts';
+import { DEFAULT_DATA_DIR, rerunCommand, statusCommand } from './jobs.ts';
+import { runCommand } from './run.ts';
+import { serveCommand } from './serve.ts';
+import { upCommand } from './up.ts';
+import { type Output, processOutput, UsageError } from './usage.ts';
 
-const HELP = `pipeline: batch inference for TensorFlow models on SageMaker
+const HELP = `pipeline: batch inference for TensorFlow models on SageMaker, and the same pipeline on this machine
 
 Usage:
+  pipeline run <file...> [options]     run the whole pipeline locally on the files and wait
+  pipeline up [options]                the local stack as a service: inbox folder, webhook, nightly
+  pipeline status [jobId]              the jobs of a data dir and how they ended
+  pipeline rerun <jobId>               run a past job again: same inputs and spec, a new job id
+  pipeline serve --model DIR           the local model server alone (TFS REST API, SageMaker contract)
   pipeline check <file...> [options]   read files as the Shard step would and report bad records
+  pipeline <command> --help            the options of a command
 
-Options for check:
+Exit status: 0 when the job succeeded (check: every record can be scored), 1 when it failed
+(check: some records would be quarantined), 2 on a usage error.
+`;
+
+const RUN_HELP = `pipeline run <file...> [options]: run the whole pipeline locally on the files and wait
+
+The files are scored by the model with the same state machine and step functions as in the cloud, a
+local SageMaker and the local model server (onnxruntime). Results: <out>/<file name>.out (one line per
+record, in input order), <out>/_errors.jsonl (records that could not be scored, and why) and
+<out>/_summary.json (counts). Progress goes to stderr.
+
+Options:
+  --model M          a model folder in TFS layout: <name>/<version>/model.onnx (the highest version serves)
+  --job F            a job spec (JSON; see the README); a relative "model" in it is relative to F
+  --out DIR          where the results go (default: results/<jobId>, or the data dir's results/<jobId>)
+  --data-dir DIR     the folder playing the bucket (default: a fresh temporary one, removed afterwards)
+  --model-url URL    score with a running server that speaks the SageMaker container contract
+                     (/ping, /invocations), such as TensorFlow Serving's SageMaker image, instead
+  --json             print the job's summary as JSON, as the last line of stdout
+  -h, --help         this text
+`;
+
+const UP_HELP = `pipeline up [options]: the local stack as a long-running service, until Ctrl-C
+
+Over a data dir that plays the bucket: a file dropped into <dir>/inbox/ is scored once its size stops
+changing (a sidecar <file>.job.json copied just after it still applies), with the job spec in
+<dir>/config/default-job.json; results land in <dir>/results/<jobId>/. The webhook listens on
+localhost: POST /runs, signed as the README shows, reruns a job or scores given inputs. The nightly
+schedule is <dir>/config/nightly.json: {"schedule": "0 2 * * *", "datasets": [{"name", "prefix", "job"}]}.
+
+Options:
+  --data-dir DIR         the folder playing the bucket (default ${DEFAULT_DATA_DIR})
+  --port N               the webhook's port (default 8080; 0 picks a free one)
+  --host H               the address it listens on (default 127.0.0.1)
+  --model-url URL        score with a running server that speaks the SageMaker container contract
+  --settle-seconds N     how long an inbox job waits for a sidecar before planning (default 2)
+  -h, --help             this text
+
+The webhook secret is PIPELINE_WEBHOOK_SECRET, or one made on first start and kept, readable by you
+only, in <dir>/config/webhook-secret.
+`;
+
+const STATUS_HELP = `pipeline status [jobId] [options]: the jobs of a data dir and how they ended
+
+Without a job id, one line per job (oldest first); with one, that job and where its results are.
+
+Options:
+  --data-dir DIR   the folder playing the bucket (default ${DEFAULT_DATA_DIR})
+  --json           print JSON
+  -h, --help       this text
+`;
+
+const RERUN_HELP = `pipeline rerun <jobId> [options]: run a past job again, with the same inputs and job spec
+
+The new job gets its own id; its _summary.json names the job it reruns ("rerunOf").
+
+Options:
+  --data-dir DIR    the folder playing the bucket (default ${DEFAULT_DATA_DIR})
+  --out DIR         also copy the results there
+  --model-url URL   score with a running server that speaks the SageMaker container contract instead
+  --json            print the job's summary as JSON, as the last line of stdout
+  -h, --help        this text
+`;
+
+const SERVE_HELP = `pipeline serve --model DIR [options]: the local model server alone, like tensorflow_model_server
+
+DIR holds a model in TFS layout, <version>/model.onnx (the highest version serves; its name is DIR's
+folder name). It answers GET /ping, POST /invocations, GET /execution-parameters, and the TFS REST API:
+POST /v1/models/<name>[/versions/<v>]:predict|classify|regress, GET /v1/models/<name>[/metadata].
+
+Options:
+  --model DIR    the model folder
+  --port N       the port (default 8080; 0 picks a free one)
+  --host H       the address to listen on (default 127.0.0.1)
+  -h, --help     this text
+`;
+
+const CHECK_HELP = `pipeline check <file...> [options]: read files as the Shard step would and report bad records
+
+Options:
   --content-type T     application/jsonlines (default), application/json, text/csv,
                        application/x-tfrecord, application/x-recordio, or any other type
   --split-type S       Line (default), RecordIO, TFRecord or None
@@ -22,81 +112,120 @@ Options for check:
 Exit status: 0 when every record can be scored, 1 when some would be quarantined, 2 on a usage error.
 `;
 
-class UsageError extends PipelineError {
-  override readonly name = 'UsageError';
+interface Command {
+  readonly help: string;
+  readonly options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  readonly run: (values: Record<string, unknown>, positionals: string[], output: Output) => Promise<number>;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    process.stderr.write(`pipeline: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [command, ...files] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(HELP);
-    return values.help ? 0 : 2;
-  }
-  try {
-    if (command !== 'check') throw new UsageError(`unknown command '${command}' (try --help)`);
-    if (files.length === 0) throw new UsageError('check needs at least one file');
-    const splitType = values['split-type'] as SplitType;
-    if (!SPLIT_TYPES.includes(splitType))
-      throw new UsageError(`--split-type must be one of ${SPLIT_TYPES.join(', ')}`);
-    const maxPayloadMb = Number(values['max-payload-mb']);
-    if (!(maxPayloadMb > 0 && maxPayloadMb <= 100))
-      throw new UsageError('--max-payload-mb must be a number from 1 to 100');
-    const results = await checkFiles(files, {
-      contentType: values['content-type'],
-      splitType,
-      ...(values['input-filter'] !== undefined && { inputFilter: values['input-filter'] }),
-      csvHeader: values['csv-header'],
-      maxPayloadBytes: Math.floor(maxPayloadMb * 1024 * 1024),
-      keep: 10,
-    });
-    for (const result of results) {
-      if (values.json) {
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        continue;
-      }
-      const { records } = result;
-      process.stdout.write(
-        `${result.file}: ${count(records.in, 'record')}, ${records.sent} can be scored, ${records.errors} would be quarantined` +
-          `${records.skipped > 0 ? `, ${count(records.skipped, 'empty line')} skipped` : ''}\n`,
+const COMMANDS: Record<string, Command> = {
+  run: {
+    help: RUN_HELP,
+    options: {
+      model: { type: 'string' },
+      job: { type: 'string' },
+      out: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'model-url': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    run: (values, files, output) =>
+      runCommand(
+        {
+          files,
+          ...(typeof values.model === 'string' && { model: values.model }),
+          ...(typeof values.job === 'string' && { jobFile: values.job }),
+          ...(typeof values.out === 'string' && { out: values.out }),
+          ...(typeof values['data-dir'] === 'string' && { dataDir: values['data-dir'] }),
+          ...(typeof values['model-url'] === 'string' && { modelUrl: values['model-url'] }),
+          json: values.json === true,
+        },
+        output,
+      ),
+  },
+  up: {
+    help: UP_HELP,
+    options: {
+      'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'model-url': { type: 'string' },
+      'settle-seconds': { type: 'string', default: '2' },
+    },
+    run: (values, extra, output) => {
+      if (extra.length > 0) throw new UsageError(`up takes no file (got ${extra.join(' ')})`);
+      const settleSeconds = Number(values['settle-seconds']);
+      if (!(settleSeconds >= 0 && settleSeconds <= 3600))
+        throw new UsageError('--settle-seconds must be a number from 0 to 3600');
+      return upCommand(
+        {
+          dataDir: String(values['data-dir']),
+          port: portOf(values.port),
+          host: String(values.host),
+          settleSeconds,
+          ...(typeof values['model-url'] === 'string' && { modelUrl: values['model-url'] }),
+        },
+        output,
       );
-      for (const row of result.errors) {
-        const where = row.line !== undefined ? `line ${row.line}` : `byte ${row.offset}`;
-        process.stdout.write(`  record ${row.record} (${where}): ${row.reason}\n`);
-      }
-      if (records.errors > result.errors.length) {
-        process.stdout.write(`  ... and ${records.errors - result.errors.length} more\n`);
-      }
-    }
-    return results.some((result) => result.records.errors > 0) ? 1 : 0;
-  } catch (error) {
-    if (error instanceof UsageError || (error instanceof PipelineError && error.name === 'JobSpecError')) {
-      process.stderr.write(`pipeline: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof PipelineError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
-      process.stderr.write(`pipeline: ${(error as Error).message}\n`);
-      return 1;
-    }
-    throw error;
-  }
-}
-
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
+    },
+  },
+  status: {
+    help: STATUS_HELP,
+    options: {
+      'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
+      json: { type: 'boolean', default: false },
+    },
+    run: (values, [jobId, ...extra], output) => {
+      if (extra.length > 0) throw new UsageError('status takes at most one job id');
+      return statusCommand(String(values['data-dir']), jobId, values.json === true, output);
+    },
+  },
+  rerun: {
+    help: RERUN_HELP,
+    options: {
+      'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
+      out: { type: 'string' },
+      'model-url': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    run: (values, [jobId, ...extra], output) => {
+      if (jobId === undefined || extra.length > 0) throw new UsageError('rerun takes one job id');
+      return rerunCommand(
+        {
+          dataDir: String(values['data-dir']),
+          jobId,
+          json: values.json === true,
+          ...(typeof values.out === 'string' && { out: values.out }),
+          ...(typeof values['model-url'] === 'string' && { modelUrl: values['model-url'] }),
+        },
+        output,
+      );
+    },
+  },
+  serve: {
+    help: SERVE_HELP,
+    options: {
+      model: { type: 'string' },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+    },
+    run: (values, extra, output) => {
+      if (extra.length > 0) throw new UsageError(`serve takes no file (got ${extra.join(' ')}); use --model`);
+      const port = Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError('--port must be a port number from 0 to 65535');
+      return serveCommand(
+        {
+          model: typeof values.model === 'string' ? values.model : undefined,
+          port,
+          host: String(values.host),
+        },
+        output,
+      );
+    },
+  },
+  check: {
+    help: CHECK_HELP,
     options: {
       'content-type': { type: 'string', default: 'application/jsonlines' },
       'split-type': { type: 'string', default: 'Line' },
@@ -104,7 +233,101 @@ function parse(argv: readonly string[]) {
       'csv-header': { type: 'boolean', default: false },
       'max-payload-mb': { type: 'string', default: '6' },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
+    run: (values, files, output) => checkCommand(values, files, output),
+  },
+};
+
+export async function main(argv: readonly string[], output: Output = processOutput): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    output.stdout(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    output.stderr(`pipeline: unknown command '${name}' (try --help)\n`);
+    return 2;
+  }
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { ...command.options, help: { type: 'boolean', short: 'h', default: false } },
+    });
+  } catch (error) {
+    output.stderr(`pipeline ${name}: ${(error as Error).message}\n\n${command.help}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    output.stdout(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(parsed.values, parsed.positionals, output);
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof PipelineError && error.name === 'JobSpecError')) {
+      output.stderr(`pipeline ${name}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof PipelineError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
+      output.stderr(`pipeline ${name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function checkCommand(
+  values: Record<string, unknown>,
+  files: string[],
+  output: Output,
+): Promise<number> {
+  if (files.length === 0) throw new UsageError('check needs at least one file');
+  const splitType = values['split-type'] as SplitType;
+  if (!SPLIT_TYPES.includes(splitType))
+    throw new UsageError(`--split-type must be one of ${SPLIT_TYPES.join(', ')}`);
+  const maxPayloadMb = Number(values['max-payload-mb']);
+  if (!(maxPayloadMb > 0 && maxPayloadMb <= 100))
+    throw new UsageError('--max-payload-mb must be a number from 1 to 100');
+  const inputFilter = values['input-filter'];
+  const results = await checkFiles(files, {
+    contentType: String(values['content-type']),
+    splitType,
+    ...(typeof inputFilter === 'string' && { inputFilter }),
+    csvHeader: values['csv-header'] === true,
+    maxPayloadBytes: Math.floor(maxPayloadMb * 1024 * 1024),
+    keep: 10,
   });
+  for (const result of results) {
+    if (values.json) {
+      output.stdout(`${JSON.stringify(result)}\n`);
+      continue;
+    }
+    const { records } = result;
+    output.stdout(
+      `${result.file}: ${count(records.in, 'record')}, ${records.sent} can be scored, ${records.errors} would be quarantined` +
+        `${records.skipped > 0 ? `, ${count(records.skipped, 'empty line')} skipped` : ''}\n`,
+    );
+    for (const row of result.errors) {
+      const where = row.line !== undefined ? `line ${row.line}` : `byte ${row.offset}`;
+      output.stdout(`  record ${row.record} (${where}): ${row.reason}\n`);
+    }
+    if (records.errors > result.errors.length) {
+      output.stdout(`  ... and ${records.errors - result.errors.length} more\n`);
+    }
+  }
+  return results.some((result) => result.records.errors > 0) ? 1 : 0;
+}
+
+function portOf(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError('--port must be a port number from 0 to 65535');
+  return port;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -1,0 +1,115 @@
+import { resolve } from 'node:path';
+import type { QueuedExecution } from '../adapters/local-executions.ts';
+import { readText } from '../core/ports/object-store.ts';
+import { type JobRecord, jobRecordKey } from '../core/steps/plan.ts';
+import type { JobSummary } from '../core/steps/run-steps.ts';
+import { LocalStack } from '../local/stack.ts';
+import { Progress } from './progress.ts';
+import { executeJob, newJobId } from './run.ts';
+import { type Output, UsageError } from './usage.ts';
+
+export const DEFAULT_DATA_DIR = '.pipeline';
+
+export interface JobStatus {
+  readonly jobId: string;
+  /** Queued, Running, Succeeded or Failed; Interrupted when its process went away mid-run. */
+  readonly status: string;
+  readonly queuedAt: string;
+  readonly finishedAt?: string;
+  readonly records?: JobSummary['records'];
+  readonly reason?: string;
+  readonly results?: string;
+  readonly rerunOf?: string;
+}
+
+/** `pipeline status [jobId]`: every job of the data dir, newest last, or one job in full. */
+export async function statusCommand(
+  dataDir: string,
+  jobId: string | undefined,
+  json: boolean,
+  output: Output,
+): Promise<number> {
+  const stack = new LocalStack({ dataDir });
+  const executions = jobId ? [await stack.executions.get(jobId)] : await stack.executions.list();
+  if (jobId && !executions[0]) throw new UsageError(`no job ${jobId} in ${stack.store.root}`);
+  const statuses: JobStatus[] = [];
+  for (const execution of executions) {
+    if (execution) statuses.push(await statusOf(stack, execution));
+  }
+  statuses.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
+  if (json) {
+    output.stdout(`${JSON.stringify(jobId ? statuses[0] : statuses)}\n`);
+    return 0;
+  }
+  if (statuses.length === 0) output.stdout(`No jobs in ${stack.store.root}\n`);
+  for (const job of statuses) {
+    const counts = job.records
+      ? ` ${job.records.in} in, ${job.records.out} scored, ${job.records.errors} quarantined`
+      : '';
+    output.stdout(`${job.jobId}  ${job.status}${counts}${job.reason ? `  ${job.reason}` : ''}\n`);
+    if (jobId && job.results) output.stdout(`  results: ${job.results}\n`);
+  }
+  return 0;
+}
+
+async function statusOf(stack: LocalStack, execution: QueuedExecution): Promise<JobStatus> {
+  const summaryKey = `results/${execution.name}/_summary.json`;
+  const summary = (await stack.store.head(summaryKey))
+    ? (JSON.parse(await readText(stack.store, summaryKey)) as JobSummary)
+    : undefined;
+  let status: string = summary?.status ?? 'Queued';
+  if (!summary && execution.status === 'RUNNING') status = isAlive(execution.pid) ? 'Running' : 'Interrupted';
+  if (!summary && (execution.status === 'FAILED' || execution.status === 'ABORTED')) status = 'Failed';
+  const reason =
+    summary?.reason ?? (execution.error && `${execution.error.name}: ${execution.error.message}`);
+  return {
+    jobId: execution.name,
+    status,
+    queuedAt: execution.queuedAt,
+    ...(execution.finishedAt !== undefined && { finishedAt: execution.finishedAt }),
+    ...(summary && {
+      records: summary.records,
+      results: resolve(stack.store.root, 'results', execution.name),
+    }),
+    ...(reason !== undefined && { reason }),
+    ...(summary?.rerunOf !== undefined && { rerunOf: summary.rerunOf }),
+  };
+}
+
+function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `pipeline rerun <jobId>`: the same inputs and spec as a past job, as a new job naming it. */
+export async function rerunCommand(
+  options: { dataDir: string; jobId: string; json: boolean; modelUrl?: string; out?: string },
+  output: Output,
+): Promise<number> {
+  const progress = new Progress({ write: output.stderr, interactive: output.interactive });
+  const stack = new LocalStack({
+    dataDir: options.dataDir,
+    ...(options.modelUrl !== undefined && { modelUrl: options.modelUrl }),
+    onTransformProgress: (event) => progress.onRecords(event.records),
+  });
+  try {
+    const key = jobRecordKey(options.jobId);
+    if (!(await stack.store.head(key)))
+      throw new UsageError(`no job ${options.jobId} to rerun in ${stack.store.root} (see pipeline status)`);
+    const record = JSON.parse(await readText(stack.store, key)) as JobRecord;
+    return await executeJob(
+      stack,
+      newJobId('rerun'),
+      { inputs: record.inputs, job: record.job, rerunOf: record.jobId },
+      { json: options.json, out: options.out === undefined ? undefined : resolve(options.out), progress },
+      output,
+    );
+  } finally {
+    await stack.close();
+  }
+}

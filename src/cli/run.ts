@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, cp, link, mkdir, mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { JobSpecError } from '../core/errors.ts';
+import { readText } from '../core/ports/object-store.ts';
+import { resolveJobSpec } from '../core/spec/job.ts';
+import { inputName } from '../core/steps/layout.ts';
+import type { JobSummary } from '../core/steps/run-steps.ts';
+import { LocalStack } from '../local/stack.ts';
+import { Progress } from './progress.ts';
+import { type Output, UsageError } from './usage.ts';
+
+export interface RunCommand {
+  readonly files: readonly string[];
+  /** A model folder (or any model the job spec accepts), over the job file's. */
+  readonly model?: string;
+  readonly jobFile?: string;
+  /** Where the results are copied: DIR/<file name>.out, DIR/_errors.jsonl, DIR/_summary.json. */
+  readonly out?: string;
+  /** The folder playing the bucket; a fresh temporary one, removed afterwards, when not given. */
+  readonly dataDir?: string;
+  readonly modelUrl?: string;
+  readonly json: boolean;
+}
+
+/** What `--json` prints last: the job's summary, or why the job failed before it had one. */
+export type RunReport =
+  | JobSummary
+  | { jobId: string; status: 'Failed'; error: { name: string; message: string } };
+
+/**
+ * `pipeline run`: the whole pipeline on the given files, on this machine, to its end. Exit status 0
+ * when the job Succeeded, 1 when it Failed, 2 (a UsageError) when it cannot start.
+ */
+export async function runCommand(command: RunCommand, output: Output): Promise<number> {
+  if (command.files.length === 0) throw new UsageError('run needs at least one input file');
+  const names = new Set<string>();
+  for (const file of command.files) {
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) throw new UsageError(`input ${file} is not a file`);
+    if (names.has(basename(file)))
+      throw new UsageError(`two inputs are named ${basename(file)}: results are named after the file`);
+    names.add(basename(file));
+  }
+  const job = await jobSpecOf(command);
+  const dataDir = command.dataDir ? resolve(command.dataDir) : await mkdtemp(join(tmpdir(), 'pipeline-'));
+  const progress = new Progress({ write: output.stderr, interactive: output.interactive });
+  const stack = new LocalStack({
+    dataDir,
+    ...(command.modelUrl !== undefined && { modelUrl: command.modelUrl }),
+    onTransformProgress: (event) => progress.onRecords(event.records),
+  });
+  try {
+    const bucketDefaults = await stack.store.head('config/default-job.json');
+    const defaults = bucketDefaults
+      ? (JSON.parse(await readText(stack.store, 'config/default-job.json')) as unknown)
+      : undefined;
+    resolveJobSpec(defaults, job);
+
+    const inputs: string[] = [];
+    for (const file of command.files) {
+      const key = `inbox/${basename(file)}`;
+      await place(resolve(file), join(dataDir, key));
+      inputs.push(key);
+    }
+    const jobId = newJobId('run');
+    const out = command.out ? resolve(command.out) : command.dataDir ? undefined : resolve('results', jobId);
+    return await executeJob(stack, jobId, { inputs, job }, { json: command.json, out, progress }, output);
+  } finally {
+    progress.finish();
+    await stack.close();
+    if (!command.dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A job id that sorts by time: `<kind>-YYYYMMDD-HHMMSS-<random>`. */
+export function newJobId(kind: string): string {
+  const time = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${kind}-${time}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Queues the job, runs it to its end with progress on stderr, copies its results to `out` when asked,
+ * and reports: a line for people on stderr, the summary as the last stdout line with `--json`. The
+ * exit status: 0 when the job Succeeded, 1 otherwise.
+ */
+export async function executeJob(
+  stack: LocalStack,
+  jobId: string,
+  input: Record<string, unknown>,
+  options: { json: boolean; out: string | undefined; progress: Progress },
+  output: Output,
+): Promise<number> {
+  const { progress } = options;
+  const inputs = (input.inputs as unknown[]).length;
+  output.stderr(`Job ${jobId}: ${inputs} input${inputs === 1 ? '' : 's'}\n`);
+  await stack.executions.start(jobId, input);
+  const outcome = await stack.execute(jobId, { onEvent: (event) => progress.onEvent(event) });
+  progress.finish();
+
+  const resultsDir = join(stack.store.root, 'results', jobId);
+  const out = options.out ?? resultsDir;
+  const summary = await readSummary(join(resultsDir, '_summary.json'));
+  if (out !== resultsDir && (await exists(resultsDir))) await cp(resultsDir, out, { recursive: true });
+
+  let report: RunReport;
+  if (summary) {
+    report = summary;
+    const { records } = summary;
+    output.stderr(
+      `${summary.status}: ${records.in} records in, ${records.out} scored, ${records.errors} quarantined` +
+        `${summary.reason ? ` (${summary.reason})` : ''}\nResults in ${out}\n`,
+    );
+  } else {
+    const error = outcome.status === 'FAILED' ? outcome.error : { name: 'Aborted', message: 'stopped' };
+    report = { jobId, status: 'Failed', error };
+    output.stderr(`Failed: ${error.name}: ${error.message}${shardsNamed(error.message, jobId, input)}\n`);
+  }
+  if (options.json) output.stdout(`${JSON.stringify(report)}\n`);
+  return outcome.status === 'SUCCEEDED' && report.status === 'Succeeded' ? 0 : 1;
+}
+
+/**
+ * A transform failure names the shard SageMaker read (`work/<jobId>/shards/<input>/<n>.<ext>`); users
+ * know their files, so the input each named shard was cut from is added.
+ */
+function shardsNamed(message: string, jobId: string, input: Record<string, unknown>): string {
+  const inputs = input.inputs as string[];
+  const named = new Set<string>();
+  for (const match of message.matchAll(new RegExp(`work/${jobId}/shards/(\\d+)/(\\d+)\\.`, 'g'))) {
+    const key = inputs[Number(match[1])];
+    if (key !== undefined) named.add(`shard ${match[2]} of ${inputName(key)}`);
+  }
+  return named.size > 0 ? ` (${[...named].join(', ')})` : '';
+}
+
+/**
+ * The job spec from `--job` and `--model`, checked before anything runs. A relative model path in a
+ * job file is relative to that file; on the command line, to the working folder.
+ */
+async function jobSpecOf(command: RunCommand): Promise<Record<string, unknown>> {
+  let job: Record<string, unknown> = {};
+  if (command.jobFile) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(command.jobFile, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`--job ${command.jobFile}: ${(error as Error).message}`, { cause: error });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new UsageError(`--job ${command.jobFile}: a job spec is a JSON object`);
+    job = parsed as Record<string, unknown>;
+    if (typeof job.model === 'string') job.model = localPath(job.model, dirname(resolve(command.jobFile)));
+  }
+  if (command.model !== undefined) job.model = localPath(command.model, process.cwd());
+  if (job.model === undefined)
+    throw new UsageError('no model: give --model <folder> or a job file with "model" (--job job.json)');
+  try {
+    resolveJobSpec(job);
+  } catch (error) {
+    if (error instanceof JobSpecError) throw new UsageError(`job spec ${error.message}`, { cause: error });
+    throw error;
+  }
+  return job;
+}
+
+function localPath(model: string, base: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(model) || isAbsolute(model)) return model;
+  return resolve(base, model);
+}
+
+/** The input as an object of the local bucket: a hard link where possible, a copy otherwise. */
+async function place(file: string, target: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  await unlink(target).catch(() => undefined);
+  await link(file, target).catch(() => copyFile(file, target));
+}
+
+async function readSummary(path: string): Promise<JobSummary | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as JobSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
+}

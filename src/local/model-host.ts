@@ -1,0 +1,86 @@
+import { isAbsolute, resolve } from 'node:path';
+import { PipelineError } from '../core/errors.ts';
+import { type RunningModelServer, startModelServer } from './model-server/server.ts';
+import type { ModelHost } from './sagemaker.ts';
+
+/** The bucket name local mode gives SageMaker: `s3://local/<key>` is `<data dir>/<key>`. */
+export const LOCAL_BUCKET = 'local';
+
+export class LocalModelError extends PipelineError {
+  override readonly name = 'LocalModelError';
+}
+
+export interface LocalModelHostOptions {
+  /** The folder playing the bucket. */
+  readonly dataDir: string;
+  /** Where a relative model path starts (the working folder by default). */
+  readonly baseDir?: string;
+  /** A running container that speaks the SageMaker contract, used for every model instead of a local server. */
+  readonly modelUrl?: string;
+  readonly start?: (modelDir: string) => Promise<RunningModelServer>;
+}
+
+/**
+ * Plays SageMaker's model containers: a model folder in TFS layout, given as a path or as
+ * `s3://local/<key>`, is served by the local model server, one per folder, shared by the jobs that use
+ * it and closed when the last one lets go.
+ */
+export class LocalModelHost implements ModelHost {
+  private readonly options: LocalModelHostOptions;
+  private readonly servers = new Map<string, { server: Promise<RunningModelServer>; users: number }>();
+
+  constructor(options: LocalModelHostOptions) {
+    this.options = options;
+  }
+
+  async start(container: { modelDataUrl: string }): Promise<{ url: string; close(): Promise<void> }> {
+    const { modelUrl } = this.options;
+    if (modelUrl) return { url: modelUrl.replace(/\/+$/, ''), close: async () => undefined };
+    const folder = this.folderOf(container.modelDataUrl);
+    let entry = this.servers.get(folder);
+    if (!entry) {
+      const server = (this.options.start ?? ((modelDir) => startModelServer({ modelDir })))(folder);
+      entry = { server, users: 0 };
+      this.servers.set(folder, entry);
+      server.catch(() => this.servers.delete(folder));
+    }
+    entry.users++;
+    const started = entry;
+    const { url } = await started.server;
+    let closed = false;
+    return {
+      url,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        started.users--;
+        if (started.users > 0) return;
+        this.servers.delete(folder);
+        await (await started.server).close();
+      },
+    };
+  }
+
+  /** Stops every server still running. */
+  async close(): Promise<void> {
+    const entries = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.allSettled(entries.map(async ({ server }) => (await server).close()));
+  }
+
+  private folderOf(modelDataUrl: string): string {
+    const bucketUrl = `s3://${LOCAL_BUCKET}/`;
+    if (modelDataUrl.startsWith(bucketUrl)) {
+      return resolve(this.options.dataDir, modelDataUrl.slice(bucketUrl.length));
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(modelDataUrl) || /\.tar\.gz$/.test(modelDataUrl)) {
+      throw new LocalModelError(
+        `model ${modelDataUrl}: local mode serves a model folder in TFS layout (<name>/<version>/model.onnx), ` +
+          'given as a path or as s3://local/<folder in the data dir>; to score with another server, give --model-url',
+      );
+    }
+    return isAbsolute(modelDataUrl)
+      ? modelDataUrl
+      : resolve(this.options.baseDir ?? process.cwd(), modelDataUrl);
+  }
+}

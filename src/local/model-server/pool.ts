@@ -1,0 +1,124 @@
+import { Worker } from 'node:worker_threads';
+import type { TfsMethod } from '../../core/tfs/codec.ts';
+import { ModelLoadError } from './errors.ts';
+import type { BodyKind } from './invocation.ts';
+import type { Signature } from './tfs.ts';
+
+/** What a worker is sent: a request body, moved to it, with how to read it. */
+export interface Job {
+  readonly id: number;
+  readonly kind: BodyKind;
+  readonly method: TfsMethod;
+  readonly body: Uint8Array;
+}
+
+/** A worker's answer: the HTTP status and the JSON body. */
+export interface Answer {
+  readonly status: number;
+  readonly body: Uint8Array;
+}
+
+export interface Reply extends Answer {
+  readonly id: number;
+}
+
+/** A worker's first message, once its session is loaded. */
+export interface Ready {
+  readonly signature: Signature;
+}
+
+interface Pending {
+  resolve(answer: Answer): void;
+  reject(error: unknown): void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  readonly pending: Map<number, Pending>;
+  alive: boolean;
+  failure?: unknown;
+}
+
+/**
+ * Worker threads, each with its own onnxruntime session of the model, so inference never blocks the
+ * HTTP thread. A job goes to the worker with the fewest jobs in hand; each worker runs its jobs in turn.
+ */
+export class InferencePool {
+  readonly signature: Signature;
+  private readonly slots: Slot[];
+  private nextId = 0;
+
+  private constructor(workers: readonly Worker[], signature: Signature) {
+    this.signature = signature;
+    this.slots = workers.map((worker) => {
+      const slot: Slot = { worker, pending: new Map(), alive: true };
+      worker.on('message', ({ id, status, body }: Reply) => {
+        const waiting = slot.pending.get(id);
+        slot.pending.delete(id);
+        waiting?.resolve({ status, body });
+      });
+      worker.on('error', (error) => {
+        slot.failure = error;
+      });
+      worker.on('exit', (code) => {
+        slot.alive = false;
+        const error = slot.failure ?? new Error(`model worker stopped with exit code ${code}`);
+        for (const waiting of slot.pending.values()) waiting.reject(error);
+        slot.pending.clear();
+      });
+      return slot;
+    });
+  }
+
+  /** Starts `size` workers on the model file and waits until each has loaded it. */
+  static async start(file: string, size: number): Promise<InferencePool> {
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(`a model server needs a whole number of workers, at least 1, not ${size}`);
+    }
+    const spawn = () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { file } });
+    const first = spawn();
+    const others = Array.from({ length: size - 1 }, spawn);
+    const workers = [first, ...others];
+    try {
+      const [signature] = await Promise.all([loaded(first), ...others.map(loaded)]);
+      return new InferencePool(workers, signature);
+    } catch (error) {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ModelLoadError(`${file} cannot be served: ${reason}`, { cause: error });
+    }
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Runs one request on the least busy worker. The body's buffer is moved there, so it is unusable after. */
+  run(kind: BodyKind, method: TfsMethod, body: Uint8Array): Promise<Answer> {
+    let slot: Slot | undefined;
+    for (const candidate of this.slots) {
+      if (candidate.alive && (slot === undefined || candidate.pending.size < slot.pending.size)) {
+        slot = candidate;
+      }
+    }
+    if (slot === undefined) return Promise.reject(new Error('no model worker is running'));
+    const id = this.nextId++;
+    const { pending, worker } = slot;
+    const answer = new Promise<Answer>((resolve, reject) => pending.set(id, { resolve, reject }));
+    const job: Job = { id, kind, method, body };
+    worker.postMessage(job, [body.buffer as ArrayBuffer]);
+    return answer;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map(({ worker }) => worker.terminate()));
+  }
+}
+
+function loaded(worker: Worker): Promise<Signature> {
+  return new Promise((resolve, reject) => {
+    worker.once('message', ({ signature }: Ready) => resolve(signature));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`model worker stopped with exit code ${code}`)));
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Worker thread of the model server: loads the model into an onnxruntime session, says what its
+ * inputs and outputs are, then answers the requests it is sent one at a time. Parsing, inference and
+ * writing the answer all happen here, off the HTTP thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ModelLoadError, RequestError } from './errors.ts';
+import { readRequest } from './invocation.ts';
+import type { Answer, Job, Ready, Reply } from './pool.ts';
+import { formatResponse, prepareRequest, type Signature, type TensorInfo } from './tfs.ts';
+
+const port = parentPort;
+if (!port) throw new Error('model server worker: must run in a worker thread');
+const { file } = workerData as { file: string };
+
+// One thread per session: the pool runs one session per core already.
+const session = await InferenceSession.create(file, {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+});
+const signature: Signature = {
+  inputs: session.inputMetadata.map((metadata) => tensorInfo(metadata, 'input')),
+  outputs: session.outputMetadata.map((metadata) => tensorInfo(metadata, 'output')),
+};
+for (const input of signature.inputs) {
+  if (input.type !== 'float32' || input.shape.length === 0) {
+    throw new ModelLoadError(
+      `input ${JSON.stringify(input.name)} is ${input.type} of shape [${input.shape.join(',')}]; the local model server feeds float32 inputs whose first dimension is the batch`,
+    );
+  }
+}
+const ready: Ready = { signature };
+port.postMessage(ready);
+
+const encoder = new TextEncoder();
+let queue = Promise.resolve();
+port.on('message', (job: Job) => {
+  queue = queue.then(async () => {
+    const { status, body } = await answer(job);
+    const reply: Reply = { id: job.id, status, body };
+    port.postMessage(reply, [body.buffer as ArrayBuffer]);
+  });
+});
+
+async function answer(job: Job): Promise<Answer> {
+  try {
+    const prepared = prepareRequest(readRequest(job.kind, job.body), job.method, signature);
+    const feeds = Object.fromEntries(
+      prepared.feeds.map(({ name, data, dims }) => [name, new Tensor('float32', data, dims)]),
+    );
+    const results = await session.run(feeds).catch((error: unknown) => {
+      throw new RequestError(`the model cannot run on this request: ${messageOf(error)}`);
+    });
+    return json(200, formatResponse(prepared, signature.outputs, results));
+  } catch (error) {
+    if (error instanceof RequestError) return json(error.status, JSON.stringify({ error: error.message }));
+    return json(500, JSON.stringify({ error: messageOf(error) }));
+  }
+}
+
+function json(status: number, text: string): Answer {
+  return { status, body: encoder.encode(text) };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function tensorInfo(metadata: InferenceSession.ValueMetadata, role: string): TensorInfo {
+  if (!metadata.isTensor) {
+    throw new ModelLoadError(
+      `${role} ${JSON.stringify(metadata.name)} is not a tensor, which TFS answers cannot hold`,
+    );
+  }
+  return { name: metadata.name, type: metadata.type, shape: metadata.shape };
+}

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { PipelineError } from '../../core/errors.ts';
+
+/**
+ * How a SageMaker call reaches the state machine: the optimized integrations (`sagemaker:createModel`,
+ * `sagemaker:createTransformJob.sync`) go through the SDK for Java 1.x, the AWS SDK integrations
+ * (`aws-sdk:sagemaker:deleteModel`) through the SDK for Java 2.x, and each names errors its own way.
+ */
+export type SageMakerIntegration = 'optimized' | 'sdk';
+
+/**
+ * SageMaker refused a call, named as Step Functions names it: `SageMaker.AmazonSageMakerException`
+ * for an optimized integration and `SageMaker.SageMakerException` for an AWS SDK one (SageMaker's
+ * ValidationException is not a modelled exception, so both SDKs report their service-wide class).
+ * The message carries SageMaker's own error code, as the service's does.
+ */
+export class SageMakerApiError extends PipelineError {
+  override readonly name: string;
+  /** SageMaker's error code, such as `ValidationException`. */
+  readonly code: string;
+
+  constructor(integration: SageMakerIntegration, code: string, message: string) {
+    const requestId = randomUUID();
+    super(
+      integration === 'optimized'
+        ? `${message} (Service: AmazonSageMaker; Status Code: 400; Error Code: ${code}; Request ID: ${requestId}; Proxy: null)`
+        : `${message} (Service: SageMaker, Status Code: 400, Request ID: ${requestId})`,
+    );
+    this.name =
+      integration === 'optimized' ? 'SageMaker.AmazonSageMakerException' : 'SageMaker.SageMakerException';
+    this.code = code;
+  }
+}
+
+export function validationError(message: string, integration: SageMakerIntegration = 'optimized') {
+  return new SageMakerApiError(integration, 'ValidationException', message);
+}
+
+/**
+ * A `.sync` job that ended Failed or Stopped, as Step Functions reports it: `States.TaskFailed`, with
+ * the job's FailureReason (`ClientError: ...`) leading the message.
+ */
+export class SageMakerJobError extends PipelineError {
+  override readonly name = 'States.TaskFailed';
+  readonly job: string;
+  readonly status: 'Failed' | 'Stopped';
+
+  constructor(job: string, status: 'Failed' | 'Stopped', message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.job = job;
+    this.status = status;
+  }
+}
+
+/** Why a transform job failed: its message is the job's FailureReason. */
+export class TransformFailure extends PipelineError {
+  override readonly name = 'TransformFailure';
+}

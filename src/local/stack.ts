@@ -1,0 +1,126 @@
+import { createCleanupHandler } from '../../functions/cleanup.ts';
+import { createFinishHandler } from '../../functions/finish.ts';
+import { createMergeHandler } from '../../functions/merge.ts';
+import { createPlanHandler } from '../../functions/plan.ts';
+import { createShardHandler } from '../../functions/shard.ts';
+import type { StepDependencies } from '../adapters/aws.ts';
+import { LocalExecutions } from '../adapters/local-executions.ts';
+import { LocalObjectStore } from '../adapters/local-store.ts';
+import { InvalidKeyError } from '../core/ports/object-store.ts';
+import { LOCAL_BUCKET, LocalModelHost } from './model-host.ts';
+import { type ExecutionOutcome, type LambdaHandler, type RunOptions, runExecution } from './runner.ts';
+import { LocalSageMaker } from './sagemaker.ts';
+
+export interface LocalStackOptions {
+  /** The folder playing the bucket: inbox/, work/, results/, config/, executions/. */
+  readonly dataDir: string;
+  /** Where a relative model path starts (the working folder by default). */
+  readonly modelBaseDir?: string;
+  /** A running container that speaks the SageMaker contract, used instead of the local model server. */
+  readonly modelUrl?: string;
+  /** Called as the transform's requests complete. */
+  readonly onTransformProgress?: (event: { job: string; records: number; requests: number }) => void;
+}
+
+/**
+ * The whole pipeline on one machine: the step functions' own handlers over a folder, a local SageMaker
+ * in front of the local model server, and the state machine file run by the ASL interpreter.
+ */
+export class LocalStack {
+  readonly store: LocalObjectStore;
+  readonly executions: LocalExecutions;
+  readonly sageMaker: LocalSageMaker;
+  private readonly models: LocalModelHost;
+  private readonly dependencies: StepDependencies;
+  private readonly functions: Record<string, LambdaHandler>;
+
+  constructor(options: LocalStackOptions) {
+    this.store = new LocalObjectStore(options.dataDir);
+    this.executions = new LocalExecutions(options.dataDir);
+    this.models = new LocalModelHost({
+      dataDir: this.store.root,
+      ...(options.modelBaseDir !== undefined && { baseDir: options.modelBaseDir }),
+      ...(options.modelUrl !== undefined && { modelUrl: options.modelUrl }),
+    });
+    this.sageMaker = new LocalSageMaker({
+      store: this.store,
+      keyOf: keyOfLocalUrl,
+      models: this.models,
+      ...(options.onTransformProgress && { onProgress: options.onTransformProgress }),
+    });
+    this.dependencies = {
+      store: this.store,
+      jobs: this.sageMaker,
+      planConfig: {
+        objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
+        servingImage: () => 'local/tensorflow-serving',
+        trainingImage: 'local/tensorflow-training',
+        localModels: true,
+      },
+    };
+    const dependencies = () => this.dependencies;
+    this.functions = {
+      plan: createPlanHandler(dependencies),
+      shard: createShardHandler(dependencies),
+      merge: createMergeHandler(dependencies),
+      finish: createFinishHandler(dependencies),
+      cleanup: createCleanupHandler(dependencies),
+    };
+  }
+
+  /** Runs one execution of the state machine to its end. */
+  run(name: string, input: Record<string, unknown>, options: RunOptions = {}): Promise<ExecutionOutcome> {
+    const sageMaker = this.sageMaker;
+    return runExecution(
+      name,
+      input,
+      {
+        functions: this.functions,
+        sageMaker: {
+          createModel: (request) => sageMaker.createModel(request as never),
+          deleteModel: (request) => sageMaker.deleteModel(request as never),
+          createTransformJob: (request) => sageMaker.createTransformJob(request as never),
+          createTrainingJob: (request) => sageMaker.createTrainingJob(request as never),
+        },
+      },
+      options,
+    );
+  }
+
+  /**
+   * Runs an execution queued under `name` (by a trigger, or by `start`), recording in the queue that it
+   * runs and how it ended.
+   */
+  async execute(name: string, options: RunOptions = {}): Promise<ExecutionOutcome> {
+    const queued = await this.executions.get(name);
+    if (!queued) throw new Error(`no execution ${name} is queued`);
+    await this.executions.update(name, {
+      status: 'RUNNING',
+      startedAt: new Date().toISOString(),
+      pid: process.pid,
+    });
+    let outcome: ExecutionOutcome = { status: 'FAILED', error: { name: 'Error', message: 'interrupted' } };
+    try {
+      outcome = await this.run(name, queued.input, options);
+      return outcome;
+    } finally {
+      await this.executions.update(name, {
+        status: outcome.status,
+        finishedAt: new Date().toISOString(),
+        ...(outcome.status === 'FAILED' && { error: outcome.error }),
+      });
+    }
+  }
+
+  /** Stops the model servers still running. */
+  close(): Promise<void> {
+    return this.models.close();
+  }
+}
+
+/** `s3://local/<key>` as a key of the local store. */
+export function keyOfLocalUrl(url: string): string {
+  const prefix = `s3://${LOCAL_BUCKET}/`;
+  if (!url.startsWith(prefix)) throw new InvalidKeyError(`${url} is not in the local bucket (${prefix})`);
+  return url.slice(prefix.length);
+}

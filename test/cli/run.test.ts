@@ -1,0 +1,339 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import type { Output } from '../../src/cli/usage.ts';
+import { encodeExample } from '../../src/core/records/example.ts';
+import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
+import type { JobSummary } from '../../src/core/steps/run-steps.ts';
+import { denseNetwork } from '../../src/local/onnx/model-file.ts';
+
+// `pipeline run` end to end: the state machine file through the ASL interpreter, the step functions'
+// handlers over a local folder, the local SageMaker's transform data plane, and the model server with
+// onnxruntime over real sockets. The models are small networks whose answers can be worked out by hand;
+// numbers come back as TensorFlow Serving writes them (2.0, not 2).
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+async function pipeline(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const output: Output = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    interactive: false,
+  };
+  const code = await main(args, output);
+  const lines = stdout.trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  return {
+    code,
+    stdout,
+    stderr,
+    summary: args.includes('--json') ? (JSON.parse(last) as JobSummary) : undefined,
+  };
+}
+
+/** A model in TFS layout whose version v answers each row [x, y] with [v·x, v·y]. */
+async function scalingModel(folder: string, versions: number[]): Promise<string> {
+  for (const version of versions) {
+    await mkdir(join(folder, String(version)), { recursive: true });
+    const model = denseNetwork({
+      inputName: 'features',
+      outputName: 'scaled',
+      layers: [
+        {
+          weights: Float32Array.from([version, 0, 0, version]),
+          bias: new Float32Array(2),
+          inputs: 2,
+          outputs: 2,
+          activation: 'none',
+        },
+      ],
+    });
+    await writeFile(join(folder, String(version), 'model.onnx'), model);
+  }
+  return folder;
+}
+
+let dir = '';
+let model = '';
+
+async function file(name: string, content: string | Buffer): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+async function job(name: string, spec: Record<string, unknown>): Promise<string> {
+  return file(name, JSON.stringify({ model, ...spec }));
+}
+
+async function results(out: string, name: string): Promise<string[]> {
+  return (await readFile(join(out, name), 'utf8')).split('\n').filter((line) => line.length > 0);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pipeline-run-'));
+  // Versions 1 and 2 in one folder: version 2 serves, so every answer is doubled.
+  model = await scalingModel(join(dir, 'models', 'scale'), [1, 2]);
+});
+
+describe('pipeline run', () => {
+  it('scores JSON Lines with the highest model version, joins the input and applies the output filter', async () => {
+    const input = await file(
+      'people.jsonl',
+      '{"id":1,"features":[1,2],"note":"a"}\n{"id":2,"features":[3,-4]}\n',
+    );
+    const spec = await job('join.job.json', {
+      dataProcessing: {
+        inputFilter: '$.features',
+        joinSource: 'Input',
+        outputFilter: "$['id','SageMakerOutput']",
+      },
+    });
+    const out = join(dir, 'out-join');
+    const { code, summary, stderr } = await pipeline('run', input, '--job', spec, '--out', out, '--json');
+    expect(stderr).toContain('Succeeded: 2 records in, 2 scored, 0 quarantined');
+    expect(code).toBe(0);
+    expect(summary).toMatchObject({ status: 'Succeeded', records: { in: 2, out: 2, errors: 0 } });
+    expect(await results(out, 'people.jsonl.out')).toEqual([
+      '{"id":1,"SageMakerOutput":[2.0,4.0]}',
+      '{"id":2,"SageMakerOutput":[6.0,-8.0]}',
+    ]);
+    expect(JSON.parse(await readFile(join(out, '_summary.json'), 'utf8'))).toMatchObject({
+      inputs: [{ records: 2, errors: 0 }],
+    });
+  });
+
+  it('scores CSV rows, and appends the prediction as columns when joining', async () => {
+    const input = await file('rows.csv', '1,2\n0.5,-1\n');
+    const out = join(dir, 'out-csv');
+    const plain = await pipeline(
+      'run',
+      input,
+      '--model',
+      model,
+      '--job',
+      await job('csv.job.json', { contentType: 'text/csv' }),
+      '--out',
+      out,
+    );
+    expect(plain.code).toBe(0);
+    expect(await results(out, 'rows.csv.out')).toEqual(['[2.0,4.0]', '[1.0,-2.0]']);
+    const joined = join(dir, 'out-csv-join');
+    const spec = await job('csv-join.job.json', {
+      contentType: 'text/csv',
+      dataProcessing: { joinSource: 'Input' },
+    });
+    expect((await pipeline('run', input, '--job', spec, '--out', joined)).code).toBe(0);
+    expect(await results(joined, 'rows.csv.out')).toEqual(['1,2,2,4', '0.5,-1,1,-2']);
+  });
+
+  it('reads TFRecord files of tf.Example through an input filter', async () => {
+    const examples = [
+      encodeExample({ features: { floats: [1, 2] }, id: { ints: [7] } }),
+      encodeExample({ features: { floats: [0.25, 3] }, id: { ints: [8] } }),
+    ];
+    const input = await file('examples.tfrecord', encodeTfRecords(examples));
+    const spec = await job('tfrecord.job.json', {
+      contentType: 'application/x-tfrecord',
+      splitType: 'TFRecord',
+      dataProcessing: { inputFilter: '$.features' },
+    });
+    const out = join(dir, 'out-tfrecord');
+    expect((await pipeline('run', input, '--job', spec, '--out', out)).code).toBe(0);
+    expect(await results(out, 'examples.tfrecord.out')).toEqual(['[2.0,4.0]', '[0.5,6.0]']);
+  });
+
+  it('quarantines malformed lines with their line numbers; the job fails only over maxErrorPercent', async () => {
+    const lines = Array.from({ length: 10 }, (_, k) => `{"features":[${k},1]}`);
+    lines[3] = '{"features":[3,';
+    lines[7] = '{"id":8}';
+    const input = await file('mixed.jsonl', `${lines.join('\n')}\n`);
+    const filter = { dataProcessing: { inputFilter: '$.features' } };
+    const under = join(dir, 'out-under');
+    const passed = await pipeline(
+      'run',
+      input,
+      '--job',
+      await job('under.job.json', { ...filter, maxErrorPercent: 20 }),
+      '--out',
+      under,
+      '--json',
+    );
+    expect(passed.code).toBe(0);
+    expect(passed.summary).toMatchObject({ status: 'Succeeded', records: { in: 10, out: 8, errors: 2 } });
+    expect(await results(under, 'mixed.jsonl.out')).toEqual(
+      [0, 1, 2, 4, 5, 6, 8, 9].map((k) => `[${2 * k}.0,2.0]`),
+    );
+    const errors = (await results(under, '_errors.jsonl')).map(
+      (line) => JSON.parse(line) as Record<string, unknown>,
+    );
+    expect(errors).toMatchObject([
+      { input: 'mixed.jsonl', record: 4, line: 4, reason: expect.stringContaining('invalid JSON') },
+      { input: 'mixed.jsonl', record: 8, line: 8, reason: expect.stringContaining("no member 'features'") },
+    ]);
+
+    const over = join(dir, 'out-over');
+    const failed = await pipeline(
+      'run',
+      input,
+      '--job',
+      await job('over.job.json', { ...filter, maxErrorPercent: 5 }),
+      '--out',
+      over,
+      '--json',
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.summary).toMatchObject({ status: 'Failed', records: { in: 10, out: 8, errors: 2 } });
+    expect(failed.summary?.reason).toContain('over maxErrorPercent 5');
+    expect(await results(over, '_errors.jsonl')).toHaveLength(2);
+  });
+
+  it('gives identical results with SingleRecord and MultiRecord, over an input of several shards', async () => {
+    // About 3.4 MB with 1 MB shards: several shards, each scored in several requests.
+    const count = 60_000;
+    const rows = Array.from({ length: count }, (_, k) => `{"id":${k},"features":[${k % 1000},${-k}]}\n`);
+    const input = await file('many.jsonl', rows.join(''));
+    const base = { shardSizeInMB: 1, maxPayloadInMB: 1, dataProcessing: { inputFilter: '$.features' } };
+    const multi = join(dir, 'out-multi');
+    const single = join(dir, 'out-single');
+    const first = await pipeline(
+      'run',
+      input,
+      '--job',
+      await job('multi.job.json', { ...base, batchStrategy: 'MultiRecord' }),
+      '--out',
+      multi,
+      '--json',
+    );
+    expect(first.summary).toMatchObject({
+      status: 'Succeeded',
+      records: { in: count, out: count, errors: 0 },
+    });
+    const second = await pipeline(
+      'run',
+      input,
+      '--job',
+      await job('single.job.json', { ...base, batchStrategy: 'SingleRecord', maxConcurrentTransforms: 8 }),
+      '--out',
+      single,
+      '--json',
+    );
+    expect(second.summary).toMatchObject({
+      status: 'Succeeded',
+      records: { in: count, out: count, errors: 0 },
+    });
+    const multiOut = await readFile(join(multi, 'many.jsonl.out'), 'utf8');
+    expect(await readFile(join(single, 'many.jsonl.out'), 'utf8')).toBe(multiOut);
+    const lines = multiOut.split('\n');
+    expect(lines[0]).toBe('[0.0,0.0]');
+    expect(lines[count - 1]).toBe(`[${2 * ((count - 1) % 1000)}.0,${-2 * (count - 1)}.0]`);
+  }, 180_000);
+
+  it('keeps the jobs of a data dir: status lists them and rerun repeats one under a new id', async () => {
+    const dataDir = join(dir, 'data');
+    const input = await file('again.jsonl', '{"features":[1,1]}\n');
+    const spec = await job('again.job.json', { dataProcessing: { inputFilter: '$.features' } });
+    const first = await pipeline('run', input, '--job', spec, '--data-dir', dataDir, '--json');
+    expect(first.code).toBe(0);
+    const jobId = first.summary?.jobId ?? '';
+    expect(await readFile(join(dataDir, 'results', jobId, 'again.jsonl.out'), 'utf8')).toBe('[2.0,2.0]\n');
+
+    const rerun = await pipeline('rerun', jobId, '--data-dir', dataDir, '--json');
+    expect(rerun.code).toBe(0);
+    expect(rerun.summary).toMatchObject({ status: 'Succeeded', rerunOf: jobId });
+    expect(rerun.summary?.jobId).not.toBe(jobId);
+
+    const status = await pipeline('status', '--data-dir', dataDir, '--json');
+    const jobs = JSON.parse(status.stdout) as { jobId: string; status: string; rerunOf?: string }[];
+    expect(jobs.map((j) => [j.jobId, j.status, j.rerunOf])).toEqual([
+      [jobId, 'Succeeded', undefined],
+      [rerun.summary?.jobId, 'Succeeded', jobId],
+    ]);
+    expect((await pipeline('rerun', 'no-such-job', '--data-dir', dataDir)).code).toBe(2);
+  });
+
+  it('fails with the cause, and leaves nothing behind, when the model cannot answer the records', async () => {
+    // Three features for a model that takes two: every request is refused with a 400.
+    const input = await file('wide.jsonl', '{"features":[1,2,3]}\n');
+    const dataDir = join(dir, 'data-wide');
+    const spec = await job('wide.job.json', { dataProcessing: { inputFilter: '$.features' } });
+    const { code, summary, stderr } = await pipeline(
+      'run',
+      input,
+      '--job',
+      spec,
+      '--data-dir',
+      dataDir,
+      '--json',
+    );
+    expect(code).toBe(1);
+    expect(summary).toMatchObject({ status: 'Failed', error: { name: 'States.TaskFailed' } });
+    expect(stderr).toContain('wide.jsonl');
+    expect(await readdir(join(dataDir, 'work')).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses what cannot run with exit status 2, naming the field or flag', async () => {
+    const input = await file('one.jsonl', '{"features":[1,2]}\n');
+    expect(await pipeline('run', input)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('no model: give --model'),
+    });
+    const bad = await job('bad.job.json', { maxPayloadInMB: 60, maxConcurrentTransforms: 4 });
+    expect(await pipeline('run', input, '--job', bad)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('maxPayloadInMB × maxConcurrentTransforms must be at most 100'),
+    });
+    expect(await pipeline('run', join(dir, 'missing.jsonl'), '--model', model)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('missing.jsonl is not a file'),
+    });
+    expect(await pipeline('run', input, '--modle', model)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("Unknown option '--modle'"),
+    });
+  });
+});
+
+describe('the README main command', () => {
+  it('scores the bundled iris sample end to end and exits 0', async () => {
+    const out = join(dir, 'iris');
+    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [
+          join(root, 'bin/pipeline.js'),
+          'run',
+          'samples/iris.jsonl',
+          '--job',
+          'samples/iris.job.json',
+          '--out',
+          out,
+          '--json',
+        ],
+        { cwd: root },
+        (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
+      );
+    });
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '') as JobSummary;
+    expect(summary.records).toEqual({ in: 150, out: 150, errors: 0 });
+    const scored = (await results(out, 'iris.jsonl.out')).map(
+      (line) => JSON.parse(line) as { species: string; SageMakerOutput: number[] },
+    );
+    const species = ['setosa', 'versicolor', 'virginica'];
+    const right = scored.filter(
+      ({ species: actual, SageMakerOutput: p }) => species[p.indexOf(Math.max(...p))] === actual,
+    );
+    expect(right.length / scored.length).toBeGreaterThan(0.9);
+  });
+});

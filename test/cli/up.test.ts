@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../../src/core/triggers/webhook.ts';
+
+// `pipeline up` as users run it: a child process over a data dir, fed through the inbox folder and
+// the webhook on localhost, scoring with the bundled iris model.
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const secret = 'a-local-webhook-secret';
+let dataDir = '';
+let child: ChildProcess;
+let url = '';
+let log = '';
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, seconds = 90): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}; the service said:\n${log}`);
+}
+
+async function jobsOf(file: string): Promise<string[]> {
+  const jobs = await readdir(join(dataDir, 'results')).catch(() => [] as string[]);
+  const found: string[] = [];
+  for (const job of jobs) {
+    const record = await readFile(join(dataDir, 'results', job, '_job.json'), 'utf8').catch(() => '');
+    if (record.includes(`"inbox/${file}"`)) found.push(job);
+  }
+  return found;
+}
+
+async function summary(job: string): Promise<Record<string, unknown> | undefined> {
+  const text = await readFile(join(dataDir, 'results', job, '_summary.json'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
+}
+
+function post(body: string, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${url}/runs`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+function signed(body: string): Record<string, string> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  return { 'x-pipeline-timestamp': timestamp, 'x-pipeline-signature': sign(secret, timestamp, body) };
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'pipeline-up-'));
+  await mkdir(join(dataDir, 'config'), { recursive: true });
+  await writeFile(
+    join(dataDir, 'config', 'default-job.json'),
+    JSON.stringify({
+      model: join(root, 'samples/models/iris'),
+      dataProcessing: {
+        inputFilter: '$.features',
+        joinSource: 'Input',
+        outputFilter: "$['id','SageMakerOutput']",
+      },
+    }),
+  );
+  child = spawn(
+    process.execPath,
+    [join(root, 'bin/pipeline.js'), 'up', '--data-dir', dataDir, '--port', '0'],
+    {
+      env: { ...process.env, PIPELINE_WEBHOOK_SECRET: secret },
+    },
+  );
+  child.stderr?.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  const [first] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+  url = first.toString().trim();
+});
+
+afterAll(async () => {
+  if (child.exitCode === null) {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+});
+
+describe('pipeline up', () => {
+  it('scores a file copied into the inbox exactly once, and reruns its job on a signed webhook request', async () => {
+    // Copied in two writes with a pause between: the job starts only once the size settles.
+    const iris = await readFile(join(root, 'samples/iris.jsonl'));
+    const handle = await open(join(dataDir, 'inbox', 'iris.jsonl'), 'w');
+    await handle.write(iris.subarray(0, 4000));
+    await sleep(400);
+    await handle.write(iris.subarray(4000));
+    await handle.close();
+
+    const [job] = await waitFor('the inbox job', async () => {
+      const jobs = await jobsOf('iris.jsonl');
+      return jobs.length > 0 && (await summary(jobs[0] ?? '')) ? jobs : undefined;
+    });
+    expect(await summary(job ?? '')).toMatchObject({
+      status: 'Succeeded',
+      records: { in: 150, out: 150, errors: 0 },
+    });
+    const scored = await readFile(join(dataDir, 'results', job ?? '', 'iris.jsonl.out'), 'utf8');
+    expect(scored.split('\n')[0]).toMatch(/^\{"id":1,"SageMakerOutput":\[[\d.e-]+,[\d.e-]+,[\d.e-]+\]\}$/);
+    // A few more rounds of the watcher start nothing more.
+    await sleep(2000);
+    expect(await jobsOf('iris.jsonl')).toEqual([job]);
+
+    const unsigned = await post(JSON.stringify({ rerun: job }), {});
+    expect(unsigned.status).toBe(401);
+    const body = JSON.stringify({ rerun: job });
+    const response = await post(body, signed(body));
+    expect(response.status).toBe(202);
+    const { jobId } = (await response.json()) as { jobId: string };
+    const rerun = await waitFor('the rerun', () => summary(jobId));
+    expect(rerun).toMatchObject({ status: 'Succeeded', rerunOf: job, records: { in: 150, out: 150 } });
+    expect(await readFile(join(dataDir, 'results', jobId, 'iris.jsonl.out'), 'utf8')).toBe(scored);
+  }, 120_000);
+
+  it('refuses oversized and malformed webhook bodies, starting nothing', async () => {
+    const before = (await readdir(join(dataDir, 'executions'))).length;
+    const big = JSON.stringify({ inputs: ['x'.repeat(300 * 1024)] });
+    expect((await post(big, signed(big))).status).toBe(413);
+    const notJson = '{"rerun":';
+    expect((await post(notJson, signed(notJson))).status).toBe(400);
+    expect((await readdir(join(dataDir, 'executions'))).length).toBe(before);
+  });
+
+  it('stops on SIGTERM with exit status 0', async () => {
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+});

@@ -1,0 +1,53 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatFloat32 } from '../../../src/local/model-server/format.ts';
+
+/** TFS's rule written the slow, obvious way: 6 significant digits if they read back, else 9. */
+function reference(v: number): number {
+  if (v === 0) return v;
+  const six = Number(v.toPrecision(6));
+  return Math.fround(six) === v ? six : Number(v.toPrecision(9));
+}
+
+describe('formatFloat32', () => {
+  it('writes floats as TensorFlow Serving does', () => {
+    const cases: [number, string][] = [
+      [0.1, '0.1'],
+      [0.5, '0.5'],
+      [3, '3.0'],
+      [-42, '-42.0'],
+      [100000, '100000.0'],
+      [1e6, '1e+06'],
+      [123456792, '123456792.0'],
+      [0.0001, '0.0001'],
+      [0.00001, '1e-05'],
+      [2.5e-10, '2.5e-10'],
+      [9.99999905, '9.99999905'],
+      [0.999825895, '0.999825895'],
+      [1e30, '1e+30'],
+      [3.4028234663852886e38, '3.40282347e+38'],
+      [1.401298464324817e-45, '1.4013e-45'],
+      [1.1754942106924411e-38, '1.17549421e-38'],
+    ];
+    for (const [value, text] of cases) expect(formatFloat32(Math.fround(value))).toBe(text);
+  });
+
+  it('writes zeros, NaN and infinities as TFS does', () => {
+    expect(formatFloat32(0)).toBe('0.0');
+    expect(formatFloat32(-0)).toBe('-0.0');
+    expect(formatFloat32(Number.NaN)).toBe('NaN');
+    expect(formatFloat32(Number.POSITIVE_INFINITY)).toBe('Infinity');
+    expect(formatFloat32(Number.NEGATIVE_INFINITY)).toBe('-Infinity');
+  });
+
+  it('gives text that reads back as the same float32, with the digits TFS would choose', () => {
+    fc.assert(
+      fc.property(fc.float({ noDefaultInfinity: true, noNaN: true }), (v) => {
+        const text = formatFloat32(v);
+        expect(Math.fround(Number(text))).toBe(v);
+        expect(Number(text)).toBe(reference(v));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
