@@ -6,7 +6,7 @@ import { perInputEvent } from './schemas.ts';
 /** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
 export const createShardHandler = (dependencies: () => StepDependencies) =>
   lambdaHandler(perInputEvent, async ({ jobId, spec, input }) =>
-    shardStep(dependencies().store, { jobId, spec }, input),
+    shardStep(dependencies().store, { jobId, spec }, input, dependencies().shardWorkers),
   );
 
 export const handler = createShardHandler(() => stepDependencies());

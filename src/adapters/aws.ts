@@ -17,6 +17,8 @@ export interface StepDependencies {
   readonly store: ObjectStore;
   readonly planConfig: PlanConfig;
   readonly jobs: SageMakerJobs;
+  /** Threads that encode records while Shard reads; none in Lambda, where the function's share of a core is small. */
+  readonly shardWorkers?: number;
 }
 
 let built: StepDependencies | undefined;

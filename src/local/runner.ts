@@ -33,6 +33,9 @@ export type ExecutionOutcome =
   | { readonly status: 'FAILED'; readonly error: { readonly name: string; readonly message: string } }
   | { readonly status: 'ABORTED' };
 
+/** Validated once per process (it takes a noticeable fraction of a second); runs any number of executions. */
+let machine: StateMachine | undefined;
+
 /** The task a resource ARN names: a Lambda function, or a SageMaker action through Step Functions. */
 export function taskTarget(
   resource: string,
@@ -55,6 +58,7 @@ export async function runExecution(
   options: RunOptions = {},
 ): Promise<ExecutionOutcome> {
   const definition = await loadDefinition();
+  machine ??= new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const [state, resource] of taskResources(definition)) {
     const target = taskTarget(resource);
@@ -68,7 +72,6 @@ export async function runExecution(
       handlers[state] = async (event) => asStateData(await action(event));
     }
   }
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(input as Json, {
     context: { Execution: { Name: name, Id: `local:execution:${name}` } },
     overrides: {

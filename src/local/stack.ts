@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { createCleanupHandler } from '../../functions/cleanup.ts';
 import { createFinishHandler } from '../../functions/finish.ts';
 import { createMergeHandler } from '../../functions/merge.ts';
@@ -51,6 +52,7 @@ export class LocalStack {
     this.dependencies = {
       store: this.store,
       jobs: this.sageMaker,
+      shardWorkers: Math.min(4, availableParallelism()),
       planConfig: {
         objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
         servingImage: () => 'local/tensorflow-serving',

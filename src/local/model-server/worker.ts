@@ -7,8 +7,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelLoadError, RequestError } from './errors.ts';
 import { readRequest } from './invocation.ts';
+import { readNumericRows } from './numeric-rows.ts';
 import type { Answer, Job, Ready, Reply } from './pool.ts';
-import { formatResponse, prepareRequest, type Signature, type TensorInfo } from './tfs.ts';
+import { formatResponse, type Prepared, prepareRequest, type Signature, type TensorInfo } from './tfs.ts';
 
 const port = parentPort;
 if (!port) throw new Error('model server worker: must run in a worker thread');
@@ -46,7 +47,8 @@ port.on('message', (job: Job) => {
 
 async function answer(job: Job): Promise<Answer> {
   try {
-    const prepared = prepareRequest(readRequest(job.kind, job.body), job.method, signature);
+    const prepared =
+      numericRows(job) ?? prepareRequest(readRequest(job.kind, job.body), job.method, signature);
     const feeds = Object.fromEntries(
       prepared.feeds.map(({ name, data, dims }) => [name, new Tensor('float32', data, dims)]),
     );
@@ -58,6 +60,22 @@ async function answer(job: Job): Promise<Answer> {
     if (error instanceof RequestError) return json(error.status, JSON.stringify({ error: error.message }));
     return json(500, JSON.stringify({ error: messageOf(error) }));
   }
+}
+
+/** Rows of numbers for a model with one vector input, read without JSON arrays in between. */
+function numericRows(job: Job): Prepared | undefined {
+  const [input, ...others] = signature.inputs;
+  if (job.kind !== 'json' || job.method !== 'predict' || !input || others.length > 0) return undefined;
+  if (input.shape.length !== 2) return undefined;
+  const dim = input.shape[1];
+  const rows = readNumericRows(job.body, typeof dim === 'number' && dim >= 0 ? dim : undefined);
+  if (!rows) return undefined;
+  return {
+    method: 'predict',
+    columnar: false,
+    batch: rows.rows,
+    feeds: [{ name: input.name, data: rows.data, dims: [rows.rows, rows.width] }],
+  };
 }
 
 function json(status: number, text: string): Answer {
