@@ -46,7 +46,8 @@ export async function statusCommand(
     const counts = job.records
       ? ` ${job.records.in} in, ${job.records.out} scored, ${job.records.errors} quarantined`
       : '';
-    output.stdout(`${job.jobId}  ${job.status}${counts}${job.reason ? `  ${job.reason}` : ''}\n`);
+    const rerun = job.rerunOf ? `  (rerun of ${job.rerunOf})` : '';
+    output.stdout(`${job.jobId}  ${job.status}${counts}${job.reason ? `  ${job.reason}` : ''}${rerun}\n`);
     if (jobId && job.results) output.stdout(`  results: ${job.results}\n`);
   }
   return 0;
