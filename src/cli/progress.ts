@@ -55,6 +55,7 @@ export class Progress {
 
   line(): string {
     if (this.step !== 'Transform' || this.total === 0) return this.step;
+    if (this.done === 0) return `Transform: ${this.total.toLocaleString('en-US')} records to score`;
     const seconds = (this.now() - this.transformStart) / 1000;
     const rate = seconds > 0 ? this.done / seconds : 0;
     const left = rate > 0 ? (this.total - this.done) / rate : undefined;
