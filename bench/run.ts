@@ -301,7 +301,7 @@ async function prepareMerge(file: string): Promise<void> {
       workers,
     },
     {
-      openShard: async () => ({ write: async () => {}, close: async () => {} }),
+      openShard: async () => ({ write: async () => {}, close: async () => {}, abort: async () => {} }),
       errors: await openFileSink(join(directory, 'errors.jsonl')),
     },
   );

@@ -162,9 +162,30 @@ function checkPolicies(template: Template): string[] {
       if (actions.includes('iam:PassRole') && !statement.Condition?.StringEquals?.['iam:PassedToService']) {
         problems.push(`${name}: iam:PassRole without an iam:PassedToService condition`);
       }
+      const sageMaker = actions.filter(
+        (action) => action.startsWith('sagemaker:') && !STAR_RESOURCE_ALLOWED.has(action),
+      );
+      for (const resource of sageMaker.length > 0 ? resources.map(resourceText) : []) {
+        if (!NAME_PREFIXED.test(resource)) {
+          problems.push(
+            `${name}: ${sageMaker.join(', ')} on ${resource}, not on names with the service's prefix`,
+          );
+        }
+      }
     }
   }
   return problems;
+}
+
+/** A SageMaker resource ARN of one kind whose names start with a prefix: `...:endpoint/tfbp-dev-*`. */
+const NAME_PREFIXED = /:sagemaker:.*:[a-z-]+\/[^/*]+-\*$/;
+
+/** A resource as written: a string, or the text of a Fn::Sub. */
+function resourceText(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const sub = (resource as { 'Fn::Sub'?: unknown } | null)?.['Fn::Sub'];
+  const text = Array.isArray(sub) ? sub[0] : sub;
+  return typeof text === 'string' ? text : JSON.stringify(resource);
 }
 
 function checkBucket(template: Template): string[] {

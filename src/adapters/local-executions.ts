@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executions } from '../core/ports/executions.ts';
+import type { RunningExecutions } from '../core/ports/sagemaker-resources.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -22,7 +23,7 @@ export interface QueuedExecution {
  * does not exist yet (an exclusive create), so a name starts once however often it is asked for. A
  * local runner claims a waiting one and records its status in the same file.
  */
-export class LocalExecutions implements Executions {
+export class LocalExecutions implements Executions, RunningExecutions {
   private readonly folder: string;
 
   constructor(dataDir: string) {
@@ -67,18 +68,50 @@ export class LocalExecutions implements Executions {
     return updated;
   }
 
-  async list(): Promise<QueuedExecution[]> {
-    let names: string[];
+  /** The names of the executions, in order. */
+  async names(): Promise<string[]> {
+    let files: string[];
     try {
-      names = (await readdir(this.folder)).filter((name) => name.endsWith('.json')).sort();
+      files = await readdir(this.folder);
     } catch {
       return [];
     }
-    const executions = await Promise.all(names.map((name) => this.get(name.slice(0, -'.json'.length))));
-    return executions.filter((execution) => execution !== undefined);
+    return files
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => file.slice(0, -'.json'.length))
+      .sort();
+  }
+
+  /** Every execution, read one at a time: a data dir of thousands opens one file at a time. */
+  async list(): Promise<QueuedExecution[]> {
+    const executions: QueuedExecution[] = [];
+    for (const name of await this.names()) {
+      const execution = await this.get(name);
+      if (execution) executions.push(execution);
+    }
+    return executions;
+  }
+
+  /** Executions running now: RUNNING in a process that is still alive (one that died left them RUNNING). */
+  async running(): Promise<string[]> {
+    return (await this.list())
+      .filter((execution) => execution.status === 'RUNNING' && isAlive(execution.pid))
+      .map((execution) => execution.name);
   }
 
   private path(name: string): string {
     return join(this.folder, `${name}.json`);
+  }
+}
+
+/** Whether a process with this id is running on this machine. */
+export function isAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

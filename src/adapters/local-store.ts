@@ -1,6 +1,6 @@
-import type { Dirent } from 'node:fs';
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import type { Dirent, Stats } from 'node:fs';
+import { readdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import type { ByteSink } from '../core/io.ts';
 import {
   InvalidKeyError,
@@ -8,21 +8,34 @@ import {
   type ObjectStore,
   type StoredObject,
 } from '../core/ports/object-store.ts';
-import { openFileSink } from './file-sink.ts';
+import { openFileSink, temporaryWriter } from './file-sink.ts';
 import { readFileChunks } from './file-source.ts';
 
 const PARTIAL = '.partial';
 
-/** A folder playing the bucket: a key is a path below it, and nothing outside it can be reached. */
+/** A file a write has not finished with: under way, or cut short by a process that died. */
+export interface TemporaryFile {
+  /** Its path below the root, with '/' as the separator. */
+  readonly path: string;
+  /** The process writing it. */
+  readonly writer: number | undefined;
+  readonly lastModified: Date;
+}
+
+/**
+ * A folder playing the bucket: a key is a path below it, and nothing outside it can be reached, by
+ * `..` or by a symbolic link.
+ */
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
+  #realRoot: Promise<string> | undefined;
 
   constructor(root: string) {
     this.root = resolve(root);
   }
 
   async *read(key: string): AsyncGenerator<Buffer> {
-    const path = this.path(key);
+    const path = await this.inside(key);
     try {
       if (!(await stat(path)).isFile()) throw new ObjectNotFoundError(key);
     } catch (error) {
@@ -37,7 +50,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<StoredObject | undefined> {
-    const path = this.path(key);
+    const path = await this.inside(key);
     try {
       const info = await stat(path);
       return info.isFile() ? describe(key, info.size, info.mtime) : undefined;
@@ -48,15 +61,25 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<StoredObject> {
+    // Only the folder the prefix names is walked (up to its last '/'), not the whole store.
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const files: string[] = [];
-    await this.walk(this.root, files);
+    await this.walk(folder === '' ? this.root : this.path(folder), files);
     const keys = files
       .map((file) => relative(this.root, file).split(sep).join('/'))
       .filter((key) => key.startsWith(prefix))
       .sort();
     for (const key of keys) {
-      const info = await this.head(key);
-      if (info) yield info;
+      // The walk follows no link, so what it found is inside: no need to resolve links as head does.
+      let info: Stats;
+      try {
+        info = await stat(this.path(key));
+      } catch (error) {
+        // Deleted or renamed since the walk: no longer listed.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      if (info.isFile()) yield describe(key, info.size, info.mtime);
     }
   }
 
@@ -66,8 +89,60 @@ export class LocalObjectStore implements ObjectStore {
       await rm(this.path(object.key), { force: true });
       deleted++;
     }
-    await this.pruneEmptyFolders(this.root);
+    // Only below the prefix: elsewhere other jobs may have just made a folder they are about to write in.
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    await this.pruneEmptyFolders(folder === '' ? this.root : this.path(folder));
     return deleted;
+  }
+
+  /** Every temporary file below the root. */
+  async temporaries(): Promise<TemporaryFile[]> {
+    const paths: string[] = [];
+    await this.walk(this.root, paths, true);
+    const found: TemporaryFile[] = [];
+    for (const path of paths.sort()) {
+      let modified: Date;
+      try {
+        modified = (await stat(path)).mtime;
+      } catch (error) {
+        // Renamed into place or dropped since the folder was read: no longer a temporary.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      found.push({
+        path: relative(this.root, path).split(sep).join('/'),
+        writer: temporaryWriter(basename(path)),
+        lastModified: modified,
+      });
+    }
+    return found;
+  }
+
+  /** Deletes a temporary file `temporaries` listed. */
+  async deleteTemporary(path: string): Promise<void> {
+    if (!path.endsWith(PARTIAL)) throw new InvalidKeyError(`${path} is not a temporary file`);
+    await rm(this.path(path), { force: true });
+  }
+
+  /**
+   * The key's path, once it is known not to lead outside the root through a symbolic link (the inbox
+   * may be writable by others than the store's owner).
+   */
+  private async inside(key: string): Promise<string> {
+    const path = this.path(key);
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return path;
+      throw error;
+    }
+    this.#realRoot ??= realpath(this.root);
+    const root = await this.#realRoot;
+    if (!real.startsWith(root + sep)) {
+      throw new InvalidKeyError(`key ${JSON.stringify(key)} leaves the store through a symbolic link`);
+    }
+    return path;
   }
 
   private path(key: string): string {
@@ -84,7 +159,8 @@ export class LocalObjectStore implements ObjectStore {
     return path;
   }
 
-  private async walk(folder: string, files: string[]): Promise<void> {
+  /** The files below `folder`, objects or temporaries; symbolic links are not followed. */
+  private async walk(folder: string, files: string[], temporaries = false): Promise<void> {
     let entries: Dirent[];
     try {
       entries = await readdir(folder, { withFileTypes: true });
@@ -93,8 +169,8 @@ export class LocalObjectStore implements ObjectStore {
     }
     for (const entry of entries) {
       const path = join(folder, entry.name);
-      if (entry.isDirectory()) await this.walk(path, files);
-      else if (entry.isFile() && !entry.name.endsWith(PARTIAL)) files.push(path);
+      if (entry.isDirectory()) await this.walk(path, files, temporaries);
+      else if (entry.isFile() && entry.name.endsWith(PARTIAL) === temporaries) files.push(path);
     }
   }
 

@@ -78,6 +78,15 @@ export class S3ObjectStore implements ObjectStore {
         body.end();
         await done;
       },
+      async abort() {
+        if (body.writableEnded) return;
+        await upload.abort();
+        body.destroy();
+        // An aborted upload ends with an AbortError and leaves no object, nor any uploaded part.
+        await done.then(undefined, (error: unknown) => {
+          if ((error as Error).name !== 'AbortError') throw error;
+        });
+      },
     };
   }
 

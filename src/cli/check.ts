@@ -28,7 +28,7 @@ export async function checkFiles(files: readonly string[], options: CheckOptions
   for (const file of files) {
     const errors: ErrorRow[] = [];
     let pending = '';
-    const discard: ByteSink = { write: async () => {}, close: async () => {} };
+    const discard: ByteSink = { write: async () => {}, close: async () => {}, abort: async () => {} };
     const errorSink: ByteSink = {
       write: async (chunk) => {
         const lines = (pending + Buffer.from(chunk).toString('utf8')).split('\n');
@@ -36,6 +36,7 @@ export async function checkFiles(files: readonly string[], options: CheckOptions
         for (const line of lines) if (errors.length < options.keep) errors.push(JSON.parse(line) as ErrorRow);
       },
       close: async () => {},
+      abort: async () => {},
     };
     const index = await shardInput(
       readFileChunks(file),

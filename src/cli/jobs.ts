@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { QueuedExecution } from '../adapters/local-executions.ts';
+import { isAlive, type QueuedExecution } from '../adapters/local-executions.ts';
 import { readText } from '../core/ports/object-store.ts';
 import { type JobRecord, jobRecordKey } from '../core/steps/plan.ts';
 import type { JobSummary } from '../core/steps/run-steps.ts';
@@ -75,16 +75,6 @@ async function statusOf(stack: LocalStack, execution: QueuedExecution): Promise<
     ...(reason !== undefined && { reason }),
     ...(summary?.rerunOf !== undefined && { rerunOf: summary.rerunOf }),
   };
-}
-
-function isAlive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `pipeline rerun <jobId>`: the same inputs and spec as a past job, as a new job naming it. */

@@ -4,8 +4,10 @@ import type { SplitType } from '../core/shard/block.ts';
 import { SPLIT_TYPES } from '../core/spec/records.ts';
 import { checkFiles } from './check.ts';
 import { DEFAULT_DATA_DIR, rerunCommand, statusCommand } from './jobs.ts';
+import { planCommand } from './plan.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
+import { sweepCommand } from './sweep.ts';
 import { upCommand } from './up.ts';
 import { type Output, processOutput, UsageError } from './usage.ts';
 
@@ -18,6 +20,8 @@ Usage:
   pipeline rerun <jobId>               run a past job again: same inputs and spec, a new job id
   pipeline serve --model DIR           the local model server alone (TFS REST API, SageMaker contract)
   pipeline check <file...> [options]   read files as the Shard step would and report bad records
+  pipeline plan <file...> [options]    what a job would do in the cloud and about what it would cost
+  pipeline sweep [options]             find (and with --delete, delete) what stopped runs left behind
   pipeline <command> --help            the options of a command
 
 Exit status: 0 when the job succeeded (check: every record can be scored), 1 when it failed
@@ -110,6 +114,48 @@ Options:
   -h, --help           this text
 
 Exit status: 0 when every record can be scored, 1 when some would be quarantined, 2 on a usage error.
+`;
+
+const SWEEP_HELP = `pipeline sweep [options]: find what stopped or crashed runs left in a data dir, and delete it
+
+A stopped execution runs no cleanup, and a killed process none either. This finds, older than the
+grace period and owned by no running execution (one whose process is still alive):
+  - models (and endpoints) the local SageMaker created and nobody deleted, as the scheduled orphan
+    sweeper finds them in the cloud;
+  - work/<jobId>/ folders, which a lifecycle rule expires in the cloud;
+  - half-written files (*.partial) whose writing process has died.
+It only lists them (a dry run) unless given --delete.
+
+Options:
+  --data-dir DIR          the folder playing the bucket (default ${DEFAULT_DATA_DIR})
+  --older-than-hours N    the grace period (default 6); 0 also takes what a job starting right now
+                          may have just created
+  --delete                delete what is found
+  --json                  print what was found (or deleted) and kept, and why, as JSON
+  -h, --help              this text
+
+Exit status: 0 whether or not anything was found, 1 when something could not be deleted, 2 on a usage
+error.
+`;
+
+const PLAN_HELP = `pipeline plan <file...> [options]: what a job would do in the cloud, and about what it would cost
+
+Reads the files as the Shard step would (nothing is written, nothing runs) and tells: the records to
+score and those that would be quarantined, the shards, whether a transform job or a serverless endpoint
+would score them (a job of fewer records than endpointMaxRecords goes to an endpoint), on which
+instances, in how many requests, the packaging of a tfhub: model, and the estimated instance-minutes
+and cost. Prices come from the table in src/core/prices.ts, whose date is printed; time is estimated
+from --records-per-second, which depends on the model: measure it with pipeline run.
+
+Options:
+  --model M                 the model (a tfhub: handle is packaged first)
+  --job F                   a job spec (JSON), as for pipeline run
+  --data-dir DIR            a data dir whose config/default-job.json applies under --job
+  --records-per-second N    records one instance (or the endpoint) scores a second (default 100)
+  --json                    print the estimate and each file's counts as JSON
+  -h, --help                this text
+
+Exit status: 0, or 2 on a usage error.
 `;
 
 interface Command {
@@ -235,6 +281,57 @@ const COMMANDS: Record<string, Command> = {
       json: { type: 'boolean', default: false },
     },
     run: (values, files, output) => checkCommand(values, files, output),
+  },
+  plan: {
+    help: PLAN_HELP,
+    options: {
+      model: { type: 'string' },
+      job: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'records-per-second': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    run: (values, files, output) => {
+      const rate = values['records-per-second'];
+      const recordsPerSecond = rate === undefined ? undefined : Number(rate);
+      if (recordsPerSecond !== undefined && !(recordsPerSecond > 0))
+        throw new UsageError('--records-per-second must be a number over 0');
+      return planCommand(
+        {
+          files,
+          ...(typeof values.model === 'string' && { model: values.model }),
+          ...(typeof values.job === 'string' && { jobFile: values.job }),
+          ...(typeof values['data-dir'] === 'string' && { dataDir: values['data-dir'] }),
+          ...(recordsPerSecond !== undefined && { recordsPerSecond }),
+          json: values.json === true,
+        },
+        output,
+      );
+    },
+  },
+  sweep: {
+    help: SWEEP_HELP,
+    options: {
+      'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
+      'older-than-hours': { type: 'string', default: '6' },
+      delete: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+    run: (values, extra, output) => {
+      if (extra.length > 0) throw new UsageError(`sweep takes no argument (got ${extra.join(' ')})`);
+      const olderThanHours = Number(values['older-than-hours']);
+      if (!(olderThanHours >= 0 && olderThanHours <= 24 * 365))
+        throw new UsageError('--older-than-hours must be a number of hours from 0 to 8760');
+      return sweepCommand(
+        {
+          dataDir: String(values['data-dir']),
+          olderThanHours,
+          delete: values.delete === true,
+          json: values.json === true,
+        },
+        output,
+      );
+    },
   },
 };
 

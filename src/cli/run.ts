@@ -139,7 +139,9 @@ function shardsNamed(message: string, jobId: string, input: Record<string, unkno
  * The job spec from `--job` and `--model`, checked before anything runs. A relative model path in a
  * job file is relative to that file; on the command line, to the working folder.
  */
-async function jobSpecOf(command: RunCommand): Promise<Record<string, unknown>> {
+export async function jobSpecOf(
+  command: Pick<RunCommand, 'model' | 'jobFile'>,
+): Promise<Record<string, unknown>> {
   let job: Record<string, unknown> = {};
   if (command.jobFile) {
     let parsed: unknown;

@@ -7,6 +7,33 @@ export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
   /** All bytes are written; the object becomes visible whole (adapters write atomically). */
   close(): Promise<void>;
+  /** Drops what was written: no object appears and nothing of it is left. Does nothing once closed. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Drops the sinks of a write that failed with `error`, once the writes still under way (`pending`) have
+ * ended, and throws `error`; a failure to drop them is thrown beside it.
+ */
+export async function abandon(
+  sinks: readonly (ByteSink | undefined)[],
+  error: unknown,
+  pending: Promise<unknown> = Promise.resolve(),
+): Promise<never> {
+  const outcomes = await Promise.allSettled([
+    pending,
+    ...sinks.map((sink) => (sink ? sink.abort() : undefined)),
+  ]);
+  const failures = outcomes.flatMap((outcome) =>
+    outcome.status === 'rejected' && outcome.reason !== error ? [outcome.reason] : [],
+  );
+  if (failures.length > 0) {
+    throw new AggregateError(
+      [error, ...failures],
+      `${(error as Error).message} (and its output could not be dropped)`,
+    );
+  }
+  throw error;
 }
 
 /** Opens the sink for the nth shard of an input (0-based). */

@@ -6,8 +6,8 @@ import type {
 import { sageMakerName } from './steps/plan.ts';
 
 export interface SweepOptions {
-  /** The prefix every SageMaker name of this service starts with. */
-  readonly namePrefix: string;
+  /** The prefix every SageMaker name of this service starts with; none locally, as Plan names them. */
+  readonly namePrefix?: string;
   /** Only resources older than this are orphans: a job may be creating them right now. */
   readonly olderThanHours: number;
   /** Report what would be deleted, delete nothing. */
@@ -31,10 +31,9 @@ export async function sweepOrphans(
   executions: RunningExecutions,
   options: SweepOptions,
 ): Promise<SweepResult> {
-  const owned = new Set(
-    (await executions.running()).map((name) => sageMakerName(`${options.namePrefix}-${name}`)),
-  );
-  const found = await resources.list(`${options.namePrefix}-`);
+  const prefix = options.namePrefix ? `${options.namePrefix}-` : '';
+  const owned = new Set((await executions.running()).map((name) => sageMakerName(`${prefix}${name}`)));
+  const found = await resources.list(prefix);
   const result: SweepResult = { deleted: [], wouldDelete: [], kept: [] };
   const order = { endpoint: 0, 'endpoint-config': 1, model: 2 } as const;
   for (const resource of [...found].sort((a, b) => order[a.kind] - order[b.kind])) {

@@ -88,6 +88,14 @@ export function instantiate<Run extends (...args: number[]) => number>(
   spec: FunctionSpec,
   memoryPages: number,
 ): { memory: WebAssembly.Memory; run: Run } {
+  return compileKernel<Run>(spec, memoryPages)();
+}
+
+/** The module compiled once; each call of the result is an instance with a memory of its own. */
+export function compileKernel<Run extends (...args: number[]) => number>(
+  spec: FunctionSpec,
+  memoryPages: number,
+): () => { memory: WebAssembly.Memory; run: Run } {
   const ascii = (text: string): number[] => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
   const section = (id: number, content: number[]): number[] => [id, ...leb128(content.length), ...content];
   const locals = [
@@ -103,8 +111,11 @@ export function instantiate<Run extends (...args: number[]) => number>(
     ...section(7, [0x02, ...ascii('memory'), 0x02, 0x00, ...ascii('run'), 0x00, 0x00]),
     ...section(10, [0x01, ...leb128(code.length), ...code]),
   ];
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(bytes)));
-  return { memory: instance.exports.memory as WebAssembly.Memory, run: instance.exports.run as Run };
+  const module = new WebAssembly.Module(Uint8Array.from(bytes));
+  return () => {
+    const instance = new WebAssembly.Instance(module);
+    return { memory: instance.exports.memory as WebAssembly.Memory, run: instance.exports.run as Run };
+  };
 }
 
 const PAGE = 65536;

@@ -70,13 +70,15 @@ export class LocalModelHost implements ModelHost {
 
   private folderOf(modelDataUrl: string): string {
     const bucketUrl = `s3://${LOCAL_BUCKET}/`;
-    if (modelDataUrl.startsWith(bucketUrl)) {
+    const archive = /\.tar\.gz$/.test(modelDataUrl);
+    if (modelDataUrl.startsWith(bucketUrl) && !archive) {
       return resolve(this.options.dataDir, modelDataUrl.slice(bucketUrl.length));
     }
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(modelDataUrl) || /\.tar\.gz$/.test(modelDataUrl)) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(modelDataUrl) || archive) {
       throw new LocalModelError(
         `model ${modelDataUrl}: local mode serves a model folder in TFS layout (<name>/<version>/model.onnx), ` +
-          'given as a path or as s3://local/<folder in the data dir>; to score with another server, give --model-url',
+          'given as a path or as s3://local/<folder in the data dir>; to score with another server (TensorFlow ' +
+          'Serving for a SavedModel, such as a packaged TF-Hub model), give --model-url',
       );
     }
     return isAbsolute(modelDataUrl)

@@ -14,8 +14,14 @@ export type LambdaHandler = (event: unknown, context: Context) => Promise<unknow
 export interface TaskTargets {
   /** The step functions' handlers by function name (`plan`, `shard`, ...), as serverless.yml names them. */
   readonly functions: Readonly<Record<string, LambdaHandler>>;
-  /** SageMaker by API action (`createModel`, `createTransformJob`, ...); `.sync` actions resolve when the job ends. */
-  readonly sageMaker: Readonly<Record<string, (input: Json) => Promise<unknown>>>;
+  /**
+   * SageMaker by API action (`createModel`, `createTransformJob`, ...); `.sync` actions resolve when the
+   * job ends. `stopped` aborts when the execution is stopped: Step Functions then stops the job a `.sync`
+   * task waits for (and runs no Catch, so nothing deletes the model; the orphan sweeper does).
+   */
+  readonly sageMaker: Readonly<Record<string, (input: Json, stopped: AbortSignal) => Promise<unknown>>>;
+  /** S3 by API action (`copyObject`), as the AWS SDK integrations call it. */
+  readonly s3: Readonly<Record<string, (input: Json) => Promise<unknown>>>;
 }
 
 export interface RunOptions {
@@ -25,6 +31,7 @@ export interface RunOptions {
   readonly retryIntervalOverrides?: Record<string, number>;
   /** Every state machine event, as it happens: what progress reports are made of. */
   readonly onEvent?: (event: EventLog) => void;
+  /** Stops the execution, as StopExecution does; it ends ABORTED once the tasks under way have ended. */
   readonly signal?: AbortSignal;
 }
 
@@ -36,14 +43,16 @@ export type ExecutionOutcome =
 /** Validated once per process (it takes a noticeable fraction of a second); runs any number of executions. */
 let machine: StateMachine | undefined;
 
-/** The task a resource ARN names: a Lambda function, or a SageMaker action through Step Functions. */
+/** The task a resource ARN names: a Lambda function, or a SageMaker or S3 action through Step Functions. */
 export function taskTarget(
   resource: string,
-): { kind: 'function'; name: string } | { kind: 'sageMaker'; action: string } {
+): { kind: 'function'; name: string } | { kind: 'sageMaker' | 's3'; action: string } {
   const lambda = /^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)$/.exec(resource);
   if (lambda?.[1]) return { kind: 'function', name: lambda[1].charAt(0).toLowerCase() + lambda[1].slice(1) };
   const sageMaker = /^arn:aws[\w-]*:states:::(?:aws-sdk:)?sagemaker:(\w+)(?:\.sync)?$/.exec(resource);
   if (sageMaker?.[1]) return { kind: 'sageMaker', action: sageMaker[1] };
+  const s3 = /^arn:aws[\w-]*:states:::aws-sdk:s3:(\w+)$/.exec(resource);
+  if (s3?.[1]) return { kind: 's3', action: s3[1] };
   throw new Error(`no local target for the resource ${resource}`);
 }
 
@@ -59,17 +68,30 @@ export async function runExecution(
 ): Promise<ExecutionOutcome> {
   const definition = await loadDefinition();
   machine ??= new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const stopped = new AbortController();
+  // Tasks under way: the interpreter lets go of them when the execution is stopped, but they go on.
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(task: Promise<T>): Promise<T> => {
+    running.add(task);
+    const done = (): void => void running.delete(task);
+    task.then(done, done);
+    return task;
+  };
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const [state, resource] of taskResources(definition)) {
     const target = taskTarget(resource);
     if (target.kind === 'function') {
       const handler = targets.functions[target.name];
       if (!handler) throw new Error(`no local handler for the function ${target.name} (state ${state})`);
-      handlers[state] = async (event) => asStateData(await handler(event, lambdaContext(target.name)));
+      handlers[state] = async (event) => asStateData(await track(handler(event, lambdaContext(target.name))));
+    } else if (target.kind === 's3') {
+      const action = targets.s3[target.action];
+      if (!action) throw new Error(`no local S3 action ${target.action} (state ${state})`);
+      handlers[state] = async (event) => asStateData(await track(action(event)));
     } else {
       const action = targets.sageMaker[target.action];
       if (!action) throw new Error(`no local SageMaker action ${target.action} (state ${state})`);
-      handlers[state] = async (event) => asStateData(await action(event));
+      handlers[state] = async (event) => asStateData(await track(action(event, stopped.signal)));
     }
   }
   const execution = machine.run(input as Json, {
@@ -80,7 +102,12 @@ export async function runExecution(
       ...(options.retryIntervalOverrides && { retryIntervalOverrides: options.retryIntervalOverrides }),
     },
   });
-  options.signal?.addEventListener('abort', () => execution.abort(), { once: true });
+  const stop = (): void => {
+    stopped.abort();
+    execution.abort();
+  };
+  if (options.signal?.aborted) stop();
+  else options.signal?.addEventListener('abort', stop, { once: true });
   const onEvent = options.onEvent;
   const events = onEvent
     ? (async () => {
@@ -95,9 +122,13 @@ export async function runExecution(
       const cause = error.cause as Error;
       return { status: 'FAILED', error: { name: cause.name, message: cause.message } };
     }
-    if (error instanceof ExecutionAbortedError) return { status: 'ABORTED' };
+    if (error instanceof ExecutionAbortedError) {
+      await Promise.allSettled(running);
+      return { status: 'ABORTED' };
+    }
     throw error;
   } finally {
+    options.signal?.removeEventListener('abort', stop);
     await events;
   }
 }

@@ -1,18 +1,32 @@
 import type {
   BatchStrategy,
+  CreateEndpointConfigInput,
+  CreateEndpointInput,
   CreateModelInput,
   CreateTrainingJobRequest,
   CreateTransformJobRequest,
+  DeleteEndpointConfigInput,
+  DeleteEndpointInput,
   DeleteModelInput,
+  DescribeEndpointInput,
   TransformInput,
   TransformOutput,
   TransformResources,
 } from '@aws-sdk/client-sagemaker';
+import type { EndpointInvoker, EndpointRequest } from '../core/ports/endpoints.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import type { SageMakerJobs } from '../core/ports/sagemaker-jobs.ts';
 import type { SplitType } from '../core/shard/sharder.ts';
 import { ContainerClient, ContainerUrlError } from './sagemaker/container-client.ts';
+import { type EndpointDescription, LocalEndpoints } from './sagemaker/endpoints.ts';
 import { SageMakerJobError, TransformFailure, validationError } from './sagemaker/errors.ts';
+import { arn, checkInteger, checkName, checkOneOf, missing, NAME_PATTERN } from './sagemaker/names.ts';
+import type { ResourceRegistry } from './sagemaker/registry.ts';
+import {
+  LocalTrainingJobs,
+  type TrainingJobDescription,
+  type TrainingOptions,
+} from './sagemaker/training.ts';
 import { runTransform } from './sagemaker/transform.ts';
 
 export { SageMakerApiError, SageMakerJobError } from './sagemaker/errors.ts';
@@ -53,6 +67,10 @@ export interface LocalSageMakerOptions {
   readonly models: ModelHost;
   /** Called as a transform job's requests complete. */
   readonly onProgress?: (event: TransformProgress) => void;
+  /** Where the models created are recorded until deleted, for other processes to see (`pipeline sweep`). */
+  readonly registry?: ResourceRegistry;
+  /** How training jobs run their scripts here. */
+  readonly training?: TrainingOptions;
 }
 
 /** What `createTransformJob.sync` returns: the completed job as DescribeTransformJob shows it. */
@@ -75,8 +93,6 @@ export interface TransformJobDescription {
   readonly TransformEndTime: number;
 }
 
-const ARN_PREFIX = 'arn:aws:sagemaker:us-east-1:000000000000';
-const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const SPLIT_TYPES: readonly SplitType[] = ['None', 'Line', 'RecordIO', 'TFRecord'];
 // SageMaker's defaults for what neither the request nor the container's /execution-parameters sets.
 const DEFAULT_CONCURRENCY = 1;
@@ -121,15 +137,28 @@ interface TransformRequest {
  * Step Functions reports SageMaker's failures: a refused call as `SageMaker.*Exception`, a `.sync`
  * job that fails or is stopped as `States.TaskFailed`.
  */
-export class LocalSageMaker implements SageMakerJobs {
+export class LocalSageMaker implements SageMakerJobs, EndpointInvoker {
   readonly #options: LocalSageMakerOptions;
   /** By name in lower case: SageMaker names are unique regardless of case, as their ARNs show. */
   readonly #models = new Map<string, Model>();
   /** Every transform job ever created: a job name is never used twice. */
   readonly #jobs = new Map<string, TransformJob>();
 
+  readonly #endpoints: LocalEndpoints;
+  readonly #training: LocalTrainingJobs;
+
   constructor(options: LocalSageMakerOptions) {
     this.#options = options;
+    this.#endpoints = new LocalEndpoints({
+      models: options.models,
+      model: (name) => this.#models.get(name.toLowerCase())?.container,
+      ...(options.registry && { registry: options.registry }),
+    });
+    this.#training = new LocalTrainingJobs({
+      store: options.store,
+      keyOf: options.keyOf,
+      ...options.training,
+    });
   }
 
   async createModel(input: CreateModelInput): Promise<{ ModelArn: string }> {
@@ -137,9 +166,9 @@ export class LocalSageMaker implements SageMakerJobs {
     const container = input.PrimaryContainer;
     if (!container)
       throw validationError('A PrimaryContainer is required: local mode runs one container per model.');
-    if (this.#models.has(name.toLowerCase())) {
-      throw validationError(`Cannot create already existing model "${arn('model', name)}".`);
-    }
+    const exists = () => validationError(`Cannot create already existing model "${arn('model', name)}".`);
+    if (this.#models.has(name.toLowerCase())) throw exists();
+    if (this.#options.registry && !(await this.#options.registry.add('model', name))) throw exists();
     this.#models.set(name.toLowerCase(), {
       name,
       container: {
@@ -154,20 +183,28 @@ export class LocalSageMaker implements SageMakerJobs {
     return { ModelArn: arn('model', name) };
   }
 
-  /** Called through the AWS SDK integration (`aws-sdk:sagemaker:deleteModel`), and named as it names errors. */
+  /**
+   * Called through the AWS SDK integration (`aws-sdk:sagemaker:deleteModel`), and named as it names
+   * errors. A model another process recorded (and left behind) is deleted too.
+   */
   async deleteModel(input: DeleteModelInput): Promise<Record<string, never>> {
     const name = input.ModelName ?? '';
     const model = this.#models.get(name.toLowerCase());
-    if (!model) throw validationError(`Could not find model "${arn('model', name)}".`, 'sdk');
+    const recorded =
+      NAME_PATTERN.test(name) && this.#options.registry !== undefined
+        ? await this.#options.registry.remove('model', name)
+        : false;
+    if (!model && !recorded) throw validationError(`Could not find model "${arn('model', name)}".`, 'sdk');
+    if (!model) return {};
     this.#models.delete(name.toLowerCase());
     model.deleted = true;
     if (model.running === 0) await closeServers(model);
     return {};
   }
 
-  /** The models that exist, by name. */
+  /** The models that exist, by name: with a registry, those it records, whichever process made them. */
   models(): string[] {
-    return [...this.#models.values()].map((model) => model.name);
+    return this.#options.registry?.names('model') ?? [...this.#models.values()].map((model) => model.name);
   }
 
   /**
@@ -191,14 +228,39 @@ export class LocalSageMaker implements SageMakerJobs {
     return run;
   }
 
-  /** `createTrainingJob.sync`, which packages TF-Hub models in the cloud: not available locally yet. */
-  async createTrainingJob(input: CreateTrainingJobRequest): Promise<never> {
-    throw new SageMakerJobError(
-      input.TrainingJobName ?? '',
-      'Failed',
-      'ClientError: packaging TF-Hub models locally is not available yet; give a local model folder in TFS ' +
-        'layout (<name>/<version>/model.onnx) as the model instead of a tfhub: handle',
-    );
+  /** `createTrainingJob.sync`: runs a script-mode job with the machine's Python (see LocalTrainingJobs). */
+  createTrainingJob(input: CreateTrainingJobRequest): Promise<TrainingJobDescription> {
+    return this.#training.create(input);
+  }
+
+  createEndpointConfig(input: CreateEndpointConfigInput): Promise<{ EndpointConfigArn: string }> {
+    return this.#endpoints.createEndpointConfig(input);
+  }
+
+  createEndpoint(input: CreateEndpointInput): Promise<{ EndpointArn: string }> {
+    return this.#endpoints.createEndpoint(input);
+  }
+
+  describeEndpoint(input: DescribeEndpointInput): Promise<EndpointDescription> {
+    return this.#endpoints.describeEndpoint(input);
+  }
+
+  deleteEndpoint(input: DeleteEndpointInput): Promise<Record<string, never>> {
+    return this.#endpoints.deleteEndpoint(input);
+  }
+
+  deleteEndpointConfig(input: DeleteEndpointConfigInput): Promise<Record<string, never>> {
+    return this.#endpoints.deleteEndpointConfig(input);
+  }
+
+  /** SageMaker Runtime's InvokeEndpoint, on a local endpoint. */
+  invokeEndpoint(request: EndpointRequest): Promise<Buffer> {
+    return this.#endpoints.invoke(request);
+  }
+
+  /** The endpoints and endpoint configs that exist, by name. */
+  endpoints(): { endpoints: string[]; endpointConfigs: string[] } {
+    return this.#endpoints.names();
   }
 
   /** Stops the transform job if it is running and waits until it has let go of its requests and outputs. */
@@ -210,14 +272,19 @@ export class LocalSageMaker implements SageMakerJobs {
     return true;
   }
 
-  /** No training job ever runs locally. */
-  async stopTrainingJob(_name: string): Promise<boolean> {
-    return false;
+  /** Stops the training job if it is running and waits until its process has ended. */
+  stopTrainingJob(name: string): Promise<boolean> {
+    return this.#training.stop(name);
   }
 
-  /** Stops every running job and model server; models stay, and start a server again when a job needs one. */
+  /**
+   * Stops every running job, endpoint and model server; models stay, and start a server again when a job
+   * needs one.
+   */
   async close(): Promise<void> {
     await Promise.all([...this.#jobs.keys()].map((name) => this.stopTransformJob(name)));
+    await this.#training.close();
+    await this.#endpoints.close();
     for (const model of this.#models.values()) await closeServers(model);
   }
 
@@ -502,44 +569,4 @@ function failureReason(error: unknown): string {
   if (error instanceof TransformFailure) return error.message;
   if (error instanceof ContainerUrlError) return `ClientError: ${error.message}`;
   return `InternalServerError: ${(error as Error).message}`;
-}
-
-function arn(kind: 'model' | 'transform-job', name: string): string {
-  return `${ARN_PREFIX}:${kind}/${name.toLowerCase()}`;
-}
-
-function checkName(field: string, name: string | undefined): string {
-  if (name === undefined) throw missing(field);
-  if (!NAME_PATTERN.test(name)) {
-    throw validationError(
-      `1 validation error detected: Value '${name}' at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${NAME_PATTERN.source.slice(1, -1)}`,
-    );
-  }
-  return name;
-}
-
-function checkInteger(field: string, value: number | undefined, min: number, max: number): void {
-  if (value === undefined) return;
-  let rule: string | undefined;
-  if (!Number.isInteger(value)) rule = 'be an integer';
-  else if (value < min) rule = `have value greater than or equal to ${min}`;
-  else if (value > max) rule = `have value less than or equal to ${max}`;
-  if (rule) {
-    throw validationError(
-      `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must ${rule}`,
-    );
-  }
-}
-
-function checkOneOf(field: string, value: string | undefined, allowed: readonly string[]): void {
-  if (value === undefined || allowed.includes(value)) return;
-  throw validationError(
-    `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`,
-  );
-}
-
-function missing(field: string) {
-  return validationError(
-    `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`,
-  );
 }

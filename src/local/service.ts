@@ -116,7 +116,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       const name = execution.name;
       log(`${name}: started`);
       const run = stack.execute(name, {
-        waitTimeOverrides: { SettleUploads: options.sidecarSeconds ?? 2 },
+        waitTimeOverrides: { SettleUploads: (options.sidecarSeconds ?? 2) * 1000 },
       });
       running.set(name, run);
       run

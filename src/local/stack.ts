@@ -1,15 +1,21 @@
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createCleanupHandler } from '../../functions/cleanup.ts';
 import { createFinishHandler } from '../../functions/finish.ts';
 import { createMergeHandler } from '../../functions/merge.ts';
 import { createPlanHandler } from '../../functions/plan.ts';
+import { createRouteHandler } from '../../functions/route.ts';
+import { createScoreHandler } from '../../functions/score.ts';
 import { createShardHandler } from '../../functions/shard.ts';
 import type { StepDependencies } from '../adapters/aws.ts';
 import { LocalExecutions } from '../adapters/local-executions.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
+import { packagingSource } from '../adapters/packaging-source.ts';
 import { InvalidKeyError } from '../core/ports/object-store.ts';
 import { LOCAL_BUCKET, LocalModelHost } from './model-host.ts';
 import { type ExecutionOutcome, type LambdaHandler, type RunOptions, runExecution } from './runner.ts';
+import { ResourceRegistry } from './sagemaker/registry.ts';
+import type { TrainingOptions } from './sagemaker/training.ts';
 import { LocalSageMaker } from './sagemaker.ts';
 
 export interface LocalStackOptions {
@@ -21,7 +27,11 @@ export interface LocalStackOptions {
   readonly modelUrl?: string;
   /** Called as the transform's requests complete. */
   readonly onTransformProgress?: (event: { job: string; records: number; requests: number }) => void;
+  /** How the training job that packages TF-Hub models runs its script here. */
+  readonly training?: TrainingOptions;
 }
+
+const TRAINING_SOURCE = fileURLToPath(new URL('../../training/', import.meta.url));
 
 /**
  * The whole pipeline on one machine: the step functions' own handlers over a folder, a local SageMaker
@@ -33,7 +43,8 @@ export class LocalStack {
   readonly sageMaker: LocalSageMaker;
   private readonly models: LocalModelHost;
   private readonly dependencies: StepDependencies;
-  private readonly functions: Record<string, LambdaHandler>;
+  /** The step functions' handlers by name, as the state machine calls them; one can be invoked alone. */
+  readonly functions: Readonly<Record<string, LambdaHandler>>;
 
   constructor(options: LocalStackOptions) {
     this.store = new LocalObjectStore(options.dataDir);
@@ -47,16 +58,20 @@ export class LocalStack {
       store: this.store,
       keyOf: keyOfLocalUrl,
       models: this.models,
+      registry: new ResourceRegistry(this.store.root),
       ...(options.onTransformProgress && { onProgress: options.onTransformProgress }),
+      ...(options.training && { training: options.training }),
     });
     this.dependencies = {
       store: this.store,
       jobs: this.sageMaker,
+      endpoints: this.sageMaker,
       shardWorkers: Math.min(4, availableParallelism()),
       planConfig: {
         objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
         servingImage: () => 'local/tensorflow-serving',
         trainingImage: 'local/tensorflow-training',
+        packagingSource: packagingSource(TRAINING_SOURCE),
         localModels: true,
       },
     };
@@ -64,6 +79,8 @@ export class LocalStack {
     this.functions = {
       plan: createPlanHandler(dependencies),
       shard: createShardHandler(dependencies),
+      route: createRouteHandler(dependencies),
+      score: createScoreHandler(dependencies),
       merge: createMergeHandler(dependencies),
       finish: createFinishHandler(dependencies),
       cleanup: createCleanupHandler(dependencies),
@@ -81,8 +98,24 @@ export class LocalStack {
         sageMaker: {
           createModel: (request) => sageMaker.createModel(request as never),
           deleteModel: (request) => sageMaker.deleteModel(request as never),
-          createTransformJob: (request) => sageMaker.createTransformJob(request as never),
-          createTrainingJob: (request) => sageMaker.createTrainingJob(request as never),
+          createTransformJob: (request, stopped) =>
+            stoppedWith(sageMaker.createTransformJob(request as never), stopped, () =>
+              sageMaker.stopTransformJob(
+                String((request as { TransformJobName?: unknown }).TransformJobName),
+              ),
+            ),
+          createTrainingJob: (request, stopped) =>
+            stoppedWith(sageMaker.createTrainingJob(request as never), stopped, () =>
+              sageMaker.stopTrainingJob(String((request as { TrainingJobName?: unknown }).TrainingJobName)),
+            ),
+          createEndpointConfig: (request) => sageMaker.createEndpointConfig(request as never),
+          createEndpoint: (request) => sageMaker.createEndpoint(request as never),
+          describeEndpoint: (request) => sageMaker.describeEndpoint(request as never),
+          deleteEndpoint: (request) => sageMaker.deleteEndpoint(request as never),
+          deleteEndpointConfig: (request) => sageMaker.deleteEndpointConfig(request as never),
+        },
+        s3: {
+          copyObject: (request) => copyObject(this.store, request as never),
         },
       },
       options,
@@ -118,6 +151,33 @@ export class LocalStack {
   close(): Promise<void> {
     return this.models.close();
   }
+}
+
+/**
+ * A `.sync` job, stopped as Step Functions stops it when the execution is stopped. The job's promise
+ * reports how it ended; stopping it fails only on a bug, which is left unhandled to be seen.
+ */
+function stoppedWith<T>(job: Promise<T>, stopped: AbortSignal, stop: () => Promise<boolean>): Promise<T> {
+  stopped.addEventListener('abort', () => void stop(), { once: true });
+  return job;
+}
+
+/** S3's CopyObject, within the local bucket: `CopySource` is `<bucket>/<key>`, URL-encoded. */
+async function copyObject(
+  store: LocalObjectStore,
+  request: { Bucket: string; CopySource: string; Key: string },
+): Promise<{ CopyObjectResult: { ETag: string } }> {
+  const source = decodeURIComponent(request.CopySource);
+  if (request.Bucket !== LOCAL_BUCKET || !source.startsWith(`${LOCAL_BUCKET}/`)) {
+    throw new InvalidKeyError(
+      `${request.CopySource} to ${request.Bucket}: local mode has one bucket, ${LOCAL_BUCKET}`,
+    );
+  }
+  const sink = await store.write(request.Key);
+  for await (const chunk of store.read(source.slice(LOCAL_BUCKET.length + 1))) await sink.write(chunk);
+  await sink.close();
+  const copied = await store.head(request.Key);
+  return { CopyObjectResult: { ETag: copied?.etag ?? '' } };
 }
 
 /** `s3://local/<key>` as a key of the local store. */

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/adapters/local-store.ts';
-import { writeText } from '../../src/core/ports/object-store.ts';
+import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import { objectStoreContract } from './object-store.contract.ts';
 
 let store: LocalObjectStore;
@@ -20,9 +20,55 @@ describe('local folder store', () => {
     }
   });
 
+  it('never reads through a symbolic link that leads out of its folder', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'pipeline-outside-'));
+    await writeFile(join(outside, 'secret.jsonl'), 'secret');
+    await mkdir(join(store.root, 'links'), { recursive: true });
+    await symlink(join(outside, 'secret.jsonl'), join(store.root, 'links', 'file.jsonl'));
+    await symlink(outside, join(store.root, 'links', 'folder'));
+    await symlink(join(store.root, 'links', 'inside.jsonl'), join(store.root, 'links', 'to-inside.jsonl'));
+    await writeText(store, 'links/inside.jsonl', 'inside');
+    for (const key of ['links/file.jsonl', 'links/folder/secret.jsonl']) {
+      await expect(store.head(key)).rejects.toMatchObject({ name: 'InvalidKeyError' });
+      await expect(readText(store, key)).rejects.toMatchObject({ name: 'InvalidKeyError' });
+    }
+    expect(await readText(store, 'links/to-inside.jsonl')).toBe('inside');
+    const listed: string[] = [];
+    for await (const object of store.list('links/')) listed.push(object.key);
+    expect(listed).toEqual(['links/inside.jsonl']);
+  });
+
+  it('lists temporary files with the process writing them, without following links out', async () => {
+    const sink = await store.write('temporaries/out.jsonl');
+    await sink.write(Buffer.from('half'));
+    const outside = await mkdtemp(join(tmpdir(), 'pipeline-outside-'));
+    await writeFile(join(outside, 'theirs.jsonl.1.2.partial'), 'not ours');
+    await symlink(outside, join(store.root, 'temporaries', 'elsewhere'));
+    const [temporary, ...others] = await store.temporaries();
+    expect(others).toEqual([]);
+    expect(temporary).toMatchObject({ writer: process.pid });
+    expect(temporary?.path).toMatch(/^temporaries\/out\.jsonl\.\d+\.\d+\.partial$/);
+    await store.deleteTemporary(temporary?.path ?? '');
+    expect(await store.temporaries()).toEqual([]);
+    await expect(store.deleteTemporary('temporaries/out.jsonl')).rejects.toMatchObject({
+      name: 'InvalidKeyError',
+    });
+    await sink.abort();
+  });
+
   it('removes the folders that deleting leaves empty', async () => {
     await writeText(store, 'prune/work/job/shard-0', 'x');
     await store.deletePrefix('prune/');
     expect(await readdir(store.root)).not.toContain('prune');
+  });
+
+  it('leaves the empty folders outside the prefix, where another job may be about to write', async () => {
+    await mkdir(join(store.root, 'inbox'), { recursive: true });
+    await mkdir(join(store.root, 'scoped/work/job-2/shards/0'), { recursive: true });
+    await writeText(store, 'scoped/work/job-1/shards/0/0.jsonl', 'x');
+    await store.deletePrefix('scoped/work/job-1/');
+    expect(await readdir(join(store.root, 'scoped/work'))).toEqual(['job-2']);
+    expect(await readdir(join(store.root, 'scoped/work/job-2/shards'))).toEqual(['0']);
+    expect(await readdir(store.root)).toContain('inbox');
   });
 });

@@ -40,6 +40,14 @@ export function objectStoreContract(name: string, store: () => ObjectStore): voi
       expect(await readText(store(), 'contract/atomic/out.jsonl')).toBe('{"a":1}\n');
     });
 
+    it('drops an aborted write: no object appears, and nothing of it is listed', async () => {
+      const sink = await store().write('contract/aborted/out.jsonl');
+      await sink.write(Buffer.from('{"a":1}\n'));
+      await sink.abort();
+      expect(await store().head('contract/aborted/out.jsonl')).toBeUndefined();
+      expect(await keys(store(), 'contract/aborted/')).toEqual([]);
+    });
+
     it('says which key is missing', async () => {
       await expect(readAll(store(), 'contract/missing/nothing.json')).rejects.toMatchObject({
         name: 'ObjectNotFoundError',

@@ -113,6 +113,38 @@ describe('pipeline run', () => {
     });
   });
 
+  it('scores a job of few records on a serverless endpoint, with the same results as a transform job', async () => {
+    const input = await file('few.jsonl', '{"id":1,"features":[1,2]}\n{"id":2,"features":[3,-4]}\n');
+    const base = { dataProcessing: { inputFilter: '$.features', joinSource: 'Input' } };
+    const onEndpoint = join(dir, 'out-endpoint');
+    const endpoint = await pipeline(
+      'run',
+      input,
+      '--job',
+      await job('few.job.json', { ...base, endpointMaxRecords: 3 }),
+      '--out',
+      onEndpoint,
+    );
+    expect(endpoint.code).toBe(0);
+    expect(endpoint.stderr).toContain('ScoreOnEndpoint');
+    expect(endpoint.stderr).not.toContain('Transform');
+    const byTransform = join(dir, 'out-few-transform');
+    const transform = await pipeline(
+      'run',
+      input,
+      '--job',
+      await job('few-t.job.json', base),
+      '--out',
+      byTransform,
+    );
+    expect(transform.code).toBe(0);
+    expect(await results(onEndpoint, 'few.jsonl.out')).toEqual(await results(byTransform, 'few.jsonl.out'));
+    expect(await results(onEndpoint, 'few.jsonl.out')).toEqual([
+      '{"id":1,"features":[1,2],"SageMakerOutput":[2.0,4.0]}',
+      '{"id":2,"features":[3,-4],"SageMakerOutput":[6.0,-8.0]}',
+    ]);
+  });
+
   it('scores CSV rows, and appends the prediction as columns when joining', async () => {
     const input = await file('rows.csv', '1,2\n0.5,-1\n');
     const out = join(dir, 'out-csv');

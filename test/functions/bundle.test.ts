@@ -9,7 +9,19 @@ import { describe, expect, it } from 'vitest';
 // The handlers bundled as serverless.yml bundles them for Lambda (CommonJS, AWS SDK clients left to the
 // runtime) must load: a native module or a missing file would only show up after a deploy otherwise.
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const handlers = ['plan', 'shard', 'merge', 'finish', 'cleanup', 'ingest', 'nightly', 'webhook', 'sweeper'];
+const handlers = [
+  'plan',
+  'shard',
+  'route',
+  'score',
+  'merge',
+  'finish',
+  'cleanup',
+  'ingest',
+  'nightly',
+  'webhook',
+  'sweeper',
+];
 
 describe('the Lambda bundles', () => {
   it('build and load every handler', async () => {

@@ -4,6 +4,7 @@ import {
   DescribeTransformJobCommand,
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +15,17 @@ import { type S3rver, startS3rver } from '../support/s3rver.ts';
 
 // The Lambda handlers as deployed, against a real S3-compatible server: each step is invoked with the
 // event the state machine builds, and the next step gets what the previous one returned. SageMaker,
-// which has no local stand-in yet, answers that the jobs Cleanup asks about are finished.
+// which has no local stand-in yet, answers that the jobs Cleanup asks about are finished, and an
+// endpoint (SageMaker Runtime) answers each instance with its sum.
 const sageMaker = mockClient(SageMakerClient);
+const runtime = mockClient(SageMakerRuntimeClient);
+runtime.on(InvokeEndpointCommand).callsFake(({ Body }: { Body: Uint8Array }) => {
+  const sums = Buffer.from(Body)
+    .toString('utf8')
+    .split('\n')
+    .map((line) => (JSON.parse(line) as number[]).reduce((a, b) => a + b, 0));
+  return { Body: Buffer.from(JSON.stringify({ predictions: sums })) };
+});
 sageMaker.on(DescribeTransformJobCommand).resolves({ TransformJobStatus: 'Completed' });
 sageMaker
   .on(DescribeTrainingJobCommand)
@@ -44,6 +54,7 @@ beforeAll(async () => {
 afterAll(() => {
   server.stop();
   sageMaker.restore();
+  runtime.restore();
 });
 
 async function event(name: string): Promise<Record<string, unknown>> {
@@ -104,6 +115,55 @@ describe('state machine step handlers', () => {
     expect(cleaned).toMatchObject({ stopped: [] });
     expect(cleaned.deleted).toBeGreaterThan(0);
     expect(await store.head(`work/${planned.jobId}/index/0.json`)).toBeUndefined();
+  });
+
+  it('route and score take a job of few records to a serverless endpoint, writing what Merge reads', async () => {
+    // Prepare
+    await writeText(store, 'inbox/small.jsonl', '{"features":[1,2]}\n{"features":[3,4.5]}\n');
+    const { handler: plan } = await import('../../functions/plan.ts');
+    const { handler: shard } = await import('../../functions/shard.ts');
+    const { handler: route } = await import('../../functions/route.ts');
+    const { handler: score } = await import('../../functions/score.ts');
+    const { handler: merge } = await import('../../functions/merge.ts');
+    // Act
+    const planned = (await plan(
+      {
+        jobId: 'small-1',
+        request: {
+          inputs: ['inbox/small.jsonl'],
+          job: { model: 's3://m/x', endpointMaxRecords: 10, dataProcessing: { inputFilter: '$.features' } },
+        },
+      },
+      context,
+    )) as Plan;
+    const [input] = planned.inputs;
+    if (!input) throw new Error('no input planned');
+    await shard({ jobId: planned.jobId, spec: planned.spec, input }, context);
+    const routed = await route({ plan: planned }, context);
+    const scored = await score(
+      {
+        jobId: planned.jobId,
+        spec: planned.spec,
+        endpoint: planned.names.endpoint,
+        contentType: planned.transform.contentType,
+        splitType: planned.transform.splitType,
+      },
+      context,
+    );
+    await merge({ jobId: planned.jobId, spec: planned.spec, input }, context);
+    // Assess
+    expect(routed).toEqual({
+      endpoint: true,
+      image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.16-cpu',
+      reason: '2 records, fewer than endpointMaxRecords 10',
+    });
+    expect(scored).toEqual({ shards: 1, requests: 1, records: 2 });
+    expect(runtime.commandCalls(InvokeEndpointCommand)[0]?.args[0].input).toMatchObject({
+      EndpointName: 'tfbp-test-small-1',
+      ContentType: 'application/jsonlines',
+      Accept: 'application/jsonlines',
+    });
+    expect(await readText(store, 'results/small-1/small.jsonl.out')).toBe('3\n7.5\n');
   });
 
   it('throws a named error for an event of the wrong shape and for an invalid job spec', async () => {

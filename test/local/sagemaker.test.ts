@@ -545,11 +545,18 @@ describe('LocalSageMaker models', () => {
     expect(sageMaker.models()).toEqual([]);
   });
 
-  it('fails a packaging job: TF-Hub models cannot be packaged locally yet', async () => {
-    const error = await failure(sageMaker.createTrainingJob({ TrainingJobName: 'package' } as never));
+  it('fails a training job that is not in script mode (see sagemaker/training.test.ts for those that are)', async () => {
+    const error = await failure(
+      sageMaker.createTrainingJob({
+        TrainingJobName: 'package',
+        OutputDataConfig: { S3OutputPath: `${BUCKET}/m/` },
+        RoleArn: 'arn:aws:iam::000000000000:role/SageMaker',
+        StoppingCondition: { MaxRuntimeInSeconds: 60 },
+      }),
+    );
     expect(error.name).toBe('States.TaskFailed');
-    expect(error.message).toMatch(
-      /^ClientError: packaging TF-Hub models locally is not available yet; give a local model folder/,
+    expect(error.message).toBe(
+      'ClientError: local training runs script mode: the hyperparameters sagemaker_program and sagemaker_submit_directory are required',
     );
   });
 });

@@ -72,6 +72,27 @@ describe('checkTemplate', () => {
     expect(problems.some((problem) => problem.startsWith('Ecr'))).toBe(false);
   });
 
+  it('names SageMaker permissions on resources not limited to the service name prefix', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Sub syntax
+    const account = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}';
+    const problems = checkTemplate(
+      template({
+        Scoped: role({
+          Action: ['sagemaker:CreateEndpoint', 'sagemaker:DeleteEndpoint'],
+          Resource: { 'Fn::Sub': `${account}:endpoint/tfbp-dev-*` },
+        }),
+        Listing: role({ Action: 'sagemaker:ListEndpoints', Resource: '*' }),
+        Unscoped: role({
+          Action: 'sagemaker:InvokeEndpoint',
+          Resource: { 'Fn::Sub': `${account}:endpoint/*` },
+        }),
+      }),
+    );
+    expect(problems).toEqual([
+      `Unscoped: sagemaker:InvokeEndpoint on ${account}:endpoint/*, not on names with the service's prefix`,
+    ]);
+  });
+
   it('names a dependency cycle, through Ref, GetAtt, Sub and DependsOn', () => {
     const problems = checkTemplate(
       template({

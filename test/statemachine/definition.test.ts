@@ -30,22 +30,33 @@ describe('statemachine/pipeline.asl.json', () => {
 
   it('sends every failure after Plan to the cleanup, keeping the data the cleanup needs', async () => {
     const { States } = (await loadDefinition()) as { States: Record<string, State> };
-    const work = [
-      'NeedsPackaging',
+    const work = Object.keys(States).filter(
+      (name) =>
+        States[name]?.Type === 'Task' &&
+        !['Plan', 'DeleteEndpoint', 'DeleteEndpointConfig', 'DeleteModel', 'Cleanup'].includes(name),
+    );
+    expect(work).toEqual([
       'PackageModel',
+      'CacheModel',
+      'Route',
       'CreateModel',
-      'ShardInputs',
       'Transform',
-      'MergeOutputs',
+      'CreateEndpointConfig',
+      'CreateEndpoint',
+      'DescribeEndpoint',
+      'ScoreOnEndpoint',
       'Finish',
-    ];
-    for (const name of work) {
-      const state = States[name];
-      if (state?.Type === 'Choice') continue;
-      expect(state?.Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'DeleteModel' },
+    ]);
+    for (const name of [...work, 'ShardInputs', 'MergeOutputs']) {
+      expect(States[name]?.Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'ReleaseEndpoint' },
       ]);
     }
+    for (const name of ['EndpointFailed', 'EndpointTimedOut']) {
+      expect(States[name], name).toMatchObject({ ResultPath: '$.failure', Next: 'ReleaseEndpoint' });
+    }
+    expect(States.DeleteEndpoint?.Catch?.[0]?.Next).toBe('DeleteEndpointConfig');
+    expect(States.DeleteEndpointConfig?.Catch?.[0]?.Next).toBe('DeleteModel');
     expect(States.DeleteModel?.Catch?.[0]?.Next).toBe('Cleanup');
     expect(States.Cleanup?.Catch?.[0]?.Next).toBe('Outcome');
   });

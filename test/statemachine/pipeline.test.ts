@@ -4,26 +4,41 @@ import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/adapters/local-store.ts';
+import {
+  EndpointInvocationError,
+  type EndpointInvoker,
+  type EndpointRequest,
+} from '../../src/core/ports/endpoints.ts';
 import { type ObjectStore, readText, writeText } from '../../src/core/ports/object-store.ts';
 import type { SageMakerJobs } from '../../src/core/ports/sagemaker-jobs.ts';
 import { type Plan, type PlanConfig, planJob } from '../../src/core/steps/plan.ts';
 import { cleanupStep, finishStep, mergeStep, shardStep } from '../../src/core/steps/run-steps.ts';
+import { chooseScoringStep, type EndpointJob, scoreOnEndpointStep } from '../../src/core/steps/scoring.ts';
 import { loadDefinition } from '../../src/local/asl.ts';
 
 // The state machine file runs through the ASL interpreter; Task states are served by the step
 // functions over a local folder, and SageMaker by a stand-in whose model answers each instance with
-// itself. Only that stand-in is fake: it is what no local part can be until the local SageMaker exists.
+// itself: the flow's own paths (retries, failures, the endpoint's status checks) are driven from here.
+// test/local/stack.test.ts runs the same file over the local SageMaker and model server.
 
 type Json = Parameters<StateMachine['run']>[0];
 const config: PlanConfig = {
   objectUrl: (key) => `s3://bucket/${key}`,
-  servingImage: () => 'tfs-image',
+  servingImage: (instanceType) => (instanceType === 'serverless' ? 'tfs-cpu' : 'tfs-image'),
   trainingImage: 'training-image',
+  packagingSource: async () => [
+    { name: 'package_hub_model.py', content: Buffer.from('print("packaged")\n') },
+  ],
   localModels: true,
 };
 
-class StandInSageMaker implements SageMakerJobs {
-  readonly models = new Set<string>();
+class StandInSageMaker implements SageMakerJobs, EndpointInvoker {
+  readonly models = new Map<string, { image: string; dataUrl: string }>();
+  readonly endpointConfigs = new Set<string>();
+  readonly endpoints = new Map<string, { checks: number }>();
+  /** What DescribeEndpoint answers: Creating for the first `creatingChecks` checks, then this. */
+  endpointOutcome: { status: 'InService' } | { status: 'Failed'; reason: string } = { status: 'InService' };
+  creatingChecks = 1;
   /** Transform jobs started and not finished: what a timed-out wait leaves behind. */
   readonly running = new Set<string>();
   readonly calls: string[] = [];
@@ -43,10 +58,84 @@ class StandInSageMaker implements SageMakerJobs {
     }
   }
 
-  createModel(input: { ModelName: string }): Json {
+  createModel(input: { ModelName: string; PrimaryContainer: { Image: string; ModelDataUrl: string } }): Json {
     this.failIfAsked('createModel');
-    this.models.add(input.ModelName);
+    this.models.set(input.ModelName, {
+      image: input.PrimaryContainer.Image,
+      dataUrl: input.PrimaryContainer.ModelDataUrl,
+    });
     return {};
+  }
+
+  /** Writes a stand-in model.tar.gz where SageMaker puts the job's model. */
+  async createTrainingJob(input: {
+    TrainingJobName: string;
+    HyperParameters: Record<string, string>;
+    OutputDataConfig: { S3OutputPath: string };
+  }): Promise<Json> {
+    this.failIfAsked('createTrainingJob');
+    const output = `${input.OutputDataConfig.S3OutputPath.replace('s3://bucket/', '')}${input.TrainingJobName}/output/model.tar.gz`;
+    await writeText(this.store, output, `packaged ${input.HyperParameters.handle}`);
+    return { TrainingJobStatus: 'Completed' };
+  }
+
+  createEndpointConfig(input: {
+    EndpointConfigName: string;
+    ProductionVariants: { ModelName: string }[];
+  }): Json {
+    this.failIfAsked('createEndpointConfig');
+    if (!this.models.has(input.ProductionVariants[0]?.ModelName ?? '')) throw new Error('no such model');
+    this.endpointConfigs.add(input.EndpointConfigName);
+    return {};
+  }
+
+  createEndpoint(input: { EndpointName: string; EndpointConfigName: string }): Json {
+    this.failIfAsked('createEndpoint');
+    if (!this.endpointConfigs.has(input.EndpointConfigName)) throw new Error('no such endpoint config');
+    this.endpoints.set(input.EndpointName, { checks: 0 });
+    return { EndpointArn: `arn:endpoint/${input.EndpointName}` };
+  }
+
+  describeEndpoint(input: { EndpointName: string }): Json {
+    this.failIfAsked('describeEndpoint');
+    const endpoint = this.endpoints.get(input.EndpointName);
+    if (!endpoint)
+      throw Object.assign(new Error('Could not find endpoint'), { name: 'SageMaker.SageMakerException' });
+    endpoint.checks++;
+    const outcome = this.endpointOutcome;
+    if (endpoint.checks <= this.creatingChecks)
+      return { EndpointName: input.EndpointName, EndpointStatus: 'Creating' };
+    return outcome.status === 'InService'
+      ? { EndpointName: input.EndpointName, EndpointStatus: 'InService' }
+      : { EndpointName: input.EndpointName, EndpointStatus: 'Failed', FailureReason: outcome.reason };
+  }
+
+  deleteEndpoint(input: { EndpointName: string }): Json {
+    this.calls.push('deleteEndpoint');
+    if (!this.endpoints.delete(input.EndpointName)) {
+      throw Object.assign(new Error('Could not find endpoint'), { name: 'SageMaker.SageMakerException' });
+    }
+    return {};
+  }
+
+  deleteEndpointConfig(input: { EndpointConfigName: string }): Json {
+    this.calls.push('deleteEndpointConfig');
+    if (!this.endpointConfigs.delete(input.EndpointConfigName)) {
+      throw Object.assign(new Error('Could not find endpoint configuration'), {
+        name: 'SageMaker.SageMakerException',
+      });
+    }
+    return {};
+  }
+
+  /** The endpoint's model answers the instances of a request (one per line) with themselves. */
+  async invokeEndpoint(request: EndpointRequest): Promise<Buffer> {
+    this.failIfAsked('invokeEndpoint');
+    if (this.endpoints.get(request.endpoint)?.checks === undefined) {
+      throw new EndpointInvocationError(`Endpoint ${request.endpoint} not found`, false);
+    }
+    const lines = request.body.toString('utf8').split('\n');
+    return Buffer.from(JSON.stringify({ predictions: lines.map((line) => JSON.parse(line) as unknown) }));
   }
 
   deleteModel(input: { ModelName: string }): Json {
@@ -136,12 +225,33 @@ async function execute(
           return finishStep(store, plan) as unknown as Json;
         },
         Cleanup: (input) => cleanupStep(store, sageMaker, input as { jobId: string }) as unknown as Json,
-        CreateModel: (input) => sageMaker.createModel(input as { ModelName: string }),
+        PackageModel: (input) => sageMaker.createTrainingJob(input as never),
+        CacheModel: (input) => copyObject(input as never),
+        Route: (input) => {
+          const { plan } = input as unknown as { plan: Plan };
+          return chooseScoringStep(store, plan) as unknown as Json;
+        },
+        CreateModel: (input) => sageMaker.createModel(input as never),
         Transform: (input) => sageMaker.transform(input as never),
+        CreateEndpointConfig: (input) => sageMaker.createEndpointConfig(input as never),
+        CreateEndpoint: (input) => sageMaker.createEndpoint(input as never),
+        DescribeEndpoint: (input) => sageMaker.describeEndpoint(input as never),
+        ScoreOnEndpoint: (input) =>
+          scoreOnEndpointStep(store, sageMaker, input as unknown as EndpointJob) as unknown as Promise<Json>,
+        DeleteEndpoint: (input) => sageMaker.deleteEndpoint(input as never),
+        DeleteEndpointConfig: (input) => sageMaker.deleteEndpointConfig(input as never),
         DeleteModel: (input) => sageMaker.deleteModel(input as { ModelName: string }),
       },
-      retryIntervalOverrides: { CreateModel: 0, Transform: 0, DeleteModel: 0, Cleanup: 0, Plan: 0 },
-      waitTimeOverrides: { SettleUploads: 300 },
+      retryIntervalOverrides: {
+        CreateModel: 0,
+        Transform: 0,
+        DeleteModel: 0,
+        DeleteEndpoint: 0,
+        DeleteEndpointConfig: 0,
+        Cleanup: 0,
+        Plan: 0,
+      },
+      waitTimeOverrides: { SettleUploads: 300, WaitForEndpoint: 0 },
     },
   });
   await during?.(execution.eventLogs);
@@ -151,6 +261,13 @@ async function execute(
     const cause = (error as Error).cause as Error;
     return { output: undefined, error: { name: cause.name, message: cause.message } };
   }
+}
+
+/** S3's CopyObject within the test's bucket. */
+async function copyObject(input: { Bucket: string; CopySource: string; Key: string }): Promise<Json> {
+  const source = input.CopySource.slice(`${input.Bucket}/`.length);
+  await writeText(store, input.Key, await readText(store, source));
+  return {};
 }
 
 /** A Map item as the state machine passes it to Shard and Merge, handed to the step. */
@@ -294,6 +411,151 @@ describe('the state machine', () => {
       status: 'Failed',
     });
     expect(await readText(store, 'results/job-4/_errors.jsonl')).toContain('invalid JSON at column 2');
+    expect(await keys('work/')).toEqual([]);
+  });
+
+  it('scores a job of fewer records than endpointMaxRecords on a serverless endpoint, then deletes it', async () => {
+    // Prepare: three records, under a threshold of four; the endpoint is Creating at the first check.
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1,2]}\n{"features":[3,4]}\n{"features":[5]}\n');
+    // Act
+    const { output, error } = await execute('job-e1', {
+      inputs: ['inbox/a.jsonl'],
+      job: { ...spec, endpointMaxRecords: 4, serverlessConfig: { memorySizeInMB: 3072, maxConcurrency: 2 } },
+    });
+    // Assess: the same results as a transform job's, from the endpoint, and nothing left behind.
+    expect(error).toBeUndefined();
+    expect(await readText(store, 'results/job-e1/a.jsonl.out')).toBe('[1,2]\n[3,4]\n[5]\n');
+    expect(output?.scoring).toEqual({
+      endpoint: true,
+      image: 'tfs-cpu',
+      reason: '3 records, fewer than endpointMaxRecords 4',
+    });
+    expect(sageMaker.calls.filter((call) => !call.startsWith('stop'))).toEqual([
+      'createModel',
+      'createEndpointConfig',
+      'createEndpoint',
+      'describeEndpoint',
+      'describeEndpoint',
+      'invokeEndpoint',
+      'deleteEndpoint',
+      'deleteEndpointConfig',
+      'deleteModel',
+    ]);
+    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
+      0, 0, 0,
+    ]);
+    expect(await keys('work/')).toEqual([]);
+  });
+
+  it('scores a job of endpointMaxRecords records or more with a transform job', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n{"features":[2]}\n{"features":[3]}\n');
+    const { output, error } = await execute('job-e2', {
+      inputs: ['inbox/a.jsonl'],
+      job: { ...spec, endpointMaxRecords: 3 },
+    });
+    expect(error).toBeUndefined();
+    expect(output?.scoring).toMatchObject({ endpoint: false, image: 'tfs-image' });
+    expect(sageMaker.calls).toContain('transform');
+    expect(sageMaker.calls).not.toContain('createEndpoint');
+    expect(sageMaker.calls).not.toContain('deleteEndpoint');
+    expect(await readText(store, 'results/job-e2/a.jsonl.out')).toBe('[1]\n[2]\n[3]\n');
+  });
+
+  it('deletes the endpoint, its config and the model when scoring on the endpoint fails', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    sageMaker.failures.invokeEndpoint = {
+      name: 'EndpointInvocationError',
+      message: 'ModelError: 400',
+      times: 1,
+    };
+    const { error } = await execute('job-e3', {
+      inputs: ['inbox/a.jsonl'],
+      job: { ...spec, endpointMaxRecords: 10 },
+    });
+    expect(error?.name).toBe('EndpointInvocationError');
+    expect(error?.message).toContain('request for records 1-1 to endpoint job-e3 failed: ModelError: 400');
+    expect(sageMaker.calls.filter((call) => call.startsWith('delete'))).toEqual([
+      'deleteEndpoint',
+      'deleteEndpointConfig',
+      'deleteModel',
+    ]);
+    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
+      0, 0, 0,
+    ]);
+    expect(await keys('work/')).toEqual([]);
+  });
+
+  it('fails with the reason SageMaker gives when the endpoint cannot be created, and cleans up', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    sageMaker.endpointOutcome = {
+      status: 'Failed',
+      reason: 'Image size 12 GB is over the 10 GB serverless limit',
+    };
+    const { error } = await execute('job-e4', {
+      inputs: ['inbox/a.jsonl'],
+      job: { ...spec, endpointMaxRecords: 10 },
+    });
+    expect(error?.name).toBe('EndpointFailed');
+    expect(JSON.parse(error?.message ?? '{}')).toMatchObject({
+      EndpointStatus: 'Failed',
+      FailureReason: 'Image size 12 GB is over the 10 GB serverless limit',
+    });
+    expect(sageMaker.calls).not.toContain('invokeEndpoint');
+    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
+      0, 0, 0,
+    ]);
+  });
+
+  it('gives up on an endpoint that stays Creating, and cleans up', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    sageMaker.creatingChecks = Number.POSITIVE_INFINITY;
+    const { error } = await execute('job-e5', {
+      inputs: ['inbox/a.jsonl'],
+      job: { ...spec, endpointMaxRecords: 10 },
+    });
+    expect(error).toEqual({
+      name: 'EndpointTimeout',
+      message: 'Endpoint job-e5 was still not InService after 60 waits of 30 seconds',
+    });
+    expect(sageMaker.calls.filter((call) => call === 'describeEndpoint')).toHaveLength(61);
+    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
+      0, 0, 0,
+    ]);
+  });
+
+  it('packages a TF-Hub handle once, and serves the packaged model from the cache after', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    const hub = { ...spec, model: 'tfhub:google/nnlm-en-dim50/2' };
+    const first = await execute('job-h1', { inputs: ['inbox/a.jsonl'], job: hub });
+    expect(first.error).toBeUndefined();
+    expect(sageMaker.calls.filter((call) => call === 'createTrainingJob')).toHaveLength(1);
+    const cached = (await keys('models/hub-cache/')).filter((key) => key.endsWith('/model.tar.gz'));
+    expect(cached).toHaveLength(1);
+    expect(await readText(store, cached[0] ?? '')).toBe('packaged "google/nnlm-en-dim50/2"');
+    expect(await keys('code/package-hub-model/')).toEqual([
+      expect.stringMatching(/\/package_hub_model\.py$/),
+    ]);
+
+    const second = await execute('job-h2', { inputs: ['inbox/a.jsonl'], job: hub });
+    expect(second.error).toBeUndefined();
+    expect(sageMaker.calls.filter((call) => call === 'createTrainingJob')).toHaveLength(1);
+    expect(await readText(store, 'results/job-h2/a.jsonl.out')).toBe('[1]\n');
+  });
+
+  it('cleans up after a packaging job that fails', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n');
+    sageMaker.failures.createTrainingJob = {
+      name: 'States.TaskFailed',
+      message: 'AlgorithmError: ExecuteUserScriptError',
+      times: 1,
+    };
+    const { error } = await execute('job-h3', {
+      inputs: ['inbox/a.jsonl'],
+      job: { ...spec, model: 'tfhub:google/nnlm-en-dim50/2' },
+    });
+    expect(error).toEqual({ name: 'States.TaskFailed', message: 'AlgorithmError: ExecuteUserScriptError' });
+    expect(sageMaker.calls).not.toContain('createModel');
+    expect(await keys('models/')).toEqual([]);
     expect(await keys('work/')).toEqual([]);
   });
 

@@ -13,6 +13,9 @@ export class MemoryObjects {
       close: async () => {
         this.objects.set(name, Buffer.concat(parts));
       },
+      abort: async () => {
+        parts.length = 0;
+      },
     };
   }
 

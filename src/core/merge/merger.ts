@@ -1,6 +1,5 @@
 import { CountMismatchError, InvalidRecordError, PredictionCountError } from '../errors.ts';
-import type { ByteSink } from '../io.ts';
-import { Staging } from '../io.ts';
+import { abandon, type ByteSink, Staging } from '../io.ts';
 import { compileJsonPath, type Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
@@ -42,7 +41,8 @@ const NEWLINE_BYTES = Buffer.from([NEWLINE]);
  * Writes `<input>.out`: one line per good record, in input order, from the shards' transform outputs:
  * each response is split into one output per record (TFS answers one JSON document per request), the
  * count is checked against each shard's, the original record is joined when asked, and the output
- * filter applied. Records in = records out + records in error, or it throws CountMismatchError.
+ * filter applied. Records in = records out + records in error, or it throws CountMismatchError; when it
+ * throws, neither the output nor the errors appear.
  */
 export async function mergeInput(
   index: ShardIndex,
@@ -95,30 +95,40 @@ export async function mergeInput(
     for (const chunk of errorRows.drain()) await targets.errors.write(chunk);
   };
 
-  if (options.joinSource === 'Input') {
-    await joinWithInput(index, sources, options, outputs, emit, flush);
-  } else if (!filter && index.format === 'instances' && options.tfsMethod === 'predict') {
-    written = await copyPredictions(index, sources, out);
-  } else {
-    for await (const batch of outputs) {
-      for (let k = 0; k < batch.spans.starts.length; k++) {
-        emit(batch.bytes, batch.spans.starts[k] as number, batch.spans.ends[k] as number);
-      }
-      await flush();
-    }
-  }
-  await flush();
-  await out.close();
-  await targets.errors.close();
-
   const { records } = index;
-  const errors = records.errors + failed;
-  if (records.in !== written + errors) {
-    throw new CountMismatchError(
-      `${index.input}: ${records.in} records in, ${written} out and ${errors} in error do not add up`,
-    );
+  try {
+    if (options.joinSource === 'Input') {
+      await joinWithInput(index, sources, options, outputs, emit, flush);
+    } else if (!filter && index.format === 'instances' && options.tfsMethod === 'predict') {
+      written = await copyPredictions(index, sources, out);
+    } else {
+      for await (const batch of outputs) {
+        for (let k = 0; k < batch.spans.starts.length; k++) {
+          emit(batch.bytes, batch.spans.starts[k] as number, batch.spans.ends[k] as number);
+        }
+        await flush();
+      }
+    }
+    await flush();
+    if (records.in !== written + records.errors + failed) {
+      throw new CountMismatchError(
+        `${index.input}: ${records.in} records in, ${written} out and ${records.errors + failed} in error do not add up`,
+      );
+    }
+    // The output appears last, and only when its counts add up.
+    await targets.errors.close();
+    await out.close();
+  } catch (error) {
+    // Ending the generator closes the shard output it may be reading.
+    await abandon([out, targets.errors], error, outputs.return(undefined));
   }
-  return { key: index.input, records: records.in, errors, out: written, skipped: records.skipped };
+  return {
+    key: index.input,
+    records: records.in,
+    errors: records.errors + failed,
+    out: written,
+    skipped: records.skipped,
+  };
 }
 
 /**

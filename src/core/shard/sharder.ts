@@ -1,5 +1,4 @@
-import type { ByteSink, ShardSinkFactory } from '../io.ts';
-import { Staging } from '../io.ts';
+import { abandon, type ByteSink, type ShardSinkFactory, Staging } from '../io.ts';
 import { createCsvReader } from '../records/csv.ts';
 import { createLineReader } from '../records/line.ts';
 import { createRecordIoReader } from '../records/recordio.ts';
@@ -183,6 +182,10 @@ export async function shardInput(
     closeShard();
     await flush(true);
     await targets.errors.close();
+  } catch (error) {
+    // The shard being written and the errors are dropped; the shards already closed stay for the
+    // caller to delete with the rest of the job's work.
+    await abandon([sink, targets.errors], error, Promise.allSettled(inFlight));
   } finally {
     await pool.close();
   }

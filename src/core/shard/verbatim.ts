@@ -1,4 +1,4 @@
-import type { ByteSink } from '../io.ts';
+import { abandon, type ByteSink } from '../io.ts';
 import { countLines } from '../records/newlines.ts';
 import { RAW_KEEP_BYTES } from '../records/types.ts';
 import { errorRow } from './errors.ts';
@@ -143,48 +143,52 @@ export async function shardLinesVerbatim(
   // Writes of the previous chunk run while the next one is read; they end before the one after is
   // asked for, so a source that reuses two buffers is never overwritten under a pending write.
   let writing: Promise<void> = Promise.resolve();
-  for await (const chunk of source) {
-    let position = 0;
-    if (carrySize > 0) {
-      const newline = chunk.indexOf(LF);
-      if (newline === -1) {
-        if (carrySize <= limit) carry.push(Buffer.from(chunk.subarray(0, limit + 1 - carrySize)));
-        carrySize += chunk.length;
-        await writing;
-        continue;
+  try {
+    for await (const chunk of source) {
+      let position = 0;
+      if (carrySize > 0) {
+        const newline = chunk.indexOf(LF);
+        if (newline === -1) {
+          if (carrySize <= limit) carry.push(Buffer.from(chunk.subarray(0, limit + 1 - carrySize)));
+          carrySize += chunk.length;
+          await writing;
+          continue;
+        }
+        if (carrySize <= limit) carry.push(chunk.subarray(0, newline));
+        const size = carrySize + newline;
+        const data = Buffer.concat(carry);
+        carry = [];
+        carrySize = 0;
+        single(data.length === size ? data : data.subarray(0, RAW_KEEP_BYTES), size);
+        position = newline + 1;
       }
-      if (carrySize <= limit) carry.push(chunk.subarray(0, newline));
-      const size = carrySize + newline;
-      const data = Buffer.concat(carry);
-      carry = [];
-      carrySize = 0;
-      single(data.length === size ? data : data.subarray(0, RAW_KEEP_BYTES), size);
-      position = newline + 1;
-    }
-    const lastNewline = chunk.lastIndexOf(LF);
-    if (lastNewline >= position) {
-      const end = lastNewline + 1;
-      // No line here can be over the limit when the whole range is not, and the kernel says whether
-      // any is empty: then the range is written as it stands, cut only where a shard fills up.
-      const count = end - position <= limit ? countLines(chunk, position, end) : undefined;
-      if (count && !count.empty) takeLines(chunk, position, end, count.lines);
-      else scanLines(chunk, position, end);
-      position = end;
-    }
-    if (position < chunk.length) {
-      carry.push(Buffer.from(chunk.subarray(position, Math.min(chunk.length, position + limit + 1))));
-      carrySize = chunk.length - position;
+      const lastNewline = chunk.lastIndexOf(LF);
+      if (lastNewline >= position) {
+        const end = lastNewline + 1;
+        // No line here can be over the limit when the whole range is not, and the kernel says whether
+        // any is empty: then the range is written as it stands, cut only where a shard fills up.
+        const count = end - position <= limit ? countLines(chunk, position, end) : undefined;
+        if (count && !count.empty) takeLines(chunk, position, end, count.lines);
+        else scanLines(chunk, position, end);
+        position = end;
+      }
+      if (position < chunk.length) {
+        carry.push(Buffer.from(chunk.subarray(position, Math.min(chunk.length, position + limit + 1))));
+        carrySize = chunk.length - position;
+      }
+      await writing;
+      writing = apply();
     }
     await writing;
-    writing = apply();
+    if (carrySize > 0) single(Buffer.concat(carry), carrySize);
+    if (shard.records > 0) {
+      shards.push({ shard: shards.length, ...shard });
+      steps.push('close');
+    }
+    await apply();
+    await targets.errors.close();
+  } catch (error) {
+    await abandon([sink, targets.errors], error, writing);
   }
-  await writing;
-  if (carrySize > 0) single(Buffer.concat(carry), carrySize);
-  if (shard.records > 0) {
-    shards.push({ shard: shards.length, ...shard });
-    steps.push('close');
-  }
-  await apply();
-  await targets.errors.close();
   return { input: options.input, format: 'original', shards, records: counts, quarantined };
 }

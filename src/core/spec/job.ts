@@ -8,6 +8,12 @@ import { decodingFor, SPLIT_TYPES } from './records.ts';
  * `config/default-job.json`, a sidecar `<input>.job.json`, the webhook body, the CLI's `--job`.
  */
 const name = z.string().regex(/^[A-Za-z0-9_./-]+$/, 'letters, digits and _ . / - only');
+const s3File = z.string().regex(/^s3:\/\/[^/]+\/.*[^/]$/, 'an s3:// URL of a file');
+
+/** The largest request a serverless endpoint takes. */
+export const SERVERLESS_PAYLOAD_MB = 4;
+/** The largest record a job reads, whatever its maxPayloadInMB: the largest MaxPayloadInMB there is. */
+export const MAX_RECORD_MB = 100;
 
 export const jobSpecSchema = z.strictObject({
   model: z
@@ -39,6 +45,22 @@ export const jobSpecSchema = z.strictObject({
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(1024)),
   /** Target size of one shard, in MB; the plan may make shards smaller to keep instances busy. */
   shardSizeInMB: z.number().min(1).max(1024),
+  /**
+   * A job with fewer records than this is scored on a serverless endpoint rather than by a transform
+   * job; 0 never. One function invocation scores them, within Lambda's 15 minutes.
+   */
+  endpointMaxRecords: z.number().int().min(0).max(100_000),
+  serverlessConfig: z.strictObject({
+    memorySizeInMB: z.number().int().multipleOf(1024).min(1024).max(6144),
+    maxConcurrency: z.number().int().min(1).max(200),
+  }),
+  /** Files packaged with a tfhub: model as code/inference.py and code/requirements.txt. */
+  code: z
+    .strictObject({
+      inference: s3File.optional(),
+      requirements: s3File.optional(),
+    })
+    .optional(),
 });
 
 export type JobSpec = z.infer<typeof jobSpecSchema>;
@@ -58,6 +80,8 @@ export const DEFAULT_JOB: Omit<JobSpec, 'model'> = {
   modelClientConfig: { invocationsTimeoutInSeconds: 600, invocationsMaxRetries: 3 },
   environment: {},
   shardSizeInMB: 64,
+  endpointMaxRecords: 0,
+  serverlessConfig: { memorySizeInMB: 2048, maxConcurrency: 5 },
 };
 
 /**
@@ -110,6 +134,22 @@ function checkCombinations(spec: JobSpec): void {
   if (spec.dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
     throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
   }
+  if (spec.code !== undefined && !spec.model.startsWith('tfhub:')) {
+    throw new JobSpecError('code', 'only goes with a tfhub: model, which is packaged with it');
+  }
+}
+
+/**
+ * The most bytes one record may have: what one request takes, and at most what a serverless endpoint
+ * takes when the job may be scored on one, so that a record is quarantined the same way however the
+ * job is scored.
+ */
+export function maxRecordBytes(spec: JobSpec): number {
+  // maxPayloadInMB 0 lets SageMaker stream a record of any size, but Shard holds a record whole: one
+  // larger than the largest payload SageMaker otherwise takes is quarantined, not read into memory.
+  const limit = spec.maxPayloadInMB === 0 ? MAX_RECORD_MB : spec.maxPayloadInMB;
+  const capped = spec.endpointMaxRecords > 0 ? Math.min(limit, SERVERLESS_PAYLOAD_MB) : limit;
+  return capped * 1024 * 1024;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,15 +1,14 @@
 import { compileJsonPath } from '../json/path.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
 import { readerFor, type ShardOptions } from '../shard/sharder.ts';
-import type { JobSpec } from '../spec/job.ts';
+import { type JobSpec, maxRecordBytes } from '../spec/job.ts';
 import { decodingFor } from '../spec/records.ts';
 
 /** The shard engine's settings for one input of a job. */
 export function shardOptionsFor(spec: JobSpec, input: string, workers = 0): ShardOptions {
   const inputFilter = spec.dataProcessing.inputFilter;
   if (inputFilter !== undefined) compileJsonPath(inputFilter);
-  const maxPayloadBytes =
-    spec.maxPayloadInMB === 0 ? Number.MAX_SAFE_INTEGER : spec.maxPayloadInMB * 1024 * 1024;
+  const maxPayloadBytes = maxRecordBytes(spec);
   return {
     input,
     splitType: spec.splitType,

@@ -21,6 +21,9 @@ export interface ShardResult {
   readonly records: ShardIndex['records'];
 }
 
+/** The input size from which Shard encodes on worker threads, when it has them. */
+export const WORKERS_FROM_BYTES = 32 * 1024 * 1024;
+
 /** Shard step: one input, read once, cut into shards; its index is kept for the merge. */
 export async function shardStep(
   store: ObjectStore,
@@ -28,7 +31,8 @@ export async function shardStep(
   input: PlannedInput,
   workers = 0,
 ): Promise<ShardResult> {
-  const options = shardOptionsFor(plan.spec, input.name, workers);
+  // Starting a worker thread costs most of a second of CPU: worth it only for inputs that take longer.
+  const options = shardOptionsFor(plan.spec, input.name, input.size >= WORKERS_FROM_BYTES ? workers : 0);
   const extension = shardExtension(options);
   const index = await shardInput(store.read(input.key), options, {
     openShard: (shard) => store.write(shardKey(plan.jobId, input.index, shard, extension)),

@@ -1,4 +1,4 @@
-import { I32, instantiate, op, reserveMemory, V128 } from '../wasm.ts';
+import { compileKernel, I32, op, reserveMemory, V128 } from '../wasm.ts';
 
 /**
  * Turns the content of a list of flat lists, `[..],[..],...,[..]`, into one list per line, sixteen bytes
@@ -50,7 +50,7 @@ const body = [
   ...op.get(count),
 ];
 
-const kernel = instantiate<(start: number, end: number) => number>(
+const newKernel = compileKernel<(start: number, end: number) => number>(
   {
     params: 2,
     locals: [
@@ -61,14 +61,15 @@ const kernel = instantiate<(start: number, end: number) => number>(
   },
   2,
 );
-let memory = new Uint8Array(kernel.memory.buffer);
 
 /**
  * Output lines gathered in the kernel's memory, so that a response's lists are copied once (in), made
- * into lines where they lie, and written out with others in one large write. One at a time: the
- * kernel's memory is shared.
+ * into lines where they lie, and written out with others in one large write. Each buffer has a kernel
+ * instance and memory of its own: merges may run side by side in one process.
  */
 export class LineBuffer {
+  private readonly kernel = newKernel();
+  private memory = new Uint8Array(this.kernel.memory.buffer);
   private used = 0;
 
   get size(): number {
@@ -80,9 +81,10 @@ export class LineBuffer {
     const size = to - from;
     if (size < 2 || b[from] !== 0x5b || b[to - 1] !== 0x5d) return -1;
     const offset = this.reserve(size + 1);
+    const memory = this.memory;
     memory.set(b.subarray(from, to), DATA + offset);
     memory.fill(0, DATA + offset + size, DATA + offset + size + 16);
-    const lists = kernel.run(offset, offset + size);
+    const lists = this.kernel.run(offset, offset + size);
     if (lists < 0) return -1;
     memory[DATA + offset + size] = 0x0a;
     this.used += size + 1;
@@ -92,20 +94,20 @@ export class LineBuffer {
   /** Appends bytes as they are. */
   append(b: Uint8Array, from: number, to: number): void {
     const offset = this.reserve(to - from);
-    memory.set(b.subarray(from, to), DATA + offset);
+    this.memory.set(b.subarray(from, to), DATA + offset);
     this.used += to - from;
   }
 
   /** What was appended, as a view valid until the next append; the buffer is empty again. */
   take(): Uint8Array {
-    const lines = memory.subarray(DATA, DATA + this.used);
+    const lines = this.memory.subarray(DATA, DATA + this.used);
     this.used = 0;
     return lines;
   }
 
   private reserve(size: number): number {
-    if (reserveMemory(kernel.memory, DATA + this.used + size + 16))
-      memory = new Uint8Array(kernel.memory.buffer);
+    if (reserveMemory(this.kernel.memory, DATA + this.used + size + 16))
+      this.memory = new Uint8Array(this.kernel.memory.buffer);
     return this.used;
   }
 }

@@ -83,6 +83,10 @@ export async function handleWebhook(
         body: { error: `inputs: every input must be in s3://${deps.bucket}/`, field: 'inputs' },
       };
     }
+    if (inputs.some((key) => key !== undefined && !plainKey(key))) {
+      const error = 'inputs: a key may not start with /, have . or .. parts, or hold a backslash';
+      return { status: 400, body: { error, field: 'inputs' } };
+    }
     input = { inputs, ...(body.data.job && { job: body.data.job }) };
   }
   const { executionArn } = await deps.executions.start(name, input);
@@ -117,4 +121,13 @@ function toKey(input: string, bucket: string): string | undefined {
   if (!input.startsWith('s3://')) return input;
   const prefix = `s3://${bucket}/`;
   return input.startsWith(prefix) && input.length > prefix.length ? input.slice(prefix.length) : undefined;
+}
+
+/** A key that names the same object everywhere: no `.` or `..` parts, no leading '/', no '\\' or NUL. */
+function plainKey(key: string): boolean {
+  return (
+    !key.startsWith('/') &&
+    !/[\\\0]/.test(key) &&
+    key.split('/').every((part) => part !== '.' && part !== '..')
+  );
 }

@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FramingError, InvalidRecordError, RecordTooLargeError } from '../../core/errors.ts';
 import type { ObjectStore } from '../../core/ports/object-store.ts';
-import { recordIoFramer } from '../../core/records/recordio.ts';
-import { tfRecordFramer } from '../../core/records/tfrecord.ts';
+import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
 import { readerFor, type SplitType } from '../../core/shard/sharder.ts';
-import { type Batch, BatchPacker, type PackerOptions } from './batches.ts';
 import type { ContainerClient, ContainerResponse } from './container-client.ts';
 import { TransformFailure } from './errors.ts';
 
@@ -89,7 +87,7 @@ async function transformObject(
     const ends = body.length > 0 && body[body.length - 1] === NEWLINE[0];
     if (plan.assembleWith === 'Line' && !ends) await sink.write(NEWLINE);
   });
-  const packer = new BatchPacker(packerOptions(plan));
+  const packer = new BatchPacker(packerOptionsFor(plan.splitType, plan.payloadLimit, plan.multiRecord));
   const handler: RecordHandler = {
     onRecord: (data, record) => packer.add(data, record),
     onBadRecord: (bad) => {
@@ -124,10 +122,8 @@ async function transformObject(
     await sink.close();
   } catch (error) {
     await requests.cancel();
-    // Keys that extend this one belong to inputs later in key order, not yet written by this job.
     try {
-      await sink.close();
-      await store.deletePrefix(outputKey);
+      await sink.abort();
     } catch (cleanup) {
       throw new AggregateError([error, cleanup], `${file}: its partial output could not be removed`);
     }
@@ -135,20 +131,6 @@ async function transformObject(
     // A framing error names the input itself.
     const reason = error instanceof FramingError ? error.message : `${file}: ${(error as Error).message}`;
     throw new TransformFailure(`ClientError: ${reason}`, { cause: error });
-  }
-}
-
-function packerOptions(plan: TransformPlan): PackerOptions {
-  const base = { limit: plan.payloadLimit, multiRecord: plan.multiRecord };
-  switch (plan.splitType) {
-    case 'Line':
-      return { ...base, separator: NEWLINE[0] };
-    case 'TFRecord':
-      return { ...base, framer: tfRecordFramer };
-    case 'RecordIO':
-      return { ...base, framer: recordIoFramer };
-    case 'None':
-      return base;
   }
 }
 

@@ -3,13 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
-import { writeText } from '../../../src/core/ports/object-store.ts';
-import { type PlanConfig, planJob, sageMakerName } from '../../../src/core/steps/plan.ts';
+import { readText, writeText } from '../../../src/core/ports/object-store.ts';
+import { hubModelName, type PlanConfig, planJob, sageMakerName } from '../../../src/core/steps/plan.ts';
 
 const config: PlanConfig = {
   objectUrl: (key) => `s3://bucket/${key}`,
   servingImage: (instanceType) => `tfs:${instanceType.includes('.p') ? 'gpu' : 'cpu'}`,
   trainingImage: 'tf-training',
+  packagingSource: async () => [
+    { name: 'package_hub_model.py', content: Buffer.from('print("packaged")\n') },
+    { name: 'requirements.txt', content: Buffer.from('tensorflow-hub\n') },
+  ],
   localModels: false,
   namePrefix: 'tfbp-dev',
 };
@@ -45,7 +49,12 @@ describe('planJob', () => {
       instanceCount: 3,
     });
     expect(plan.inputs).toEqual([{ index: 0, key: 'inbox/day/a.csv', name: 'day/a.csv', size: 4 }]);
-    expect(plan.model).toEqual({ image: 'tfs:cpu', dataUrl: 's3://m/default.tar.gz', environment: {} });
+    expect(plan.model).toEqual({
+      image: 'tfs:cpu',
+      serverlessImage: 'tfs:cpu',
+      dataUrl: 's3://m/default.tar.gz',
+      environment: {},
+    });
     expect(plan.transform).toMatchObject({
       inputUri: 's3://bucket/work/inbox-a-1/shards/',
       outputUri: 's3://bucket/work/inbox-a-1/outputs/',
@@ -57,7 +66,11 @@ describe('planJob', () => {
       model: 'tfbp-dev-inbox-a-1',
       transform: 'tfbp-dev-inbox-a-1',
       training: 'tfbp-dev-inbox-a-1',
+      endpoint: 'tfbp-dev-inbox-a-1',
+      endpointConfig: 'tfbp-dev-inbox-a-1',
     });
+    expect(plan.packageModel).toBe(false);
+    expect(plan.packaging).toBeUndefined();
   });
 
   it('puts the deployment defaults under everything else', async () => {
@@ -70,15 +83,96 @@ describe('planJob', () => {
     expect(plan.spec).toMatchObject({ model: 's3://m/x', instanceType: 'ml.c5.xlarge', maxErrorPercent: 1 });
   });
 
-  it('plans packaging for a TF-Hub handle, with the model where the training job puts it', async () => {
+  it('plans packaging for a TF-Hub handle in script mode, its source uploaded once the plan is valid', async () => {
     const plan = await planJob(
       { jobId: 'j', inputs: ['inbox/day/a.csv'], job: { model: 'tfhub:google/nnlm-en-dim50/2' } },
       store,
       config,
     );
     expect(plan.packageModel).toBe(true);
-    expect(plan.model.dataUrl).toBe('s3://bucket/work/j/model/tfbp-dev-j/output/model.tar.gz');
-    expect(plan.packaging.hyperParameters).toEqual({ handle: '"google/nnlm-en-dim50/2"' });
+    expect(plan.model.dataUrl).toMatch(/^s3:\/\/bucket\/models\/hub-cache\/[0-9a-f]{24}\/model\.tar\.gz$/);
+    expect(plan.model.environment).toEqual({ SAGEMAKER_TFS_DEFAULT_MODEL_NAME: 'nnlm-en-dim50' });
+    expect(plan.packaging?.hyperParameters).toEqual({
+      handle: '"google/nnlm-en-dim50/2"',
+      model_name: '"nnlm-en-dim50"',
+      model_version: '"2"',
+      sagemaker_program: '"package_hub_model.py"',
+      sagemaker_submit_directory: '"/opt/ml/input/data/code"',
+    });
+    const [code] = plan.packaging?.channels ?? [];
+    expect(code?.ChannelName).toBe('code');
+    const source = code?.DataSource.S3DataSource.S3Uri.replace('s3://bucket/', '') ?? '';
+    expect(source).toMatch(/^code\/package-hub-model\/[0-9a-f]{64}\/$/);
+    expect(await readText(store, `${source}package_hub_model.py`)).toBe('print("packaged")\n');
+    expect(await readText(store, `${source}requirements.txt`)).toBe('tensorflow-hub\n');
+    expect(plan.packaging?.outputPath).toBe('s3://bucket/work/j/model/');
+    expect(plan.packaging?.cache).toEqual({
+      bucket: 'bucket',
+      copySource: 'bucket/work/j/model/tfbp-dev-j/output/model.tar.gz',
+      key: plan.model.dataUrl.replace('s3://bucket/', ''),
+    });
+  });
+
+  it('reuses a packaged handle: the same key skips packaging, other code does not', async () => {
+    const job = { model: 'tfhub:https://tfhub.dev/google/nnlm-en-dim50/2' };
+    const first = await planJob({ jobId: 'j1', inputs: ['inbox/day/a.csv'], job }, store, config);
+    await writeText(store, first.model.dataUrl.replace('s3://bucket/', ''), 'model.tar.gz');
+    const again = await planJob({ jobId: 'j2', inputs: ['inbox/day/a.csv'], job }, store, config);
+    expect(again.packageModel).toBe(false);
+    expect(again.packaging).toBeUndefined();
+    expect(again.model.dataUrl).toBe(first.model.dataUrl);
+
+    await writeText(store, 'models/code/inference.py', 'def input_handler(data, context): ...\n');
+    const withCode = await planJob(
+      {
+        jobId: 'j3',
+        inputs: ['inbox/day/a.csv'],
+        job: { ...job, code: { inference: 's3://bucket/models/code/inference.py' } },
+      },
+      store,
+      config,
+    );
+    expect(withCode.packageModel).toBe(true);
+    expect(withCode.model.dataUrl).not.toBe(first.model.dataUrl);
+    expect(withCode.packaging?.channels.map((channel) => channel.ChannelName)).toEqual(['code', 'inference']);
+    await expect(
+      planJob(
+        {
+          jobId: 'j4',
+          inputs: ['inbox/day/a.csv'],
+          job: { ...job, code: { requirements: 's3://other/r.txt' } },
+        },
+        store,
+        config,
+      ),
+    ).rejects.toThrow('code.requirements: must be an object under s3://bucket/models/');
+  });
+
+  it('names a TF-Hub model after its handle, unless the spec names it', () => {
+    expect(hubModelName('google/universal-sentence-encoder/4')).toEqual({
+      name: 'universal-sentence-encoder',
+      version: '4',
+    });
+    expect(
+      hubModelName('https://www.kaggle.com/models/google/mobilenet-v3/TensorFlow2/classification/005'),
+    ).toEqual({ name: 'classification', version: '5' });
+    expect(hubModelName('https://example.com/models/my model', 'mine')).toEqual({
+      name: 'mine',
+      version: '1',
+    });
+  });
+
+  it('takes the deployment endpointMaxRecords under every other source', async () => {
+    const deployment = { ...config, endpointMaxRecords: 500 };
+    const job = { model: 's3://m/x' };
+    const plan = await planJob({ jobId: 'j', inputs: ['inbox/day/a.csv'], job }, store, deployment);
+    expect(plan.spec.endpointMaxRecords).toBe(500);
+    const off = await planJob(
+      { jobId: 'j', inputs: ['inbox/day/a.csv'], job: { ...job, endpointMaxRecords: 0 } },
+      store,
+      deployment,
+    );
+    expect(off.spec.endpointMaxRecords).toBe(0);
   });
 
   it('refuses a missing input, no input, a local model in the cloud, and a broken default file', async () => {

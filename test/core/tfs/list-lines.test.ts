@@ -5,6 +5,28 @@ import { LineBuffer } from '../../../src/core/tfs/list-lines.ts';
 const scores = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { maxLength: 6 });
 
 describe('LineBuffer', () => {
+  it('keeps its own lines when other buffers are filled in between, as merges side by side do', () => {
+    const a = new LineBuffer();
+    const b = new LineBuffer();
+    const text = (lists: number[][]) => Buffer.from(lists.map((list) => JSON.stringify(list)).join(','));
+    for (let k = 0; k < 3; k++) {
+      a.appendLists(text([[k, 1]]), 0, text([[k, 1]]).length);
+      b.appendLists(
+        text([
+          [k, 2],
+          [k, 3],
+        ]),
+        0,
+        text([
+          [k, 2],
+          [k, 3],
+        ]).length,
+      );
+    }
+    expect(Buffer.from(a.take()).toString()).toBe('[0,1]\n[1,1]\n[2,1]\n');
+    expect(Buffer.from(b.take()).toString()).toBe('[0,2]\n[0,3]\n[1,2]\n[1,3]\n[2,2]\n[2,3]\n');
+  });
+
   it('puts each flat list on its own line, response after response', () => {
     fc.assert(
       fc.property(

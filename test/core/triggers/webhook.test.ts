@@ -88,6 +88,22 @@ describe('POST /runs', () => {
     expect(executions.byName.size).toBe(0);
   });
 
+  it('refuses input keys with . or .. parts, a leading / or a backslash, naming the field', async () => {
+    for (const key of [
+      '../secret.jsonl',
+      's3://data/inbox/../../secret.jsonl',
+      'inbox/./a.jsonl',
+      '/etc/passwd',
+      'inbox\\..\\a.jsonl',
+    ]) {
+      const answer = await handleWebhook(signed(JSON.stringify({ inputs: ['inbox/a.jsonl', key] })), deps);
+      expect(answer).toMatchObject({ status: 400, body: { field: 'inputs' } });
+    }
+    expect(executions.byName.size).toBe(0);
+    const dotted = await handleWebhook(signed('{"inputs":["inbox/..a..jsonl"]}'), deps);
+    expect(dotted.status).toBe(202);
+  });
+
   it('gives the first answer again for a repeated Idempotency-Key', async () => {
     const request = signed('{"inputs":["inbox/c.jsonl"]}', { 'idempotency-key': 'order-42' });
     const first = await handleWebhook(request, deps);

@@ -1,5 +1,8 @@
-import { RecordTooLargeError } from '../../core/errors.ts';
-import type { RecordFramer } from '../../core/records/types.ts';
+import { RecordTooLargeError } from '../errors.ts';
+import type { SplitType } from '../shard/block.ts';
+import { recordIoFramer } from './recordio.ts';
+import { tfRecordFramer } from './tfrecord.ts';
+import type { RecordFramer } from './types.ts';
 
 /** One request's worth of records: their numbers within the input (1-based) and the request body. */
 export interface Batch {
@@ -20,6 +23,22 @@ export interface PackerOptions {
 }
 
 const INITIAL_CAPACITY = 64 * 1024;
+const NEWLINE = 0x0a;
+
+/** How records of a split type go into a request: lines joined by newlines, framed records, or bare. */
+export function packerOptionsFor(splitType: SplitType, limit: number, multiRecord: boolean): PackerOptions {
+  const base = { limit, multiRecord };
+  switch (splitType) {
+    case 'Line':
+      return { ...base, separator: NEWLINE };
+    case 'TFRecord':
+      return { ...base, framer: tfRecordFramer };
+    case 'RecordIO':
+      return { ...base, framer: recordIoFramer };
+    case 'None':
+      return base;
+  }
+}
 
 /**
  * Packs records into request bodies as SageMaker's batch strategies do, copying each record once. A
