@@ -153,6 +153,7 @@ describe('state machine step handlers', () => {
     await merge({ jobId: planned.jobId, spec: planned.spec, input }, context);
     // Assess
     expect(routed).toEqual({
+      empty: false,
       endpoint: true,
       image: '763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.16-cpu',
       reason: '2 records, fewer than endpointMaxRecords 10',

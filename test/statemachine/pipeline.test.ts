@@ -426,6 +426,7 @@ describe('the state machine', () => {
     expect(error).toBeUndefined();
     expect(await readText(store, 'results/job-e1/a.jsonl.out')).toBe('[1,2]\n[3,4]\n[5]\n');
     expect(output?.scoring).toEqual({
+      empty: false,
       endpoint: true,
       image: 'tfs-cpu',
       reason: '3 records, fewer than endpointMaxRecords 4',

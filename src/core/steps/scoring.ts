@@ -29,6 +29,8 @@ export function scoringReason(spec: JobSpec, records: number, complete = true): 
 }
 
 export interface ScoringChoice {
+  /** No record reached a shard (all quarantined, or empty inputs): nothing is sent to a model. */
+  readonly empty: boolean;
   readonly endpoint: boolean;
   /** The serving image the model is created with: a serverless endpoint runs on CPU. */
   readonly image: string;
@@ -38,23 +40,37 @@ export interface ScoringChoice {
 /**
  * Route step, once every input is sharded: the records to score are known exactly (the plan, before
  * reading the inputs, could only guess them from sizes), and a job of fewer than endpointMaxRecords goes
- * to a serverless endpoint. Counting stops at the threshold.
+ * to a serverless endpoint. Counting stops at the threshold. A job with nothing to score (every record
+ * quarantined) skips the model altogether and goes on to Merge, which writes the errors.
  */
 export async function chooseScoringStep(
   store: ObjectStore,
   plan: Pick<Plan, 'jobId' | 'spec' | 'inputs'> & { model: Pick<Plan['model'], 'image' | 'serverlessImage'> },
 ): Promise<ScoringChoice> {
-  const transform = { endpoint: false, image: plan.model.image };
+  const sent = async (input: Plan['inputs'][number]) =>
+    (JSON.parse(await readText(store, indexKey(plan.jobId, input.index))) as ShardIndex).records.sent;
+  let empty = true;
+  for (const input of plan.inputs) {
+    if ((await sent(input)) > 0) {
+      empty = false;
+      break;
+    }
+  }
+  const transform = { empty, endpoint: false, image: plan.model.image };
   if (plan.spec.endpointMaxRecords === 0) return { ...transform, reason: scoringReason(plan.spec, 0) };
   let records = 0;
   for (const [k, input] of plan.inputs.entries()) {
-    const index = JSON.parse(await readText(store, indexKey(plan.jobId, input.index))) as ShardIndex;
-    records += index.records.sent;
+    records += await sent(input);
     if (!scoresOnEndpoint(plan.spec, records)) {
       return { ...transform, reason: scoringReason(plan.spec, records, k === plan.inputs.length - 1) };
     }
   }
-  return { endpoint: true, image: plan.model.serverlessImage, reason: scoringReason(plan.spec, records) };
+  return {
+    empty,
+    endpoint: true,
+    image: plan.model.serverlessImage,
+    reason: scoringReason(plan.spec, records),
+  };
 }
 
 export interface EndpointJob {

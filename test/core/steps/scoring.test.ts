@@ -169,16 +169,25 @@ describe('chooseScoringStep', () => {
     await writeText(store, 'work/j/index/0.json', index(2));
     await writeText(store, 'work/j/index/1.json', index(3));
     expect(await chooseScoringStep(store, plan(6))).toEqual({
+      empty: false,
       endpoint: true,
       image: 'cpu-image',
       reason: '5 records, fewer than endpointMaxRecords 6',
     });
     expect(await chooseScoringStep(store, plan(5))).toEqual({
+      empty: false,
       endpoint: false,
       image: 'gpu-image',
       reason: '5 records, not fewer than endpointMaxRecords 5',
     });
     expect(await chooseScoringStep(store, plan(0))).toMatchObject({ endpoint: false, image: 'gpu-image' });
     expect(scoresOnEndpoint(plan(6).spec, 5)).toBe(true);
+  });
+
+  it('says when no record reached a shard, whatever the threshold', async () => {
+    await writeText(store, 'work/j/index/0.json', index(0));
+    await writeText(store, 'work/j/index/1.json', index(0));
+    expect(await chooseScoringStep(store, plan(0))).toMatchObject({ empty: true, endpoint: false });
+    expect(await chooseScoringStep(store, plan(6))).toMatchObject({ empty: true });
   });
 });
