@@ -2,29 +2,12 @@ import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
-import type { Output } from '../../src/cli/usage.ts';
 import type { InputCount, JobEstimate } from '../../src/core/estimate.ts';
 import { PRICES } from '../../src/core/prices.ts';
+import { pipeline } from '../support/cli.ts';
 
 // `pipeline plan` reads the files as the Shard step does, with nothing written and nothing run, and
 // prices what the job would do from the table in the repository.
-
-async function pipeline(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const output: Output = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    interactive: false,
-  };
-  const code = await main(args, output);
-  return { code, stdout, stderr };
-}
 
 let dir = '';
 let big = '';

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
-import type { Output } from '../../src/cli/usage.ts';
 import { encodeExample } from '../../src/core/records/example.ts';
 import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
 import type { JobSummary } from '../../src/core/steps/run-steps.ts';
 import { denseNetwork } from '../../src/local/onnx/model-file.ts';
+import { pipeline as runCli } from '../support/cli.ts';
 
 // `pipeline run` end to end: the state machine file through the ASL interpreter, the step functions'
 // handlers over a local folder, the local SageMaker's transform data plane, and the model server with
@@ -19,26 +18,8 @@ import { denseNetwork } from '../../src/local/onnx/model-file.ts';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 async function pipeline(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const output: Output = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    interactive: false,
-  };
-  const code = await main(args, output);
-  const lines = stdout.trim().split('\n');
-  const last = lines[lines.length - 1] ?? '';
-  return {
-    code,
-    stdout,
-    stderr,
-    summary: args.includes('--json') ? (JSON.parse(last) as JobSummary) : undefined,
-  };
+  const result = await runCli(...args);
+  return { ...result, summary: result.report as JobSummary | undefined };
 }
 
 /** A model in TFS layout whose version v answers each row [x, y] with [v·x, v·y]. */

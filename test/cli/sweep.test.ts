@@ -4,28 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalExecutions } from '../../src/adapters/local-executions.ts';
-import { main } from '../../src/cli/main.ts';
-import type { Output } from '../../src/cli/usage.ts';
 import { ResourceRegistry } from '../../src/local/sagemaker/registry.ts';
 import type { LocalSweepResult } from '../../src/local/sweep.ts';
+import { pipeline } from '../support/cli.ts';
 
 // `pipeline sweep` over a data dir laid out as stopped and crashed runs leave one; the runs themselves
 // are in test/faults/pipeline.test.ts.
-
-async function pipeline(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const output: Output = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    interactive: false,
-  };
-  return { code: await main(args, output), stdout, stderr };
-}
 
 const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
 

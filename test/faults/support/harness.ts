@@ -3,34 +3,10 @@ import { readdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { main } from '../../../src/cli/main.ts';
-import type { RunReport } from '../../../src/cli/run.ts';
-import type { Output } from '../../../src/cli/usage.ts';
 import { denseNetwork } from '../../../src/local/onnx/model-file.ts';
 import { ResourceRegistry } from '../../../src/local/sagemaker/registry.ts';
 
-/** `pipeline <args>` in this process, as users run it: its exit status, what it printed, its report. */
-export async function pipeline(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const output: Output = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    interactive: false,
-  };
-  const code = await main(args, output);
-  const last = stdout.trim().split('\n').pop() ?? '';
-  return {
-    code,
-    stdout,
-    stderr,
-    report: args.includes('--json') && last.startsWith('{') ? (JSON.parse(last) as RunReport) : undefined,
-  };
-}
+export { pipeline } from '../../support/cli.ts';
 
 /** The files and folders below `dir`, by relative path, without following symbolic links. */
 export async function entriesBelow(dir: string, below = ''): Promise<string[]> {
