@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import { createIngestHandler } from '../../functions/ingest.ts';
@@ -8,6 +8,7 @@ import type { TriggerDependencies } from '../adapters/triggers.ts';
 import { readText } from '../core/ports/object-store.ts';
 import { INBOX } from '../core/steps/layout.ts';
 import { MAX_BODY_BYTES } from '../core/triggers/webhook.ts';
+import { listen } from './listen.ts';
 import { LOCAL_BUCKET } from './model-host.ts';
 import { type ExecutionOutcome, lambdaContext } from './runner.ts';
 import { LocalStack } from './stack.ts';
@@ -259,15 +260,5 @@ function readCapped(request: IncomingMessage, limit: number): Promise<string> {
     request.on('data', onData);
     request.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     request.once('error', reject);
-  });
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
   });
 }

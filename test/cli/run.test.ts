@@ -9,6 +9,7 @@ import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
 import type { JobSummary } from '../../src/core/steps/run-steps.ts';
 import { denseNetwork } from '../../src/local/onnx/model-file.ts';
 import { pipeline as runCli } from '../support/cli.ts';
+import { scalingModel } from '../support/models.ts';
 
 // `pipeline run` end to end: the state machine file through the ASL interpreter, the step functions'
 // handlers over a local folder, the local SageMaker's transform data plane, and the model server with
@@ -20,28 +21,6 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 async function pipeline(...args: string[]) {
   const result = await runCli(...args);
   return { ...result, summary: result.report as JobSummary | undefined };
-}
-
-/** A model in TFS layout whose version v answers each row [x, y] with [v·x, v·y]. */
-async function scalingModel(folder: string, versions: number[]): Promise<string> {
-  for (const version of versions) {
-    await mkdir(join(folder, String(version)), { recursive: true });
-    const model = denseNetwork({
-      inputName: 'features',
-      outputName: 'scaled',
-      layers: [
-        {
-          weights: Float32Array.from([version, 0, 0, version]),
-          bias: new Float32Array(2),
-          inputs: 2,
-          outputs: 2,
-          activation: 'none',
-        },
-      ],
-    });
-    await writeFile(join(folder, String(version), 'model.onnx'), model);
-  }
-  return folder;
 }
 
 let dir = '';
@@ -64,7 +43,8 @@ async function results(out: string, name: string): Promise<string[]> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pipeline-run-'));
   // Versions 1 and 2 in one folder: version 2 serves, so every answer is doubled.
-  model = await scalingModel(join(dir, 'models', 'scale'), [1, 2]);
+  model = join(dir, 'models', 'scale');
+  for (const version of [1, 2]) await scalingModel(model, version, version);
 });
 
 describe('pipeline run', () => {

@@ -6,6 +6,7 @@ import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import { denseNetwork } from '../../src/local/onnx/model-file.ts';
 import type { EventLog, ExecutionOutcome } from '../../src/local/runner.ts';
 import { LocalStack } from '../../src/local/stack.ts';
+import { scalingModel } from '../support/models.ts';
 import { pythonStubs } from '../support/python-stubs.ts';
 
 // The state machine file over the whole local stack: the step functions' handlers, the local SageMaker
@@ -18,22 +19,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   // A model that answers each row [x, y] with [2x, 2y].
-  model = join(await mkdtemp(join(tmpdir(), 'stack-model-')), 'double');
-  await mkdir(join(model, '1'), { recursive: true });
-  const network = denseNetwork({
-    inputName: 'features',
-    outputName: 'doubled',
-    layers: [
-      {
-        weights: Float32Array.from([2, 0, 0, 2]),
-        bias: new Float32Array(2),
-        inputs: 2,
-        outputs: 2,
-        activation: 'none',
-      },
-    ],
-  });
-  await writeFile(join(model, '1', 'model.onnx'), network);
+  model = await scalingModel(join(await mkdtemp(join(tmpdir(), 'stack-model-')), 'double'), 1, 2);
   stubs = await pythonStubs();
 });
 

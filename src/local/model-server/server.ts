@@ -10,10 +10,11 @@
  * Errors are TFS's `{"error": "..."}` with a 4xx status; inference runs on worker threads, so `/ping`
  * answers while a batch is being scored.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { TfsMethod } from '../../core/tfs/codec.ts';
+import { listen } from '../listen.ts';
 import { RequestError } from './errors.ts';
 import type { BodyKind } from './invocation.ts';
 import { findModel } from './model-dir.ts';
@@ -88,16 +89,6 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
       await pool.close();
     },
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 class Routes {

@@ -8,6 +8,8 @@ import { ResourceRegistry } from '../../../src/local/sagemaker/registry.ts';
 
 export { pipeline } from '../../support/cli.ts';
 
+import { scalingModel } from '../../support/models.ts';
+
 /** The files and folders below `dir`, by relative path, without following symbolic links. */
 export async function entriesBelow(dir: string, below = ''): Promise<string[]> {
   const found: string[] = [];
@@ -47,23 +49,8 @@ export async function settled(done: () => boolean, seconds = 5): Promise<void> {
 }
 
 /** A model in TFS layout (`<folder>/1/model.onnx`) that answers each row [x, y] with [2x, 2y]. */
-export async function doublingModel(folder: string): Promise<string> {
-  await mkdir(join(folder, '1'), { recursive: true });
-  const model = denseNetwork({
-    inputName: 'features',
-    outputName: 'doubled',
-    layers: [
-      {
-        weights: Float32Array.from([2, 0, 0, 2]),
-        bias: new Float32Array(2),
-        inputs: 2,
-        outputs: 2,
-        activation: 'none',
-      },
-    ],
-  });
-  await writeFile(join(folder, '1', 'model.onnx'), model);
-  return folder;
+export function doublingModel(folder: string): Promise<string> {
+  return scalingModel(folder, 1, 2);
 }
 
 export async function lines(path: string): Promise<string[]> {
