@@ -2,7 +2,7 @@
  * Local mode's throughput: `pipeline run` over a generated JSON Lines file (500k records of 64
  * features by default; BENCH_RECORDS sets the count) scored by an MLP 64-256-10 with the input filter
  * `$.features`, against one process that reads the same file, parses the features and calls
- * onnxruntime directly in batches of 256. Both run in the same session, in alternation; the ratio
+ * onnxruntime directly in batches of 256. The two take turns, several times; the ratio
  * printed is the median over the trials. Prints one JSON object per line:
  * {"name", "value", "unit", "baseline", "ratio"}.
  */
