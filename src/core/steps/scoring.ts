@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidRecordError } from '../errors.ts';
 import { abandon, type ByteSink } from '../io.ts';
+import { OrderedRequests } from '../ordered-requests.ts';
 import { EndpointInvocationError, type EndpointInvoker } from '../ports/endpoints.ts';
 import { type ObjectStore, readText } from '../ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../records/batches.ts';
@@ -144,43 +145,29 @@ async function scoreShard(
       onSkipped: () => undefined,
     },
   );
-  // Responses in request order; at most `concurrency` requests are sent and not yet written.
-  const pending: Promise<Buffer>[] = [];
   const counts = { requests: 0, records: 0 };
-  const send = (batch: Batch): void => {
-    const response = invoke(invoker, job, key, batch, controller.signal);
-    // Awaited in order below; a later failure must not go unhandled meanwhile.
-    response.catch(() => undefined);
-    pending.push(response);
+  const requests = new OrderedRequests<Buffer>(concurrency, async (body) => {
+    await sink.write(body);
+    if (body.length === 0 || body[body.length - 1] !== NEWLINE[0]) await sink.write(NEWLINE);
+  });
+  const send = (batch: Batch): Promise<void> => {
     counts.requests++;
     counts.records += batch.last - batch.first + 1;
-  };
-  const write = async (keep: number): Promise<void> => {
-    while (pending.length > keep) {
-      const body = await (pending.shift() as Promise<Buffer>);
-      await sink.write(body);
-      if (body.length === 0 || body[body.length - 1] !== NEWLINE[0]) await sink.write(NEWLINE);
-    }
+    return requests.add(invoke(invoker, job, key, batch, controller.signal));
   };
   try {
     for await (const chunk of store.read(key)) {
       reader.push(chunk);
-      for (const batch of packer.take()) {
-        send(batch);
-        await write(concurrency - 1);
-      }
+      for (const batch of packer.take()) await send(batch);
     }
     reader.end();
     packer.finish();
-    for (const batch of packer.take()) {
-      send(batch);
-      await write(concurrency - 1);
-    }
-    await write(0);
+    for (const batch of packer.take()) await send(batch);
+    await requests.finish();
     await sink.close();
   } catch (error) {
     controller.abort();
-    await abandon([sink], error, Promise.allSettled(pending));
+    await abandon([sink], error, requests.settle());
   }
   return counts;
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FramingError, InvalidRecordError, RecordTooLargeError } from '../../core/errors.ts';
+import { OrderedRequests } from '../../core/ordered-requests.ts';
 import type { ObjectStore } from '../../core/ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
@@ -82,11 +83,15 @@ async function transformObject(
   // An S3Uri naming the object itself leaves nothing below it: the output takes the object's name.
   const outputKey = `${plan.outputPrefix}${below === '' ? key.slice(key.lastIndexOf('/') + 1) : below}.out`;
   const sink = await store.write(outputKey);
-  const requests = new RequestWindow(plan, client, file, signal, async (body) => {
+  // Requests of this input end with it: when one fails, the others are called off.
+  const controller = new AbortController();
+  const requestSignal = AbortSignal.any([signal, controller.signal]);
+  const requests = new OrderedRequests<Buffer>(plan.concurrency, async (body) => {
     await sink.write(body);
     const ends = body.length > 0 && body[body.length - 1] === NEWLINE[0];
     if (plan.assembleWith === 'Line' && !ends) await sink.write(NEWLINE);
   });
+  const submit = (batch: Batch) => requests.add(invoke(plan, client, file, batch, requestSignal));
   const packer = new BatchPacker(packerOptionsFor(plan.splitType, plan.payloadLimit, plan.multiRecord));
   const handler: RecordHandler = {
     onRecord: (data, record) => packer.add(data, record),
@@ -113,15 +118,16 @@ async function transformObject(
   try {
     for await (const chunk of store.read(key)) {
       reader.push(chunk);
-      for (const batch of packer.take()) await requests.submit(batch);
+      for (const batch of packer.take()) await submit(batch);
     }
     reader.end();
     packer.finish();
-    for (const batch of packer.take()) await requests.submit(batch);
+    for (const batch of packer.take()) await submit(batch);
     await requests.finish();
     await sink.close();
   } catch (error) {
-    await requests.cancel();
+    controller.abort();
+    await requests.settle();
     try {
       await sink.abort();
     } catch (cleanup) {
@@ -134,148 +140,42 @@ async function transformObject(
   }
 }
 
-/**
- * The requests of one input: at most `concurrency` in flight, their responses written in input order
- * by one writer. A response that arrives early waits for those before it; at most twice `concurrency`
- * requests are between submission and output, which bounds the memory they hold.
- */
-class RequestWindow {
-  readonly #plan: TransformPlan;
-  readonly #client: ContainerClient;
-  readonly #file: string;
-  readonly #controller = new AbortController();
-  readonly #signal: AbortSignal;
-  readonly #output: (body: Buffer) => Promise<void>;
-  readonly #responses = new Map<number, Buffer>();
-  #submitted = 0;
-  #written = 0;
-  #inFlight = 0;
-  #writing = false;
-  #failure: unknown;
-  #waiters: (() => void)[] = [];
-
-  constructor(
-    plan: TransformPlan,
-    client: ContainerClient,
-    file: string,
-    signal: AbortSignal,
-    output: (body: Buffer) => Promise<void>,
-  ) {
-    this.#plan = plan;
-    this.#client = client;
-    this.#file = file;
-    this.#signal = AbortSignal.any([signal, this.#controller.signal]);
-    this.#output = output;
-  }
-
-  /** Sends the batch once there is room; throws the first failure of this input's requests. */
-  async submit(batch: Batch): Promise<void> {
-    const concurrency = this.#plan.concurrency;
-    while (
-      this.#failure === undefined &&
-      (this.#inFlight >= concurrency || this.#submitted - this.#written >= 2 * concurrency)
-    ) {
-      await this.#changed();
+/** One request to the container, sent again while its failure is retryable and retries are left. */
+async function invoke(
+  plan: TransformPlan,
+  client: ContainerClient,
+  file: string,
+  batch: Batch,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const headers: Record<string, string> = {};
+  if (plan.contentType !== undefined) headers['Content-Type'] = plan.contentType;
+  if (plan.accept !== undefined) headers.Accept = plan.accept;
+  for (let attempt = 1; ; attempt++) {
+    let outcome: ContainerResponse | Error;
+    try {
+      outcome = await client.send('POST', '/invocations', {
+        body: batch.body,
+        headers,
+        timeoutMs: plan.timeoutSeconds * 1000,
+        signal,
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      outcome = error as Error;
     }
-    if (this.#failure !== undefined) throw this.#failure;
-    const sequence = this.#submitted++;
-    this.#inFlight++;
-    this.#invoke(batch).then(
-      (body) => {
-        this.#inFlight--;
-        this.#responses.set(sequence, body);
-        this.#write();
-        this.#notify();
-      },
-      (error: unknown) => {
-        this.#inFlight--;
-        this.#fail(error);
-      },
-    );
-  }
-
-  /** Waits until every response is written. */
-  async finish(): Promise<void> {
-    while (this.#failure === undefined && this.#written < this.#submitted) await this.#changed();
-    if (this.#failure !== undefined) throw this.#failure;
-  }
-
-  /** Aborts the requests in flight and waits until none is running and nothing more is written. */
-  async cancel(): Promise<void> {
-    this.#controller.abort();
-    while (this.#inFlight > 0 || this.#writing) await this.#changed();
-  }
-
-  async #invoke(batch: Batch): Promise<Buffer> {
-    const plan = this.#plan;
-    const headers: Record<string, string> = {};
-    if (plan.contentType !== undefined) headers['Content-Type'] = plan.contentType;
-    if (plan.accept !== undefined) headers.Accept = plan.accept;
-    for (let attempt = 1; ; attempt++) {
-      let outcome: ContainerResponse | Error;
-      try {
-        outcome = await this.#client.send('POST', '/invocations', {
-          body: batch.body,
-          headers,
-          timeoutMs: plan.timeoutSeconds * 1000,
-          signal: this.#signal,
-        });
-      } catch (error) {
-        if (this.#signal.aborted) throw error;
-        outcome = error as Error;
-      }
-      if (!(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300) {
-        plan.onProgress?.({ job: plan.job, records: batch.last - batch.first + 1, requests: attempt });
-        return outcome.body;
-      }
-      if (attempt > plan.maxRetries || !retryable(outcome)) {
-        const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
-        throw new TransformFailure(
-          `ClientError: ${this.#file}: request for records ${batch.first}-${batch.last} failed: ${describe(outcome)}${tries}`,
-          outcome instanceof Error ? { cause: outcome } : undefined,
-        );
-      }
-      await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), undefined, { signal: this.#signal });
+    if (!(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300) {
+      plan.onProgress?.({ job: plan.job, records: batch.last - batch.first + 1, requests: attempt });
+      return outcome.body;
     }
-  }
-
-  /** Writes the responses that are next in order; one writer at a time. */
-  #write(): void {
-    if (this.#writing) return;
-    this.#writing = true;
-    void (async () => {
-      try {
-        for (;;) {
-          const body = this.#responses.get(this.#written);
-          if (body === undefined || this.#signal.aborted) return;
-          this.#responses.delete(this.#written);
-          await this.#output(body);
-          this.#written++;
-          this.#notify();
-        }
-      } catch (error) {
-        this.#fail(error);
-      } finally {
-        this.#writing = false;
-        this.#notify();
-      }
-    })();
-  }
-
-  #fail(error: unknown): void {
-    this.#failure ??= error;
-    this.#controller.abort();
-    this.#notify();
-  }
-
-  #changed(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #notify(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
+    if (attempt > plan.maxRetries || !retryable(outcome)) {
+      const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
+      throw new TransformFailure(
+        `ClientError: ${file}: request for records ${batch.first}-${batch.last} failed: ${describe(outcome)}${tries}`,
+        outcome instanceof Error ? { cause: outcome } : undefined,
+      );
+    }
+    await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), undefined, { signal });
   }
 }
 
