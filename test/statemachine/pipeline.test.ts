@@ -287,6 +287,15 @@ function perInput(
   return step(store, { jobId, spec }, item) as Promise<Json>;
 }
 
+/** What the job left in SageMaker. */
+function sageMakerLeft() {
+  return {
+    endpoints: sageMaker.endpoints.size,
+    endpointConfigs: sageMaker.endpointConfigs.size,
+    models: sageMaker.models.size,
+  };
+}
+
 async function keys(prefix: string): Promise<string[]> {
   const found: string[] = [];
   for await (const object of store.list(prefix)) found.push(object.key);
@@ -442,9 +451,7 @@ describe('the state machine', () => {
       'deleteEndpointConfig',
       'deleteModel',
     ]);
-    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
-      0, 0, 0,
-    ]);
+    expect(sageMakerLeft()).toEqual({ endpoints: 0, endpointConfigs: 0, models: 0 });
     expect(await keys('work/')).toEqual([]);
   });
 
@@ -480,9 +487,7 @@ describe('the state machine', () => {
       'deleteEndpointConfig',
       'deleteModel',
     ]);
-    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
-      0, 0, 0,
-    ]);
+    expect(sageMakerLeft()).toEqual({ endpoints: 0, endpointConfigs: 0, models: 0 });
     expect(await keys('work/')).toEqual([]);
   });
 
@@ -502,9 +507,7 @@ describe('the state machine', () => {
       FailureReason: 'Image size 12 GB is over the 10 GB serverless limit',
     });
     expect(sageMaker.calls).not.toContain('invokeEndpoint');
-    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
-      0, 0, 0,
-    ]);
+    expect(sageMakerLeft()).toEqual({ endpoints: 0, endpointConfigs: 0, models: 0 });
   });
 
   it('gives up on an endpoint that stays Creating, and cleans up', async () => {
@@ -519,9 +522,7 @@ describe('the state machine', () => {
       message: 'Endpoint job-e5 was still not InService after 60 waits of 30 seconds',
     });
     expect(sageMaker.calls.filter((call) => call === 'describeEndpoint')).toHaveLength(61);
-    expect([sageMaker.endpoints.size, sageMaker.endpointConfigs.size, sageMaker.models.size]).toEqual([
-      0, 0, 0,
-    ]);
+    expect(sageMakerLeft()).toEqual({ endpoints: 0, endpointConfigs: 0, models: 0 });
   });
 
   it('packages a TF-Hub handle once, and serves the packaged model from the cache after', async () => {
