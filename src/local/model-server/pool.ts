@@ -22,6 +22,11 @@ export interface Reply extends Answer {
   readonly id: number;
 }
 
+/** Tells a worker to leave once the job it is running is done, starting none of those queued. */
+export interface Stop {
+  readonly stop: true;
+}
+
 /** A worker's first message, once its session is loaded. */
 export interface Ready {
   readonly signature: Signature;
@@ -79,11 +84,14 @@ export class InferencePool {
     const first = spawn();
     const others = Array.from({ length: size - 1 }, spawn);
     const workers = [first, ...others];
+    const loads = [loaded(first), ...others.map(loaded)] as const;
     try {
-      const [signature] = await Promise.all([loaded(first), ...others.map(loaded)]);
+      const [signature] = await Promise.all(loads);
       return new InferencePool(workers, signature);
     } catch (error) {
-      await Promise.all(workers.map((worker) => worker.terminate()));
+      // The others may still be loading: they are stopped once they are done, never in the middle.
+      await Promise.allSettled(loads);
+      await Promise.all(workers.map(stop));
       const reason = error instanceof Error ? error.message : String(error);
       throw new ModelLoadError(`${file} cannot be served: ${reason}`, { cause: error });
     }
@@ -110,9 +118,24 @@ export class InferencePool {
     return answer;
   }
 
+  /**
+   * Stops every worker once the job it is running is done; the jobs still queued are refused. A worker
+   * is never terminated in the middle of onnxruntime: its native code, cut short, takes the whole
+   * process down.
+   */
   async close(): Promise<void> {
-    await Promise.all(this.slots.map(({ worker }) => worker.terminate()));
+    await Promise.all(this.slots.map(({ worker }) => stop(worker)));
   }
+}
+
+/** Asks a worker to leave and waits until it has; a worker that has already left is left alone. */
+function stop(worker: Worker): Promise<void> {
+  if (worker.threadId === -1) return Promise.resolve();
+  return new Promise((resolve) => {
+    worker.once('exit', () => resolve());
+    const message: Stop = { stop: true };
+    worker.postMessage(message);
+  });
 }
 
 function loaded(worker: Worker): Promise<Signature> {

@@ -8,7 +8,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelLoadError, RequestError } from './errors.ts';
 import { readRequest } from './invocation.ts';
 import { readNumericRows } from './numeric-rows.ts';
-import type { Answer, Job, Ready, Reply } from './pool.ts';
+import type { Answer, Job, Ready, Reply, Stop } from './pool.ts';
 import { formatResponse, type Prepared, prepareRequest, type Signature, type TensorInfo } from './tfs.ts';
 
 const port = parentPort;
@@ -37,8 +37,16 @@ port.postMessage(ready);
 
 const encoder = new TextEncoder();
 let queue = Promise.resolve();
-port.on('message', (job: Job) => {
+let stopping = false;
+port.on('message', (message: Job | Stop) => {
+  if ('stop' in message) {
+    stopping = true;
+    queue = queue.then(() => port.close());
+    return;
+  }
+  const job = message;
   queue = queue.then(async () => {
+    if (stopping) return;
     const { status, body } = await answer(job);
     const reply: Reply = { id: job.id, status, body };
     port.postMessage(reply, [body.buffer as ArrayBuffer]);
