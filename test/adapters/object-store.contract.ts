@@ -32,6 +32,14 @@ export function objectStoreContract(name: string, store: () => ObjectStore): voi
       }
     });
 
+    it('keeps the order of writes issued without waiting for one another', async () => {
+      const pieces = Array.from({ length: 40 }, (_, k) => randomBytes(1 + ((k * 7919) % (300 << 10))));
+      const sink = await store().write('contract/overlap/out.bin');
+      await Promise.all(pieces.map((piece) => sink.write(piece)));
+      await sink.close();
+      expect((await readAll(store(), 'contract/overlap/out.bin')).equals(Buffer.concat(pieces))).toBe(true);
+    });
+
     it('shows an object only once it is closed', async () => {
       const sink = await store().write('contract/atomic/out.jsonl');
       await sink.write(Buffer.from('{"a":1}\n'));

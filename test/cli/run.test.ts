@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeExample } from '../../src/core/records/example.ts';
 import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
 import type { JobSummary } from '../../src/core/steps/run-steps.ts';
-import { denseNetwork } from '../../src/local/onnx/model-file.ts';
 import { pipeline as runCli } from '../support/cli.ts';
 import { scalingModel } from '../support/models.ts';
 

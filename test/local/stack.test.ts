@@ -1,9 +1,8 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
-import { denseNetwork } from '../../src/local/onnx/model-file.ts';
 import type { EventLog, ExecutionOutcome } from '../../src/local/runner.ts';
 import { LocalStack } from '../../src/local/stack.ts';
 import { scalingModel } from '../support/models.ts';

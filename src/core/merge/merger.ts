@@ -133,22 +133,30 @@ export async function mergeInput(
 
 /**
  * Without join or filter, each record's output is its prediction as it stands: compact responses are
- * turned into lines a whole response at a time, the others split record by record.
+ * turned into lines a whole response at a time, the others split record by record. Lines gather in one
+ * of two buffers: while one is being written out, the next chunk's lines fill the other.
  */
 async function copyPredictions(index: ShardIndex, sources: MergeSources, out: ByteSink): Promise<number> {
   let written = 0;
-  const lines = new LineBuffer();
+  let filling = new LineBuffer();
+  let spare = new LineBuffer();
+  let spareWrite: Promise<void> = Promise.resolve();
+  const send = async (): Promise<void> => {
+    const full = filling;
+    const write = out.write(full.take());
+    // Awaited below, or dropped with the merge when it fails first.
+    write.catch(() => undefined);
+    await spareWrite;
+    filling = spare;
+    spare = full;
+    spareWrite = write;
+  };
   for (const shard of index.shards) {
     let count = 0;
-    const responses: Buffer[] = [];
-    const reader = responseReader(index, shard.shard, (response) => responses.push(response));
-    // Responses are views of the chunk just read, used before the next chunk is asked for. Their
-    // outputs gather as lines in one buffer, written out each megabyte.
-    const split = async (): Promise<void> => {
-      for (const response of responses.splice(0)) {
-        count += appendOutputs(response, lines);
-        if (lines.size >= 1 << 20) await out.write(lines.take());
-      }
+    const reader = responseReader(index, shard.shard, (response) => {
+      count += appendOutputs(response, filling);
+    });
+    const checkCount = (): void => {
       if (count > shard.records) {
         throw new PredictionCountError(
           `shard ${shard.shard} of ${index.input}: more outputs than its ${shard.records} records`,
@@ -157,11 +165,11 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
     };
     for await (const chunk of sources.shardOutput(shard.shard)) {
       reader.push(chunk);
-      await split();
+      checkCount();
+      if (filling.size >= 1 << 20) await send();
     }
     reader.end();
-    await split();
-    if (lines.size > 0) await out.write(lines.take());
+    checkCount();
     if (count !== shard.records) {
       throw new PredictionCountError(
         `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,
@@ -169,6 +177,8 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
     }
     written += count;
   }
+  if (filling.size > 0) await send();
+  await spareWrite;
   return written;
 }
 

@@ -4,6 +4,7 @@ import { RAW_KEEP_BYTES } from './types.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
+const CARRY_KEEP_BYTES = 4 << 20;
 
 export interface LineReaderOptions extends ReaderOptions {
   /** Quarantine lines that are not valid UTF-8. */
@@ -19,8 +20,10 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
   const { maxRecordBytes, utf8 } = options;
   let line = 0;
   let record = 0;
-  // A line that started in an earlier chunk: its pieces, or only its first bytes once it is too long.
-  let pending: Buffer[] = [];
+  // A line that started in an earlier chunk: its bytes so far (only the first ones once it is too long)
+  // in a buffer used again for the next such line, and its full length so far.
+  let carry = Buffer.alloc(0);
+  let held = 0;
   let pendingBytes = 0;
 
   // Whether the lines now being emitted were already found valid UTF-8 as a block.
@@ -67,10 +70,25 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
   };
 
   const hold = (piece: Buffer): void => {
-    const room = maxRecordBytes + 2 - pendingBytes;
-    if (room > 0) pending.push(Buffer.from(piece.subarray(0, room)));
+    const keep = Math.min(piece.length, Math.max(0, maxRecordBytes + 2 - pendingBytes));
+    if (held + keep > carry.length) {
+      const larger = Buffer.allocUnsafe(Math.max(held + keep, 2 * carry.length));
+      carry.copy(larger, 0, 0, held);
+      carry = larger;
+    }
+    held += piece.copy(carry, held, 0, keep);
     if (piece.length > 0) pendingCR = piece[piece.length - 1] === CR;
     pendingBytes += piece.length;
+  };
+
+  const emitHeld = (): void => {
+    const size = pendingBytes;
+    const bytes = held;
+    pendingBytes = 0;
+    held = 0;
+    emit(carry.subarray(0, bytes), size, pendingCR);
+    // A line far longer than the others is not kept in memory for the rest of the input.
+    if (carry.length > CARRY_KEEP_BYTES) carry = Buffer.alloc(0);
   };
 
   return {
@@ -79,11 +97,7 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
       let newline = chunk.indexOf(LF, start);
       if (pendingBytes > 0 && newline !== -1) {
         hold(chunk.subarray(0, newline));
-        const size = pendingBytes;
-        const joined = Buffer.concat(pending);
-        pending = [];
-        pendingBytes = 0;
-        emit(joined, size, pendingCR);
+        emitHeld();
         start = newline + 1;
         newline = chunk.indexOf(LF, start);
       }
@@ -98,13 +112,7 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
       if (start < chunk.length) hold(chunk.subarray(start));
     },
     end() {
-      if (pendingBytes > 0) {
-        const size = pendingBytes;
-        const joined = Buffer.concat(pending);
-        pending = [];
-        pendingBytes = 0;
-        emit(joined, size, pendingCR);
-      }
+      if (pendingBytes > 0) emitHeld();
     },
   };
 }

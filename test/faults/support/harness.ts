@@ -1,9 +1,8 @@
 import './quiet.ts';
 import { readdirSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { denseNetwork } from '../../../src/local/onnx/model-file.ts';
 import { ResourceRegistry } from '../../../src/local/sagemaker/registry.ts';
 
 export { pipeline } from '../../support/cli.ts';
