@@ -11,7 +11,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ByteSink } from '../core/io.ts';
-import { ObjectNotFoundError, type ObjectStore, type StoredObject } from '../core/ports/object-store.ts';
+import {
+  ObjectNotFoundError,
+  type ObjectStore,
+  type StoredObject,
+  TransientStorageError,
+} from '../core/ports/object-store.ts';
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -54,9 +59,13 @@ export class S3ObjectStore implements ObjectStore {
       body = response.Body as AsyncIterable<Uint8Array>;
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(key, { cause: error });
-      throw error;
+      throw this.failure('read', key, error);
     }
-    for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    try {
+      for await (const chunk of body) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } catch (error) {
+      throw this.failure('read', key, error);
+    }
   }
 
   async write(key: string): Promise<ByteSink> {
@@ -66,7 +75,7 @@ export class S3ObjectStore implements ObjectStore {
     // Surfaces a failed upload at the next write or at close, not as an unhandled rejection.
     let failure: unknown;
     done.catch((error: unknown) => {
-      failure = error;
+      failure = this.failure('write', key, error);
       body.destroy();
     });
     return {
@@ -74,9 +83,11 @@ export class S3ObjectStore implements ObjectStore {
         if (failure) throw failure;
         if (!body.write(Buffer.from(chunk))) await new Promise((resolve) => body.once('drain', resolve));
       },
-      async close() {
+      close: async () => {
         body.end();
-        await done;
+        await done.catch(() => {
+          throw failure;
+        });
       },
       async abort() {
         if (body.writableEnded) return;
@@ -101,16 +112,18 @@ export class S3ObjectStore implements ObjectStore {
       };
     } catch (error) {
       if (error instanceof NotFound || error instanceof NoSuchKey) return undefined;
-      throw error;
+      throw this.failure('head', key, error);
     }
   }
 
   async *list(prefix: string): AsyncGenerator<StoredObject> {
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
+      const page = await this.client
+        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }))
+        .catch((error: unknown) => {
+          throw this.failure('list', prefix, error);
+        });
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
         yield {
@@ -129,15 +142,22 @@ export class S3ObjectStore implements ObjectStore {
     let batch: string[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const response = await this.client.send(
-        new DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
-        }),
-      );
+      const response = await this.client
+        .send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+        )
+        .catch((error: unknown) => {
+          throw this.failure('delete', prefix, error);
+        });
       const failed = response.Errors ?? [];
       if (failed.length > 0) {
-        throw new Error(`could not delete ${failed.map((e) => `${e.Key} (${e.Code})`).join(', ')}`);
+        const message = `could not delete ${failed.map((e) => `${e.Key} (${e.Code})`).join(', ')}`;
+        throw failed.every((e) => TRANSIENT_CODES.has(e.Code ?? ''))
+          ? new TransientStorageError(`s3://${this.bucket}/${prefix}: ${message}`)
+          : new Error(message);
       }
       deleted += batch.length;
       batch = [];
@@ -149,4 +169,37 @@ export class S3ObjectStore implements ObjectStore {
     await flush();
     return deleted;
   }
+
+  /** The error to throw for a failed call: TransientStorageError, naming the object, when it passes. */
+  private failure(operation: string, key: string, error: unknown): unknown {
+    if (!isTransient(error)) return error;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return new TransientStorageError(`${operation} s3://${this.bucket}/${key}: ${reason}`, { cause: error });
+  }
+}
+
+/** S3 error codes that pass: throttling and server-side failures. */
+const TRANSIENT_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+]);
+
+/** Connection failures that a later attempt may not meet. */
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const details = error as Error & { $fault?: string; code?: string };
+  return (
+    details.$fault === 'server' ||
+    TRANSIENT_CODES.has(details.name) ||
+    details.name === 'TimeoutError' ||
+    NETWORK_CODES.has(details.code ?? '')
+  );
 }

@@ -1,4 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { mergeInput } from '../../src/core/merge/merger.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
@@ -75,5 +84,80 @@ describe('the record engine on S3', () => {
       line: 778,
     });
     expect(await store.deletePrefix('work/job/')).toBe(2 * index.shards.length + 2);
+  });
+});
+
+describe('failures that pass', () => {
+  it('a connection cut while an object is read is a TransientStorageError naming it', async () => {
+    const dying = await startS3rver('dying');
+    try {
+      const bucket = new S3ObjectStore({
+        bucket: 'dying',
+        client: createS3Client({ endpoint: dying.endpoint }),
+      });
+      await writeText(bucket, 'inbox/large.jsonl', 'x'.repeat(32 << 20));
+      const chunks = bucket.read('inbox/large.jsonl')[Symbol.asyncIterator]();
+      await chunks.next();
+
+      dying.stop();
+
+      const read = (async () => {
+        for (let next = await chunks.next(); !next.done; next = await chunks.next());
+      })();
+      await expect(read).rejects.toMatchObject({
+        name: 'TransientStorageError',
+        message: expect.stringContaining('read s3://dying/inbox/large.jsonl'),
+      });
+    } finally {
+      dying.stop();
+    }
+  });
+
+  describe('throttling and server errors, after the client has retried', () => {
+    const client = new S3Client({ region: 'us-east-1' });
+    const s3 = mockClient(client);
+    const bucket = new S3ObjectStore({ bucket: 'pipeline', client });
+    const failure = (name: string, fault: 'client' | 'server', status: number) =>
+      new S3ServiceException({ name, $fault: fault, $metadata: { httpStatusCode: status }, message: name });
+    beforeEach(() => s3.reset());
+    afterAll(() => s3.restore());
+
+    it('are TransientStorageError, naming the object, so the state machine retries the step', async () => {
+      s3.on(GetObjectCommand).rejects(failure('SlowDown', 'server', 503));
+      s3.on(ListObjectsV2Command).rejects(failure('InternalError', 'server', 500));
+      s3.on(HeadObjectCommand).rejects(failure('ThrottlingException', 'client', 400));
+
+      await expect(readText(bucket, 'inbox/a.jsonl')).rejects.toMatchObject({
+        name: 'TransientStorageError',
+        message: 'read s3://pipeline/inbox/a.jsonl: SlowDown: SlowDown',
+      });
+      await expect(bucket.deletePrefix('work/job/')).rejects.toMatchObject({
+        name: 'TransientStorageError',
+        message: expect.stringContaining('list s3://pipeline/work/job/'),
+      });
+      await expect(bucket.head('inbox/a.jsonl')).rejects.toMatchObject({ name: 'TransientStorageError' });
+    });
+
+    it('leave other errors as S3 named them', async () => {
+      s3.on(GetObjectCommand).rejects(failure('AccessDenied', 'client', 403));
+
+      await expect(readText(bucket, 'inbox/a.jsonl')).rejects.toMatchObject({ name: 'AccessDenied' });
+    });
+
+    it('a delete that fails for some keys only because S3 was busy is transient too', async () => {
+      s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'work/job/a' }, { Key: 'work/job/b' }] });
+      s3.on(DeleteObjectsCommand)
+        .resolvesOnce({ Errors: [{ Key: 'work/job/b', Code: 'SlowDown' }] })
+        .resolves({ Errors: [{ Key: 'work/job/b', Code: 'AccessDenied' }] });
+
+      await expect(bucket.deletePrefix('work/job/')).rejects.toMatchObject({
+        name: 'TransientStorageError',
+        message: expect.stringContaining('work/job/b (SlowDown)'),
+      });
+      await expect(bucket.deletePrefix('work/job/')).rejects.toMatchObject({
+        name: 'Error',
+        message: 'could not delete work/job/b (AccessDenied)',
+      });
+    });
   });
 });

@@ -9,7 +9,12 @@ import {
   type EndpointInvoker,
   type EndpointRequest,
 } from '../../src/core/ports/endpoints.ts';
-import { type ObjectStore, readText, writeText } from '../../src/core/ports/object-store.ts';
+import {
+  type ObjectStore,
+  readText,
+  TransientStorageError,
+  writeText,
+} from '../../src/core/ports/object-store.ts';
 import type { SageMakerJobs } from '../../src/core/ports/sagemaker-jobs.ts';
 import { type Plan, type PlanConfig, planJob } from '../../src/core/steps/plan.ts';
 import { cleanupStep, finishStep, mergeStep, shardStep } from '../../src/core/steps/run-steps.ts';
@@ -250,6 +255,8 @@ async function execute(
         DeleteEndpointConfig: 0,
         Cleanup: 0,
         Plan: 0,
+        Shard: 0,
+        Merge: 0,
       },
       waitTimeOverrides: { SettleUploads: 300, WaitForEndpoint: 0 },
     },
@@ -406,6 +413,30 @@ describe('the state machine', () => {
     expect(error).toBeUndefined();
     expect(sageMaker.calls.filter((call) => call === 'createModel')).toHaveLength(3);
     expect(await readText(store, 'results/job-3/a.jsonl.out')).toBe('[1]\n');
+  });
+
+  it('retries Shard and Merge when the bucket fails in a way that passes, and then succeeds', async () => {
+    await writeText(store, 'inbox/a.jsonl', '{"features":[1]}\n{"features":[2]}\n');
+    // The first read of the input (Shard) and of the transform output (Merge) is throttled.
+    const throttled: string[] = [];
+    const read = store.read.bind(store);
+    store.read = async function* (key: string) {
+      const shardOutput = key.startsWith('work/') && key.endsWith('.out');
+      if ((key === 'inbox/a.jsonl' || shardOutput) && !throttled.includes(key)) {
+        throttled.push(key);
+        throw new TransientStorageError(
+          `read s3://bucket/${key}: SlowDown: Please reduce your request rate.`,
+        );
+      }
+      yield* read(key);
+    };
+
+    const { error } = await execute('job-throttled', { inputs: ['inbox/a.jsonl'], job: spec });
+
+    expect(error).toBeUndefined();
+    expect(throttled).toEqual(['inbox/a.jsonl', expect.stringMatching(/^work\/job-throttled\/.*\.out$/)]);
+    expect(await readText(store, 'results/job-throttled/a.jsonl.out')).toBe('[1]\n[2]\n');
+    expect(await keys('work/')).toEqual([]);
   });
 
   it('fails a job over maxErrorPercent, still writing both files', async () => {

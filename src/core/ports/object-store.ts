@@ -37,6 +37,14 @@ export class ObjectNotFoundError extends PipelineError {
   }
 }
 
+/**
+ * The store failed in a way that passes: throttled, a server error, a connection cut, still so after
+ * the client's own retries. The state machine retries the step on this name.
+ */
+export class TransientStorageError extends PipelineError {
+  override readonly name = 'TransientStorageError';
+}
+
 /** A key that could reach outside the store (`..`, an absolute path) or is empty. */
 export class InvalidKeyError extends PipelineError {
   override readonly name = 'InvalidKeyError';
