@@ -32,7 +32,10 @@ export interface RecordBlock {
   readonly bad: { index: number; reason: string; size: number }[];
 }
 
-/** The encoded records of one block: what goes to shards, and what goes to `_errors.jsonl`. */
+/**
+ * The encoded records of one block: what goes to shards, and what goes to `_errors.jsonl`. `ends` and
+ * `numbers` are views of the block's index buffer, given back to its pool once the block is used.
+ */
 export interface EncodedBlock {
   /** One line (TFS instance) or one framed record per sent record, back to back. */
   readonly encoded: Uint8Array;
@@ -73,6 +76,24 @@ export class BufferPool {
   }
 }
 
+/** Records a block's index holds before it grows; its pooled buffers are this size. */
+const INDEX_RECORDS = 16_384;
+/** Bytes of a record index: an Int32 end and number and a Float64 position per record. */
+export const INDEX_BYTES = 16 * INDEX_RECORDS;
+
+/**
+ * A block's ends, numbers and positions as views of one buffer, so the index travels to a worker and
+ * back as one transfer and is used again for a later block, instead of leaving garbage behind.
+ */
+function indexViews(buffer: ArrayBufferLike): Pick<RecordBlock, 'ends' | 'numbers' | 'positions'> {
+  const records = buffer.byteLength / 16;
+  return {
+    ends: new Int32Array(buffer, 0, records),
+    numbers: new Int32Array(buffer, 4 * records, records),
+    positions: new Float64Array(buffer, 8 * records, records),
+  };
+}
+
 /** Builds blocks on the reading thread; `take` hands over a full one. */
 export class BlockBuilder {
   private data: Buffer;
@@ -84,15 +105,22 @@ export class BlockBuilder {
   private bad: { index: number; reason: string; size: number }[] = [];
   private readonly blockBytes: number;
   private readonly pool: BufferPool;
+  private readonly indexes: BufferPool;
 
-  /** Blocks are handed over once they hold `blockBytes`; the pool's buffers leave room for one more record. */
-  constructor(blockBytes: number, pool: BufferPool) {
+  /**
+   * Blocks are handed over once they hold `blockBytes`; the pool's buffers leave room for one more
+   * record. `indexes` holds buffers of INDEX_BYTES for the blocks' record indexes.
+   */
+  constructor(blockBytes: number, pool: BufferPool, indexes: BufferPool) {
     this.blockBytes = blockBytes;
     this.pool = pool;
+    this.indexes = indexes;
     this.data = pool.take();
-    this.ends = new Int32Array(4096);
-    this.numbers = new Int32Array(4096);
-    this.positions = new Float64Array(4096);
+    ({
+      ends: this.ends,
+      numbers: this.numbers,
+      positions: this.positions,
+    } = indexViews(indexes.take().buffer));
   }
 
   get length(): number {
@@ -120,15 +148,21 @@ export class BlockBuilder {
     this.add(raw.length > RAW_KEEP_BYTES ? raw.subarray(0, RAW_KEEP_BYTES) : raw, number, position);
   }
 
+  /** The block built so far; its index buffer is the caller's to give back once the block is encoded. */
   take(): RecordBlock {
     const block: RecordBlock = {
       data: new Uint8Array(this.data.buffer, this.data.byteOffset, this.used),
-      ends: this.ends.slice(0, this.count),
-      numbers: this.numbers.slice(0, this.count),
-      positions: this.positions.slice(0, this.count),
+      ends: this.ends.subarray(0, this.count),
+      numbers: this.numbers.subarray(0, this.count),
+      positions: this.positions.subarray(0, this.count),
       bad: this.bad,
     };
     this.data = this.pool.take();
+    ({
+      ends: this.ends,
+      numbers: this.numbers,
+      positions: this.positions,
+    } = indexViews(this.indexes.take().buffer));
     this.used = 0;
     this.count = 0;
     this.bad = [];
@@ -141,15 +175,13 @@ export class BlockBuilder {
     this.data = next;
   }
 
+  /** A larger index than the pool's, for a block of many small records; it is not pooled. */
   private growIndex(): void {
-    const size = this.ends.length * 2;
-    const grow = <T extends Int32Array | Float64Array>(from: T, to: T): T => {
-      to.set(from);
-      return to;
-    };
-    this.ends = grow(this.ends, new Int32Array(size));
-    this.numbers = grow(this.numbers, new Int32Array(size));
-    this.positions = grow(this.positions, new Float64Array(size));
+    const larger = indexViews(new ArrayBuffer(32 * this.ends.length));
+    larger.ends.set(this.ends);
+    larger.numbers.set(this.numbers);
+    larger.positions.set(this.positions);
+    ({ ends: this.ends, numbers: this.numbers, positions: this.positions } = larger);
   }
 }
 
@@ -175,8 +207,8 @@ export async function createBlockEncoder(
   return (block) => {
     const data = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.length);
     const out = new Output(pool);
-    const ends = new Int32Array(block.ends.length);
-    const numbers = new Int32Array(block.ends.length);
+    // The sent records' ends and numbers overwrite the block's own, which are read before (sent <= index).
+    const { ends, numbers } = block;
     let sent = 0;
     let errors = '';
     const quarantined: number[] = [];
@@ -229,8 +261,8 @@ export async function createBlockEncoder(
     }
     return {
       encoded: out.bytes(),
-      ends: ends.slice(0, sent),
-      numbers: numbers.slice(0, sent),
+      ends: ends.subarray(0, sent),
+      numbers: numbers.subarray(0, sent),
       errors,
       quarantined,
     };

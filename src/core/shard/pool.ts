@@ -85,7 +85,8 @@ class WorkerPool implements BlockEncoderPool {
     slot.inFlight++;
     const result = new Promise<EncodedBlock>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     const spares = this.spares.splice(0);
-    slot.worker.postMessage({ id, block, spares }, [block.data.buffer as ArrayBuffer, ...spares]);
+    const moved = [block.data.buffer, block.ends.buffer, ...spares] as ArrayBuffer[];
+    slot.worker.postMessage({ id, block, spares }, moved);
     return result;
   }
 

@@ -4,7 +4,7 @@ import { createLineReader } from '../records/line.ts';
 import { createRecordIoReader } from '../records/recordio.ts';
 import { createTfRecordReader } from '../records/tfrecord.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
-import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings } from './block.ts';
+import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings, INDEX_BYTES } from './block.ts';
 import { createBlockEncoderPool } from './pool.ts';
 import { shardLinesVerbatim } from './verbatim.ts';
 import { createWholeReader } from './whole.ts';
@@ -117,10 +117,12 @@ export async function shardInput(
     counts.errors += block.quarantined.length;
     for (const record of block.quarantined) quarantined.push(record);
     if (block.errors.length > 0) errors.appendString(block.errors);
+    indexes.give(block.ends.buffer);
   };
 
   const buffers = new BufferPool(2 * BLOCK_BYTES);
-  const builder = new BlockBuilder(BLOCK_BYTES, buffers);
+  const indexes = new BufferPool(INDEX_BYTES);
+  const builder = new BlockBuilder(BLOCK_BYTES, buffers, indexes);
   const handler: RecordHandler = {
     onRecord(data, record, position) {
       builder.add(data, record, position);

@@ -2,8 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BufferPool, createBlockEncoder, type EncodeSettings, type RecordBlock } from './block.ts';
 
 /**
- * Worker thread: encodes the blocks it is sent, one at a time. The block's buffer goes back with the
- * result for reuse, and encoded buffers already written come back as spares.
+ * Worker thread: encodes the blocks it is sent, one at a time. The block's buffer and its index go
+ * back with the result for reuse, and encoded buffers already written come back as spares.
  */
 interface Job {
   readonly id: number;
@@ -20,10 +20,11 @@ const encode = await createBlockEncoder(settings, outputPool);
 port.on('message', ({ id, block, spares }: Job) => {
   for (const spare of spares) outputPool.give(spare);
   const input = block.data.buffer as ArrayBuffer;
+  const index = block.ends.buffer as ArrayBuffer;
   try {
     const result = encode(block);
-    port.postMessage({ id, result, input }, [result.encoded.buffer as ArrayBuffer, input]);
+    port.postMessage({ id, result, input }, [result.encoded.buffer as ArrayBuffer, input, index]);
   } catch (error) {
-    port.postMessage({ id, error, input }, [input]);
+    port.postMessage({ id, error, input }, [input, index]);
   }
 });

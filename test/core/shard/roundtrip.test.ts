@@ -404,7 +404,7 @@ describe('encoding on worker threads', () => {
     for (let k = 0; k < 60_000; k++)
       lines.push(k % 997 === 0 ? '{broken' : JSON.stringify({ id: k, features: [k, k / 3] }));
     const input = Buffer.from(`${lines.join('\n')}\n`);
-    const results = [];
+    const results: { index: ShardIndex; objects: Record<string, string> }[] = [];
     for (const workers of [0, 2]) {
       const objects = new MemoryObjects();
       const index = await shardInput(
@@ -431,6 +431,34 @@ describe('encoding on worker threads', () => {
     expect(results[1]).toEqual(results[0]);
     expect(results[0]?.index.records).toEqual({ in: 60_000, skipped: 0, errors: 61, sent: 59_939 });
     expect(results[0]?.index.shards.length).toBeGreaterThan(3);
+    const inline = results[0];
+    const shards = inline?.index.shards.map((s) => inline.objects[shardName(s.shard)]).join('');
+    const expected = lines
+      .filter((_, k) => k % 997 !== 0)
+      .map((line) => `${JSON.stringify((JSON.parse(line) as { features: number[] }).features)}\n`);
+    expect(shards).toBe(expected.join(''));
+  });
+
+  it('keeps every record in order when a block holds more records than its pooled index', async () => {
+    // Prepare: 400k records of a few bytes: a block of 1 MB holds far more than 16384 of them.
+    const lines = Array.from({ length: 400_000 }, (_, k) => `[${k % 10}]`);
+    const input = Buffer.from(`${lines.join('\n')}\n`);
+    for (const workers of [0, 2]) {
+      const objects = new MemoryObjects();
+      // Act
+      const index = await shardInput(
+        chunks(input, [1 << 20]),
+        { ...base, input: 'in', splitType: 'Line', decoding: 'json', shardBytes: 1 << 20, workers },
+        { openShard: (n) => objects.sink(shardName(n)), errors: await objects.sink('errors') },
+      );
+      // Assess
+      expect(index.records).toEqual({ in: 400_000, skipped: 0, errors: 0, sent: 400_000 });
+      const shards = index.shards.map((s) => objects.objects.get(shardName(s.shard))?.toString()).join('');
+      expect(shards).toBe(`${lines.join('\n')}\n`);
+      expect(index.shards.map((s) => s.firstRecord)).toEqual(
+        index.shards.map((_, k) => 1 + index.shards.slice(0, k).reduce((n, s) => n + s.records, 0)),
+      );
+    }
   });
 });
 
