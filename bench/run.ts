@@ -17,12 +17,13 @@ import { openFileSink } from '../src/adapters/file-sink.ts';
 import { readFileChunks } from '../src/adapters/file-source.ts';
 import { mergeInput } from '../src/core/merge/merger.ts';
 import { type ShardIndex, type ShardOptions, shardInput } from '../src/core/shard/sharder.ts';
+import { shardThreads } from '../src/core/shard/threads.ts';
 
 const dataDir = process.env.BENCH_DIR ?? fileURLToPath(new URL('./.data/', import.meta.url));
 const inputMb = Number(process.env.BENCH_MB ?? 1024);
 const trials = Number(process.env.BENCH_TRIALS ?? 3);
 const input = join(dataDir, `input-${inputMb}mb.jsonl`);
-const workers = Number(process.env.BENCH_WORKERS ?? Math.min(4, availableParallelism()));
+const workers = shardThreads(Number(process.env.BENCH_WORKERS ?? Math.min(4, availableParallelism())));
 
 interface ChildResult {
   seconds: number;

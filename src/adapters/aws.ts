@@ -5,6 +5,7 @@ import { tensorflowImage } from '../core/images.ts';
 import type { EndpointInvoker } from '../core/ports/endpoints.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import type { SageMakerJobs } from '../core/ports/sagemaker-jobs.ts';
+import type { ShardThreads } from '../core/shard/pool.ts';
 import type { PlanConfig } from '../core/steps/plan.ts';
 import { packagingSource } from './packaging-source.ts';
 import { createS3Client, S3ObjectStore } from './s3-store.ts';
@@ -25,7 +26,7 @@ export interface StepDependencies {
   readonly jobs: SageMakerJobs;
   readonly endpoints: EndpointInvoker;
   /** Threads that encode records while Shard reads; none in Lambda, where the function's share of a core is small. */
-  readonly shardWorkers?: number;
+  readonly shardWorkers?: ShardThreads;
 }
 
 let built: StepDependencies | undefined;

@@ -12,6 +12,7 @@ import { LocalExecutions } from '../adapters/local-executions.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
 import { packagingSource } from '../adapters/packaging-source.ts';
 import { InvalidKeyError } from '../core/ports/object-store.ts';
+import { shardThreads } from '../core/shard/threads.ts';
 import { LOCAL_BUCKET, LocalModelHost } from './model-host.ts';
 import { type ExecutionOutcome, type LambdaHandler, type RunOptions, runExecution } from './runner.ts';
 import { ResourceRegistry } from './sagemaker/registry.ts';
@@ -66,7 +67,7 @@ export class LocalStack {
       store: this.store,
       jobs: this.sageMaker,
       endpoints: this.sageMaker,
-      shardWorkers: Math.min(4, availableParallelism()),
+      shardWorkers: shardThreads(Math.min(4, availableParallelism())),
       planConfig: {
         objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
         servingImage: () => 'local/tensorflow-serving',

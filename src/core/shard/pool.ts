@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   BufferPool,
   createBlockEncoder,
@@ -6,6 +6,22 @@ import {
   type EncodeSettings,
   type RecordBlock,
 } from './block.ts';
+
+/** What a shard worker thread is started with. */
+export interface ShardWorkerData {
+  readonly settings: EncodeSettings;
+  readonly bufferBytes: number;
+}
+
+/**
+ * Worker threads that encode blocks: how many, and how one is started on the encoder's script
+ * (`worker.ts` beside this file). Given from outside, so this module does not locate its own files:
+ * the Lambda bundle, which encodes inline, has no such file to locate.
+ */
+export interface ShardThreads {
+  readonly count: number;
+  start(data: ShardWorkerData): Worker;
+}
 
 /**
  * Encodes blocks, inline or spread over worker threads. A block's data buffer goes back to
@@ -19,10 +35,10 @@ export interface BlockEncoderPool {
 
 export function createBlockEncoderPool(
   settings: EncodeSettings,
-  workers: number,
+  threads: ShardThreads | undefined,
   inputPool: BufferPool,
 ): BlockEncoderPool {
-  if (workers <= 0) {
+  if (!threads || threads.count <= 0) {
     const outputPool = new BufferPool(inputPool.size);
     const encoder = createBlockEncoder(settings, outputPool);
     return {
@@ -35,7 +51,7 @@ export function createBlockEncoderPool(
       close: async () => {},
     };
   }
-  return new WorkerPool(settings, workers, inputPool);
+  return new WorkerPool(settings, threads, inputPool);
 }
 
 interface Pending {
@@ -58,12 +74,10 @@ class WorkerPool implements BlockEncoderPool {
   private nextId = 0;
   private failure: unknown;
 
-  constructor(settings: EncodeSettings, count: number, inputPool: BufferPool) {
+  constructor(settings: EncodeSettings, threads: ShardThreads, inputPool: BufferPool) {
     this.inputPool = inputPool;
-    for (let k = 0; k < count; k++) {
-      const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-        workerData: { settings, bufferBytes: inputPool.size },
-      });
+    for (let k = 0; k < threads.count; k++) {
+      const worker = threads.start({ settings, bufferBytes: inputPool.size });
       const slot = { worker, inFlight: 0 };
       worker.on('message', (reply: WorkerReply) => {
         slot.inFlight--;

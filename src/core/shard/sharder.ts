@@ -5,7 +5,7 @@ import { createRecordIoReader } from '../records/recordio.ts';
 import { createTfRecordReader } from '../records/tfrecord.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
 import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings, INDEX_BYTES } from './block.ts';
-import { createBlockEncoderPool } from './pool.ts';
+import { createBlockEncoderPool, type ShardThreads } from './pool.ts';
 import { shardLinesVerbatim } from './verbatim.ts';
 import { createWholeReader } from './whole.ts';
 
@@ -15,8 +15,8 @@ export interface ShardOptions extends EncodeSettings {
   readonly csvHeader?: boolean;
   /** A shard is closed at the first record boundary at or after this many bytes. */
   readonly shardBytes: number;
-  /** Worker threads that encode records; 0 encodes on the reading thread. */
-  readonly workers?: number;
+  /** Worker threads that encode records; without them records are encoded on the reading thread. */
+  readonly workers?: ShardThreads;
 }
 
 export interface ShardEntry {
@@ -136,9 +136,10 @@ export async function shardInput(
   };
 
   const reader = readerFor(options, handler);
-  const pool = createBlockEncoderPool(options, options.workers ?? 0, buffers);
+  const { workers, ...settings } = options;
+  const pool = createBlockEncoderPool(settings, workers, buffers);
   const inFlight: Promise<EncodedBlock>[] = [];
-  const maxInFlight = Math.max(2, 2 * (options.workers ?? 0));
+  const maxInFlight = Math.max(2, 2 * (workers?.count ?? 0));
   let sink: ByteSink | undefined;
   let sinkShard = -1;
 

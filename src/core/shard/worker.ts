@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { BufferPool, createBlockEncoder, type EncodeSettings, type RecordBlock } from './block.ts';
+import { BufferPool, createBlockEncoder, type RecordBlock } from './block.ts';
+import type { ShardWorkerData } from './pool.ts';
 
 /**
  * Worker thread: encodes the blocks it is sent, one at a time. The block's buffer and its index go
@@ -13,7 +14,7 @@ interface Job {
 
 const port = parentPort;
 if (!port) throw new Error('shard worker: must run in a worker thread');
-const { settings, bufferBytes } = workerData as { settings: EncodeSettings; bufferBytes: number };
+const { settings, bufferBytes } = workerData as ShardWorkerData;
 const outputPool = new BufferPool(bufferBytes);
 const encode = await createBlockEncoder(settings, outputPool);
 

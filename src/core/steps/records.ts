@@ -1,11 +1,12 @@
 import { compileJsonPath } from '../json/path.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
+import type { ShardThreads } from '../shard/pool.ts';
 import { readerFor, type ShardOptions } from '../shard/sharder.ts';
 import { type JobSpec, maxRecordBytes } from '../spec/job.ts';
 import { decodingFor } from '../spec/records.ts';
 
 /** The shard engine's settings for one input of a job. */
-export function shardOptionsFor(spec: JobSpec, input: string, workers = 0): ShardOptions {
+export function shardOptionsFor(spec: JobSpec, input: string, workers?: ShardThreads): ShardOptions {
   const inputFilter = spec.dataProcessing.inputFilter;
   if (inputFilter !== undefined) compileJsonPath(inputFilter);
   const maxPayloadBytes = maxRecordBytes(spec);
@@ -22,7 +23,7 @@ export function shardOptionsFor(spec: JobSpec, input: string, workers = 0): Shar
     maxPayloadBytes,
     shardBytes: spec.shardSizeInMB * 1024 * 1024,
     requestPerLine: spec.batchStrategy === 'SingleRecord',
-    workers,
+    ...(workers && { workers }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { type InputSummary, mergeInput } from '../merge/merger.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import type { SageMakerJobs } from '../ports/sagemaker-jobs.ts';
+import type { ShardThreads } from '../shard/pool.ts';
 import { type ShardIndex, shardInput } from '../shard/sharder.ts';
 import {
   indexKey,
@@ -29,10 +30,14 @@ export async function shardStep(
   store: ObjectStore,
   plan: Pick<Plan, 'jobId' | 'spec'>,
   input: PlannedInput,
-  workers = 0,
+  workers?: ShardThreads,
 ): Promise<ShardResult> {
   // Starting a worker thread costs most of a second of CPU: worth it only for inputs that take longer.
-  const options = shardOptionsFor(plan.spec, input.name, input.size >= WORKERS_FROM_BYTES ? workers : 0);
+  const options = shardOptionsFor(
+    plan.spec,
+    input.name,
+    input.size >= WORKERS_FROM_BYTES ? workers : undefined,
+  );
   const extension = shardExtension(options);
   const index = await shardInput(store.read(input.key), options, {
     openShard: (shard) => store.write(shardKey(plan.jobId, input.index, shard, extension)),

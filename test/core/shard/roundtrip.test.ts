@@ -8,6 +8,7 @@ import { createRecordIoReader, encodeRecordIo } from '../../../src/core/records/
 import { createTfRecordReader, encodeTfRecords } from '../../../src/core/records/tfrecord.ts';
 import type { ReaderFactory, RecordHandler } from '../../../src/core/records/types.ts';
 import { type ShardIndex, type ShardOptions, shardInput } from '../../../src/core/shard/sharder.ts';
+import { shardThreads } from '../../../src/core/shard/threads.ts';
 import { echoTransform } from '../../support/echo-transform.ts';
 import { chunks, jsonLines, MemoryObjects } from '../../support/memory.ts';
 
@@ -405,7 +406,7 @@ describe('encoding on worker threads', () => {
       lines.push(k % 997 === 0 ? '{broken' : JSON.stringify({ id: k, features: [k, k / 3] }));
     const input = Buffer.from(`${lines.join('\n')}\n`);
     const results: { index: ShardIndex; objects: Record<string, string> }[] = [];
-    for (const workers of [0, 2]) {
+    for (const workers of [undefined, shardThreads(2)]) {
       const objects = new MemoryObjects();
       const index = await shardInput(
         chunks(input, [65_536, 100_003]),
@@ -416,7 +417,7 @@ describe('encoding on worker threads', () => {
           decoding: 'json',
           inputFilter: '$.features',
           shardBytes: 200_000,
-          workers,
+          ...(workers && { workers }),
         },
         { openShard: (n) => objects.sink(shardName(n)), errors: await objects.sink('errors') },
       );
@@ -443,12 +444,19 @@ describe('encoding on worker threads', () => {
     // Prepare: 400k records of a few bytes: a block of 1 MB holds far more than 16384 of them.
     const lines = Array.from({ length: 400_000 }, (_, k) => `[${k % 10}]`);
     const input = Buffer.from(`${lines.join('\n')}\n`);
-    for (const workers of [0, 2]) {
+    for (const workers of [undefined, shardThreads(2)]) {
       const objects = new MemoryObjects();
       // Act
       const index = await shardInput(
         chunks(input, [1 << 20]),
-        { ...base, input: 'in', splitType: 'Line', decoding: 'json', shardBytes: 1 << 20, workers },
+        {
+          ...base,
+          input: 'in',
+          splitType: 'Line',
+          decoding: 'json',
+          shardBytes: 1 << 20,
+          ...(workers && { workers }),
+        },
         { openShard: (n) => objects.sink(shardName(n)), errors: await objects.sink('errors') },
       );
       // Assess
