@@ -83,7 +83,7 @@ export class S3ObjectStore implements ObjectStore {
         if (failure) throw failure;
         if (!body.write(Buffer.from(chunk))) await new Promise((resolve) => body.once('drain', resolve));
       },
-      close: async () => {
+      async close() {
         body.end();
         await done.catch(() => {
           throw failure;
