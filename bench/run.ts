@@ -208,11 +208,11 @@ async function runChild(measurement: string, file: string): Promise<ChildResult>
   const out = reset(join(dataDir, 'out'));
   const size = statSync(file).size;
   const shard = async (
-    options: Omit<ShardOptions, 'input' | 'maxPayloadBytes' | 'requestPerLine' | 'shardBytes'>,
+    options: Omit<ShardOptions, 'input' | 'maxRecordBytes' | 'requestPerLine' | 'shardBytes'>,
   ) => {
     return shardInput(
       readFileChunks(file),
-      { input: file, maxPayloadBytes: 6 << 20, requestPerLine: false, shardBytes: 64 << 20, ...options },
+      { input: file, maxRecordBytes: 6 << 20, requestPerLine: false, shardBytes: 64 << 20, ...options },
       {
         openShard: (n) => openFileSink(join(out, `shard-${n}`)),
         errors: await openFileSink(join(out, 'errors.jsonl')),
@@ -296,7 +296,7 @@ async function prepareMerge(file: string): Promise<void> {
       splitType: 'Line',
       decoding: 'json',
       inputFilter: '$.features',
-      maxPayloadBytes: 6 << 20,
+      maxRecordBytes: 6 << 20,
       requestPerLine: false,
       shardBytes: 64 << 20,
       workers,

@@ -7,7 +7,7 @@ import { decodingFor, type RecordSpec } from '../core/spec/records.ts';
 
 export interface CheckOptions extends RecordSpec {
   readonly csvHeader: boolean;
-  readonly maxPayloadBytes: number;
+  readonly maxRecordBytes: number;
   /** How many error rows to keep per file for the report. */
   readonly keep: number;
 }
@@ -46,7 +46,7 @@ export async function checkFiles(files: readonly string[], options: CheckOptions
         decoding,
         ...(options.inputFilter !== undefined && { inputFilter: options.inputFilter }),
         csvHeader: options.csvHeader,
-        maxPayloadBytes: options.maxPayloadBytes,
+        maxRecordBytes: options.maxRecordBytes,
         requestPerLine: false,
         shardBytes: Number.MAX_SAFE_INTEGER,
       },

@@ -394,7 +394,7 @@ async function checkCommand(
     splitType,
     ...(typeof inputFilter === 'string' && { inputFilter }),
     csvHeader: values['csv-header'] === true,
-    maxPayloadBytes: Math.floor(maxPayloadMb * 1024 * 1024),
+    maxRecordBytes: Math.floor(maxPayloadMb * 1024 * 1024),
     keep: 10,
   });
   for (const result of results) {

@@ -54,7 +54,7 @@ export async function countInput(
         input: name,
         splitType: shardSplit,
         decoding: 'none',
-        maxPayloadBytes: Number.MAX_SAFE_INTEGER,
+        maxRecordBytes: Number.MAX_SAFE_INTEGER,
         requestPerLine: false,
         shardBytes: Number.MAX_SAFE_INTEGER,
       },

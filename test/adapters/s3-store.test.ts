@@ -42,7 +42,7 @@ describe('the record engine on S3', () => {
         splitType: 'Line',
         decoding: 'json',
         inputFilter: '$.features',
-        maxPayloadBytes: 6 << 20,
+        maxRecordBytes: 6 << 20,
         shardBytes: 50_000,
         requestPerLine: false,
       },

@@ -1,6 +1,6 @@
 import { CountMismatchError, InvalidRecordError, PredictionCountError } from '../errors.ts';
 import { abandon, type ByteSink, Staging } from '../io.ts';
-import { compileJsonPath, type Selected } from '../json/path.ts';
+import type { JsonPath, Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
 import type { ShardIndex } from '../shard/sharder.ts';
@@ -11,7 +11,8 @@ import { csvLine, joinCsv, joinJson } from './join.ts';
 export interface MergeOptions {
   readonly tfsMethod: TfsMethod;
   readonly joinSource: 'None' | 'Input';
-  readonly outputFilter?: string;
+  /** Applied to each record's output (after the join); a record it does not match is quarantined. */
+  readonly outputFilter?: JsonPath;
   /** How the original records are read again for a join (the same framing the shard step used). */
   readonly readInput?: (handler: RecordHandler) => RecordReader;
   /** CSV input: joined rows are CSV; otherwise JSON. */
@@ -52,7 +53,7 @@ export async function mergeInput(
 ): Promise<InputSummary> {
   const { out } = targets;
   const outputs = predictions(index, sources, options.tfsMethod);
-  const filter = options.outputFilter ? compileJsonPath(options.outputFilter) : undefined;
+  const filter = options.outputFilter;
   const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
   const staging = new Staging();
   const errorRows = new Staging();

@@ -13,7 +13,7 @@ export interface EncodeSettings {
   readonly splitType: SplitType;
   readonly decoding: Decoding;
   readonly inputFilter?: string;
-  readonly maxPayloadBytes: number;
+  readonly maxRecordBytes: number;
   readonly requestPerLine: boolean;
 }
 
@@ -202,7 +202,7 @@ export async function createBlockEncoder(
   const wrap = settings.decoding !== 'none' && settings.requestPerLine;
   const binary = settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord';
   const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
-  const limit = settings.maxPayloadBytes;
+  const limit = settings.maxRecordBytes;
 
   return (block) => {
     const data = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.length);

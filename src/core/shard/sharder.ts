@@ -198,7 +198,7 @@ export async function shardInput(
 
 /** The framing reader for an input, as the Shard step reads it (and the Merge step reads it again). */
 export function readerFor(options: ShardOptions, handler: RecordHandler): RecordReader {
-  const base = { input: options.input, maxRecordBytes: options.maxPayloadBytes };
+  const base = { input: options.input, maxRecordBytes: options.maxRecordBytes };
   switch (options.splitType) {
     case 'Line':
       return options.decoding === 'csv'

@@ -17,7 +17,7 @@ export async function shardLinesVerbatim(
   options: ShardOptions,
   targets: ShardTargets,
 ): Promise<ShardIndex> {
-  const limit = options.maxPayloadBytes;
+  const limit = options.maxRecordBytes;
   const shards: ShardEntry[] = [];
   const quarantined: number[] = [];
   const counts = { in: 0, skipped: 0, errors: 0, sent: 0 };

@@ -9,7 +9,6 @@ import { decodingFor } from '../spec/records.ts';
 export function shardOptionsFor(spec: JobSpec, input: string, workers?: ShardThreads): ShardOptions {
   const inputFilter = spec.dataProcessing.inputFilter;
   if (inputFilter !== undefined) compileJsonPath(inputFilter);
-  const maxPayloadBytes = maxRecordBytes(spec);
   return {
     input,
     splitType: spec.splitType,
@@ -20,7 +19,7 @@ export function shardOptionsFor(spec: JobSpec, input: string, workers?: ShardThr
     }),
     ...(inputFilter !== undefined && { inputFilter }),
     csvHeader: spec.csvHeader,
-    maxPayloadBytes,
+    maxRecordBytes: maxRecordBytes(spec),
     shardBytes: spec.shardSizeInMB * 1024 * 1024,
     requestPerLine: spec.batchStrategy === 'SingleRecord',
     ...(workers && { workers }),

@@ -1,3 +1,4 @@
+import { compileJsonPath } from '../json/path.ts';
 import { type InputSummary, mergeInput } from '../merge/merger.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import type { SageMakerJobs } from '../ports/sagemaker-jobs.ts';
@@ -71,7 +72,9 @@ export async function mergeStep(
     {
       tfsMethod: plan.spec.tfsMethod,
       joinSource: dataProcessing.joinSource,
-      ...(dataProcessing.outputFilter !== undefined && { outputFilter: dataProcessing.outputFilter }),
+      ...(dataProcessing.outputFilter !== undefined && {
+        outputFilter: compileJsonPath(dataProcessing.outputFilter),
+      }),
       readInput: inputReaderFor(options),
       csvInput: options.decoding === 'csv',
     },

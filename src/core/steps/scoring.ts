@@ -132,7 +132,7 @@ async function scoreShard(
       input: key,
       splitType: job.splitType,
       decoding: 'none',
-      maxPayloadBytes: limit,
+      maxRecordBytes: limit,
       requestPerLine: !multiRecord,
       shardBytes: limit,
     },

@@ -109,7 +109,7 @@ async function transformObject(
       input: file,
       splitType: plan.splitType,
       decoding: 'none',
-      maxPayloadBytes: plan.payloadLimit,
+      maxRecordBytes: plan.payloadLimit,
       requestPerLine: !plan.multiRecord,
       shardBytes: plan.payloadLimit,
     },

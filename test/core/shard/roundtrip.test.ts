@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compileJsonPath, type JsonPath } from '../../../src/core/json/path.ts';
 import { mergeInput } from '../../../src/core/merge/merger.ts';
 import { csvInstance } from '../../../src/core/records/csv.ts';
 import { encodeExample } from '../../../src/core/records/example.ts';
@@ -36,7 +37,7 @@ async function run(
   },
   merge: {
     joinSource?: 'None' | 'Input';
-    outputFilter?: string;
+    outputFilter?: JsonPath;
     readInput?: (handler: RecordHandler) => ReturnType<ReaderFactory>;
     csvInput?: boolean;
   } = {},
@@ -83,7 +84,7 @@ const lineEnding = fc.constantFrom('\n', '\r\n');
 const chunkSizes = fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 5 });
 const shardBytes = fc.integer({ min: 1, max: 400 });
 const batch = fc.integer({ min: 1, max: 7 });
-const base = { maxPayloadBytes: 1 << 20, requestPerLine: false } as const;
+const base = { maxRecordBytes: 1 << 20, requestPerLine: false } as const;
 
 describe('split then merge', () => {
   it('gives back JSON Lines records in order, with bad lines quarantined by line number', async () => {
@@ -156,7 +157,7 @@ describe('split then merge', () => {
             { chunkSizes: sizes, batch: requests },
             {
               joinSource: 'Input',
-              outputFilter: "$['id','SageMakerOutput']",
+              outputFilter: compileJsonPath("$['id','SageMakerOutput']"),
               readInput: (handler) =>
                 createLineReader(handler, { input: 'inbox/input', maxRecordBytes: 1 << 20, utf8: true }),
             },
@@ -250,7 +251,7 @@ describe('split then merge', () => {
     expect(passed.out).toEqual([binary.toString('base64')]);
     const tooLarge = await run(
       Buffer.alloc(100, 0x20),
-      { ...base, splitType: 'None', decoding: 'none', shardBytes: 1, maxPayloadBytes: 64 },
+      { ...base, splitType: 'None', decoding: 'none', shardBytes: 1, maxRecordBytes: 64 },
       { chunkSizes: [7], batch: 1 },
     );
     expect(tooLarge.errors.map((e) => e.reason)).toEqual([
@@ -290,13 +291,13 @@ describe('bad input', () => {
   const options = { ...base, shardBytes: 1 << 20 };
   const shardOnly = async (
     input: Buffer,
-    shard: Omit<ShardOptions, 'input' | 'maxPayloadBytes' | 'requestPerLine' | 'shardBytes'>,
-    maxPayloadBytes = base.maxPayloadBytes,
+    shard: Omit<ShardOptions, 'input' | 'maxRecordBytes' | 'requestPerLine' | 'shardBytes'>,
+    maxRecordBytes = base.maxRecordBytes,
   ) => {
     const objects = new MemoryObjects();
     const index = await shardInput(
       chunks(input, [7]),
-      { ...options, input: 'in', maxPayloadBytes, ...shard },
+      { ...options, input: 'in', maxRecordBytes, ...shard },
       {
         openShard: (n) => objects.sink(shardName(n)),
         errors: await objects.sink('errors'),
@@ -495,7 +496,7 @@ describe('lines that pass through untouched', () => {
               splitType: 'Line',
               decoding: 'none',
               shardBytes: bytes,
-              maxPayloadBytes: limit,
+              maxRecordBytes: limit,
             },
             {
               openShard: (n) => objects.sink(shardName(n)),
