@@ -1,43 +1,10 @@
-import { z } from 'zod';
-import { lambdaHandler, logger } from '../src/adapters/lambda.ts';
-import { type TriggerDependencies, triggerDependencies } from '../src/adapters/triggers.ts';
-import { decodeEventKey, startForUploads } from '../src/core/triggers/inbox.ts';
+import { requiredVariable } from '../src/adapters/environment.ts';
+import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
+import { createIngestHandler } from '../src/handlers/ingest.ts';
+import { perColdStart } from '../src/handlers/lambda.ts';
 
-// An S3 event notification (ObjectCreated), as S3 sends it: keys URL-encoded.
-const s3Event = z.object({
-  Records: z.array(
-    z.object({
-      s3: z.object({
-        bucket: z.object({ name: z.string() }),
-        object: z.object({
-          key: z.string(),
-          size: z.number().optional(),
-          eTag: z.string().optional(),
-          versionId: z.string().optional(),
-        }),
-      }),
-    }),
-  ),
-});
-
-/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
-export const createIngestHandler = (dependencies: () => TriggerDependencies) =>
-  lambdaHandler(s3Event, async (event) => {
-    const { executions } = dependencies();
-    const objects = event.Records.map(({ s3 }) => ({
-      bucket: s3.bucket.name,
-      key: decodeEventKey(s3.object.key),
-      size: s3.object.size ?? 0,
-      etag: s3.object.eTag ?? '',
-      ...(s3.object.versionId !== undefined && { versionId: s3.object.versionId }),
-    }));
-    const result = await startForUploads(objects, executions);
-    logger.info('inbox', {
-      started: result.started.length,
-      repeated: result.repeated.length,
-      skipped: result.skipped,
-    });
-    return result;
-  });
-
-export const handler = createIngestHandler(() => triggerDependencies());
+export const handler = createIngestHandler(
+  perColdStart(() => ({
+    executions: new StepFunctionsExecutions(requiredVariable(process.env, 'STATE_MACHINE_ARN')),
+  })),
+);

@@ -1,12 +1,5 @@
-import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
-import { lambdaHandler } from '../src/adapters/lambda.ts';
-import { mergeStep } from '../src/core/steps/run-steps.ts';
-import { perInputEvent } from './schemas.ts';
+import { bucketStore } from '../src/adapters/aws-bucket.ts';
+import { perColdStart } from '../src/handlers/lambda.ts';
+import { createMergeHandler } from '../src/handlers/merge.ts';
 
-/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
-export const createMergeHandler = (dependencies: () => StepDependencies) =>
-  lambdaHandler(perInputEvent, async ({ jobId, spec, input }) =>
-    mergeStep(dependencies().store, { jobId, spec }, input),
-  );
-
-export const handler = createMergeHandler(() => stepDependencies());
+export const handler = createMergeHandler(perColdStart(() => ({ store: bucketStore() })));

@@ -1,29 +1,16 @@
-import { z } from 'zod';
-import { lambdaHandler, logger } from '../src/adapters/lambda.ts';
-import { type TriggerDependencies, triggerDependencies } from '../src/adapters/triggers.ts';
-import { datasetSchema, startNightly } from '../src/core/triggers/nightly.ts';
-
-// An EventBridge scheduled event; its time is the night being scored.
-const scheduledEvent = z.object({ time: z.iso.datetime() });
-const datasets = z.array(datasetSchema);
-
-/**
- * The handler over the given dependencies and configured datasets: AWS's and NIGHTLY_DATASETS when
- * deployed, the local stack's and its config file in local mode.
- */
-export const createNightlyHandler = (
-  dependencies: () => TriggerDependencies,
-  configuredDatasets: () => Promise<unknown>,
-) =>
-  lambdaHandler(scheduledEvent, async (event) => {
-    const { store, executions } = dependencies();
-    const configured = datasets.parse(await configuredDatasets());
-    const result = await startNightly(configured, store, executions, new Date(event.time));
-    for (const skip of result.skipped) logger.info('nightly dataset skipped', skip);
-    return result;
-  });
+import { bucketStore } from '../src/adapters/aws-bucket.ts';
+import { requiredVariable } from '../src/adapters/environment.ts';
+import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
+import { parseDatasets } from '../src/core/triggers/nightly.ts';
+import { perColdStart } from '../src/handlers/lambda.ts';
+import { createNightlyHandler } from '../src/handlers/nightly.ts';
 
 export const handler = createNightlyHandler(
-  () => triggerDependencies(),
-  async () => JSON.parse(process.env.NIGHTLY_DATASETS ?? '[]') as unknown,
+  perColdStart(() => {
+    return {
+      store: bucketStore(),
+      executions: new StepFunctionsExecutions(requiredVariable(process.env, 'STATE_MACHINE_ARN')),
+      datasets: async () => parseDatasets(process.env.NIGHTLY_DATASETS || '[]', 'NIGHTLY_DATASETS'),
+    };
+  }),
 );

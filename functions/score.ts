@@ -1,23 +1,8 @@
-import { z } from 'zod';
-import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
-import { lambdaHandler } from '../src/adapters/lambda.ts';
-import { jobSpecSchema } from '../src/core/spec/job.ts';
-import { SPLIT_TYPES } from '../src/core/spec/records.ts';
-import { scoreOnEndpointStep } from '../src/core/steps/scoring.ts';
+import { bucketStore } from '../src/adapters/aws-bucket.ts';
+import { SageMakerRuntimeEndpoints } from '../src/adapters/sagemaker-runtime.ts';
+import { perColdStart } from '../src/handlers/lambda.ts';
+import { createScoreHandler } from '../src/handlers/score.ts';
 
-const event = z.object({
-  jobId: z.string().min(1),
-  spec: jobSpecSchema,
-  endpoint: z.string().min(1),
-  contentType: z.string().min(1),
-  splitType: z.enum(SPLIT_TYPES),
-});
-
-/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
-export const createScoreHandler = (dependencies: () => StepDependencies) =>
-  lambdaHandler(event, async (job) => {
-    const { store, endpoints } = dependencies();
-    return scoreOnEndpointStep(store, endpoints, job);
-  });
-
-export const handler = createScoreHandler(() => stepDependencies());
+export const handler = createScoreHandler(
+  perColdStart(() => ({ store: bucketStore(), endpoints: new SageMakerRuntimeEndpoints() })),
+);

@@ -1,12 +1,6 @@
-import { type StepDependencies, stepDependencies } from '../src/adapters/aws.ts';
-import { lambdaHandler } from '../src/adapters/lambda.ts';
-import { shardStep } from '../src/core/steps/run-steps.ts';
-import { perInputEvent } from './schemas.ts';
+import { bucketStore } from '../src/adapters/aws-bucket.ts';
+import { perColdStart } from '../src/handlers/lambda.ts';
+import { createShardHandler } from '../src/handlers/shard.ts';
 
-/** The handler over the given dependencies: AWS's when deployed, the local stack's in local mode. */
-export const createShardHandler = (dependencies: () => StepDependencies) =>
-  lambdaHandler(perInputEvent, async ({ jobId, spec, input }) =>
-    shardStep(dependencies().store, { jobId, spec }, input, dependencies().shardWorkers),
-  );
-
-export const handler = createShardHandler(() => stepDependencies());
+// No worker threads: a function's share of a core is small.
+export const handler = createShardHandler(perColdStart(() => ({ store: bucketStore() })));

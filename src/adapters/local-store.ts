@@ -1,13 +1,9 @@
 import type { Dirent, Stats } from 'node:fs';
 import { readdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
+import { InvalidKeyError, ObjectNotFoundError } from '../core/errors.ts';
 import type { ByteSink } from '../core/io.ts';
-import {
-  InvalidKeyError,
-  ObjectNotFoundError,
-  type ObjectStore,
-  type StoredObject,
-} from '../core/ports/object-store.ts';
+import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
 import { openFileSink, temporaryWriter } from './file-sink.ts';
 import { readFileChunks } from './file-source.ts';
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PACKAGING_PROGRAM, type SourceFile } from '../core/steps/plan.ts';
+import { PACKAGING_PROGRAM, type SourceFile } from '../core/steps/packaging.ts';
 
 /** The files of training/: the packaging script and what the training container installs for it. */
 const FILES = [PACKAGING_PROGRAM, 'requirements.txt'];

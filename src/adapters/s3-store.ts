@@ -10,13 +10,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { ObjectNotFoundError, TransientStorageError } from '../core/errors.ts';
 import type { ByteSink } from '../core/io.ts';
-import {
-  ObjectNotFoundError,
-  type ObjectStore,
-  type StoredObject,
-  TransientStorageError,
-} from '../core/ports/object-store.ts';
+import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
 
 export interface S3StoreOptions {
   readonly bucket: string;

@@ -1,9 +1,6 @@
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import {
-  EndpointInvocationError,
-  type EndpointInvoker,
-  type EndpointRequest,
-} from '../core/ports/endpoints.ts';
+import { EndpointInvocationError } from '../core/errors.ts';
+import type { EndpointInvoker, EndpointRequest } from '../core/ports/endpoints.ts';
 
 /** Errors SageMaker Runtime names as worth another try: capacity, throttling, its own faults. */
 const RETRYABLE = new Set([

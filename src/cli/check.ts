@@ -1,16 +1,12 @@
 import { basename } from 'node:path';
 import { readFileChunks } from '../adapters/file-source.ts';
 import type { ByteSink } from '../core/io.ts';
-import type { ErrorRow } from '../core/shard/errors.ts';
+import type { ErrorRow } from '../core/shard/error-rows.ts';
 import { type ShardIndex, shardInput } from '../core/shard/sharder.ts';
-import { decodingFor, type RecordSpec } from '../core/spec/records.ts';
-
-export interface CheckOptions extends RecordSpec {
-  readonly csvHeader: boolean;
-  readonly maxRecordBytes: number;
-  /** How many error rows to keep per file for the report. */
-  readonly keep: number;
-}
+import { type CompiledJob, resolveJob } from '../core/spec/compile.ts';
+import { SPLIT_TYPES, type SplitType } from '../core/spec/job.ts';
+import { UsageError } from './errors.ts';
+import type { Output } from './usage.ts';
 
 export interface FileCheck {
   readonly file: string;
@@ -22,8 +18,11 @@ export interface FileCheck {
  * Reads files as the Shard step would (same framing, validation, filter and size limit) without
  * writing shards, and reports what would be quarantined.
  */
-export async function checkFiles(files: readonly string[], options: CheckOptions): Promise<FileCheck[]> {
-  const decoding = decodingFor(options);
+export async function checkFiles(
+  files: readonly string[],
+  job: CompiledJob,
+  keep: number,
+): Promise<FileCheck[]> {
   const results: FileCheck[] = [];
   for (const file of files) {
     const errors: ErrorRow[] = [];
@@ -33,26 +32,77 @@ export async function checkFiles(files: readonly string[], options: CheckOptions
       write: async (chunk) => {
         const lines = (pending + Buffer.from(chunk).toString('utf8')).split('\n');
         pending = lines.pop() ?? '';
-        for (const line of lines) if (errors.length < options.keep) errors.push(JSON.parse(line) as ErrorRow);
+        for (const line of lines) if (errors.length < keep) errors.push(JSON.parse(line) as ErrorRow);
       },
       close: async () => {},
       abort: async () => {},
     };
     const index = await shardInput(
       readFileChunks(file),
-      {
-        input: basename(file),
-        splitType: options.splitType,
-        decoding,
-        ...(options.inputFilter !== undefined && { inputFilter: options.inputFilter }),
-        csvHeader: options.csvHeader,
-        maxRecordBytes: options.maxRecordBytes,
-        requestPerLine: false,
-        shardBytes: Number.MAX_SAFE_INTEGER,
-      },
+      { ...job.records, input: basename(file), shardBytes: Number.MAX_SAFE_INTEGER },
       { openShard: async () => discard, errors: errorSink },
     );
     results.push({ file, records: index.records, errors });
   }
   return results;
+}
+
+export interface CheckCommand {
+  readonly files: readonly string[];
+  readonly contentType: string;
+  /** As given on the command line: one of SPLIT_TYPES, or a usage error. */
+  readonly splitType: string;
+  readonly inputFilter?: string;
+  readonly csvHeader: boolean;
+  readonly maxPayloadMb: number;
+  readonly json: boolean;
+}
+
+/**
+ * `pipeline check`: reports, per file, the records that can be scored and those that would be
+ * quarantined (the first few with their reasons). Exit status 1 when some would be quarantined.
+ */
+export async function checkCommand(command: CheckCommand, output: Output): Promise<number> {
+  const { files } = command;
+  if (files.length === 0) throw new UsageError('check needs at least one file');
+  const splitType = command.splitType as SplitType;
+  if (!SPLIT_TYPES.includes(splitType))
+    throw new UsageError(`--split-type must be one of ${SPLIT_TYPES.join(', ')}`);
+  const { maxPayloadMb, inputFilter } = command;
+  if (!(Number.isInteger(maxPayloadMb) && maxPayloadMb >= 1 && maxPayloadMb <= 100))
+    throw new UsageError('--max-payload-mb must be a whole number from 1 to 100');
+  // The records are read as a job with these settings would read them; the model is not used.
+  const job = resolveJob({
+    model: 'unused',
+    contentType: command.contentType,
+    splitType,
+    csvHeader: command.csvHeader,
+    maxPayloadInMB: maxPayloadMb,
+    maxConcurrentTransforms: 1,
+    ...(inputFilter !== undefined && { dataProcessing: { inputFilter } }),
+  });
+  const results = await checkFiles(files, job, 10);
+  for (const result of results) {
+    if (command.json) {
+      output.stdout(`${JSON.stringify(result)}\n`);
+      continue;
+    }
+    const { records } = result;
+    output.stdout(
+      `${result.file}: ${count(records.in, 'record')}, ${records.sent} can be scored, ${records.errors} would be quarantined` +
+        `${records.skipped > 0 ? `, ${count(records.skipped, 'empty line')} skipped` : ''}\n`,
+    );
+    for (const row of result.errors) {
+      const where = row.line !== undefined ? `line ${row.line}` : `byte ${row.offset}`;
+      output.stdout(`  record ${row.record} (${where}): ${row.reason}\n`);
+    }
+    if (records.errors > result.errors.length) {
+      output.stdout(`  ... and ${records.errors - result.errors.length} more\n`);
+    }
+  }
+  return results.some((result) => result.records.errors > 0) ? 1 : 0;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

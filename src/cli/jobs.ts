@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { isAlive, type QueuedExecution } from '../adapters/local-executions.ts';
 import { readText } from '../core/ports/object-store.ts';
-import { type JobRecord, jobRecordKey } from '../core/steps/plan.ts';
-import type { JobSummary } from '../core/steps/run-steps.ts';
+import type { JobSummary } from '../core/steps/finish.ts';
+import { readJobRecord } from '../core/steps/job-record.ts';
 import { LocalStack } from '../local/stack.ts';
+import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 import { executeJob, newJobId } from './run.ts';
-import { type Output, UsageError } from './usage.ts';
+import type { Output } from './usage.ts';
 
 export const DEFAULT_DATA_DIR = '.pipeline';
 
@@ -89,10 +90,9 @@ export async function rerunCommand(
     onTransformProgress: (event) => progress.onRecords(event.records),
   });
   try {
-    const key = jobRecordKey(options.jobId);
-    if (!(await stack.store.head(key)))
+    const record = await readJobRecord(stack.store, options.jobId);
+    if (!record)
       throw new UsageError(`no job ${options.jobId} to rerun in ${stack.store.root} (see pipeline status)`);
-    const record = JSON.parse(await readText(stack.store, key)) as JobRecord;
     return await executeJob(
       stack,
       newJobId('rerun'),

@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { readFileChunks } from '../adapters/file-source.ts';
+import { LocalObjectStore } from '../adapters/local-store.ts';
 import {
   type Assumptions,
   countInput,
@@ -9,14 +10,13 @@ import {
   type InputCount,
   type JobEstimate,
 } from '../core/estimate.ts';
-import { resolveJobSpec } from '../core/spec/job.ts';
-import { jobSpecOf } from './run.ts';
-import { type Output, UsageError } from './usage.ts';
+import { resolveJob } from '../core/spec/compile.ts';
+import { UsageError } from './errors.ts';
+import { commandLineJob, type JobOptions, localJob } from './job.ts';
+import type { Output } from './usage.ts';
 
-export interface PlanCommand {
+export interface PlanCommand extends JobOptions {
   readonly files: readonly string[];
-  readonly model?: string;
-  readonly jobFile?: string;
   /** A data dir whose config/default-job.json applies, as it does to `pipeline run` there. */
   readonly dataDir?: string;
   readonly recordsPerSecond?: number;
@@ -34,11 +34,12 @@ export async function planCommand(command: PlanCommand, output: Output): Promise
     if (!(await stat(file).catch(() => undefined))?.isFile())
       throw new UsageError(`input ${file} is not a file`);
   }
-  const job = await jobSpecOf(command);
-  const defaults = command.dataDir ? await bucketDefaults(resolve(command.dataDir)) : undefined;
-  const spec = resolveJobSpec(defaults, job);
+  const source = await commandLineJob(command);
+  const dataDir = command.dataDir && resolve(command.dataDir);
+  const job = dataDir ? await localJob(new LocalObjectStore(dataDir), dataDir, source) : resolveJob(source);
+  const { spec } = job;
   const counts: InputCount[] = [];
-  for (const file of command.files) counts.push(await countInput(readFileChunks(file), spec, basename(file)));
+  for (const file of command.files) counts.push(await countInput(readFileChunks(file), job, basename(file)));
   const assumptions: Assumptions = {
     ...DEFAULT_ASSUMPTIONS,
     ...(command.recordsPerSecond !== undefined && { recordsPerSecond: command.recordsPerSecond }),
@@ -50,17 +51,6 @@ export async function planCommand(command: PlanCommand, output: Output): Promise
   }
   output.stdout(describe(estimate, spec.batchStrategy, spec.maxPayloadInMB, spec.model));
   return 0;
-}
-
-async function bucketDefaults(dataDir: string): Promise<unknown> {
-  const path = join(dataDir, 'config', 'default-job.json');
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new UsageError(`${path}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 function describe(

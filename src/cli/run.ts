@@ -1,21 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, cp, link, mkdir, mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { JobSpecError } from '../core/errors.ts';
-import { readText } from '../core/ports/object-store.ts';
-import { resolveJobSpec } from '../core/spec/job.ts';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { JobSummary } from '../core/steps/finish.ts';
 import { inputName } from '../core/steps/layout.ts';
-import type { JobSummary } from '../core/steps/run-steps.ts';
 import { LocalStack } from '../local/stack.ts';
+import { UsageError } from './errors.ts';
+import { commandLineJob, type JobOptions, localJob } from './job.ts';
 import { Progress } from './progress.ts';
-import { type Output, UsageError } from './usage.ts';
+import type { Output } from './usage.ts';
 
-export interface RunCommand {
+export interface RunCommand extends JobOptions {
   readonly files: readonly string[];
-  /** A model folder (or any model the job spec accepts), over the job file's. */
-  readonly model?: string;
-  readonly jobFile?: string;
   /** Where the results are copied: DIR/<file name>.out, DIR/_errors.jsonl, DIR/_summary.json. */
   readonly out?: string;
   /** The folder playing the bucket; a fresh temporary one, removed afterwards, when not given. */
@@ -43,7 +39,7 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
       throw new UsageError(`two inputs are named ${basename(file)}: results are named after the file`);
     names.add(basename(file));
   }
-  const job = await jobSpecOf(command);
+  const job = await commandLineJob(command);
   const dataDir = command.dataDir ? resolve(command.dataDir) : await mkdtemp(join(tmpdir(), 'pipeline-'));
   const progress = new Progress({ write: output.stderr, interactive: output.interactive });
   const stack = new LocalStack({
@@ -52,11 +48,7 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
     onTransformProgress: (event) => progress.onRecords(event.records),
   });
   try {
-    const bucketDefaults = await stack.store.head('config/default-job.json');
-    const defaults = bucketDefaults
-      ? (JSON.parse(await readText(stack.store, 'config/default-job.json')) as unknown)
-      : undefined;
-    resolveJobSpec(defaults, job);
+    await localJob(stack.store, dataDir, job);
 
     const inputs: string[] = [];
     for (const file of command.files) {
@@ -133,43 +125,6 @@ function shardsNamed(message: string, jobId: string, input: Record<string, unkno
     if (key !== undefined) named.add(`shard ${match[2]} of ${inputName(key)}`);
   }
   return named.size > 0 ? ` (${[...named].join(', ')})` : '';
-}
-
-/**
- * The job spec from `--job` and `--model`, checked before anything runs. A relative model path in a
- * job file is relative to that file; on the command line, to the working folder.
- */
-export async function jobSpecOf(
-  command: Pick<RunCommand, 'model' | 'jobFile'>,
-): Promise<Record<string, unknown>> {
-  let job: Record<string, unknown> = {};
-  if (command.jobFile) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(await readFile(command.jobFile, 'utf8'));
-    } catch (error) {
-      throw new UsageError(`--job ${command.jobFile}: ${(error as Error).message}`, { cause: error });
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new UsageError(`--job ${command.jobFile}: a job spec is a JSON object`);
-    job = parsed as Record<string, unknown>;
-    if (typeof job.model === 'string') job.model = localPath(job.model, dirname(resolve(command.jobFile)));
-  }
-  if (command.model !== undefined) job.model = localPath(command.model, process.cwd());
-  if (job.model === undefined)
-    throw new UsageError('no model: give --model <folder> or a job file with "model" (--job job.json)');
-  try {
-    resolveJobSpec(job);
-  } catch (error) {
-    if (error instanceof JobSpecError) throw new UsageError(`job spec ${error.message}`, { cause: error });
-    throw error;
-  }
-  return job;
-}
-
-function localPath(model: string, base: string): string {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(model) || isAbsolute(model)) return model;
-  return resolve(base, model);
 }
 
 /** The input as an object of the local bucket: a hard link where possible, a copy otherwise. */

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { startModelServer } from '../local/model-server/server.ts';
-import { type Output, UsageError } from './usage.ts';
+import { UsageError } from './errors.ts';
+import type { Output } from './usage.ts';
 
 /** `pipeline serve`: the local model server alone, until interrupted. */
 export async function serveCommand(

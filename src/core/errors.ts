@@ -1,6 +1,9 @@
+import { recordTooLarge } from './records/limits.ts';
+
 /**
- * Typed errors. Step Functions Retry and Catch match on `name`, so every class sets a stable one and
- * nothing is ever swallowed into a return value.
+ * The domain's typed errors, in one place. Step Functions Retry and Catch match on `name`, so every
+ * class sets a stable one and nothing is ever swallowed into a return value. Every one takes the error
+ * that caused it (`{ cause }`), as Error does; the other layers' errors extend PipelineError too.
  */
 export class PipelineError extends Error {
   override readonly name: string = 'PipelineError';
@@ -36,12 +39,17 @@ export class JobSpecError extends PipelineError {
   }
 }
 
+/** A setting of the deployment or of the local service (not a job spec) is malformed. */
+export class ConfigurationError extends PipelineError {
+  override readonly name = 'ConfigurationError';
+}
+
 /** A JSONPath filter expression is outside the supported subset. */
 export class FilterSyntaxError extends PipelineError {
   override readonly name = 'FilterSyntaxError';
   readonly expression: string;
-  constructor(expression: string, reason: string) {
-    super(`JSONPath ${JSON.stringify(expression)}: ${reason}`);
+  constructor(expression: string, reason: string, options?: ErrorOptions) {
+    super(`JSONPath ${JSON.stringify(expression)}: ${reason}`, options);
     this.expression = expression;
   }
 }
@@ -66,9 +74,75 @@ export class RecordTooLargeError extends PipelineError {
   override readonly name = 'RecordTooLargeError';
   readonly size: number;
   readonly limit: number;
-  constructor(record: number, size: number, limit: number) {
-    super(`record ${record} is ${size} bytes, over the request limit of ${limit} bytes (maxPayloadInMB)`);
+  constructor(record: number, size: number, limit: number, options?: ErrorOptions) {
+    super(`record ${record} cannot be sent: ${recordTooLarge(size, limit)}`, options);
     this.size = size;
     this.limit = limit;
   }
+}
+
+/** The filter does not match a record: the record is quarantined with this reason. */
+export class FilterMismatchError extends InvalidRecordError {
+  override readonly name = 'FilterMismatchError';
+}
+
+/** A record's bytes are not a tf.Example that can be written as JSON; the record is quarantined. */
+export class ExampleDecodeError extends InvalidRecordError {
+  override readonly name = 'ExampleDecodeError';
+}
+
+/**
+ * A request the endpoint did not answer with success. `retryable` says whether sending the same bytes
+ * again can succeed (throttling, a timeout, a 5xx from the model); a 4xx from the model cannot.
+ */
+export class EndpointInvocationError extends PipelineError {
+  override readonly name = 'EndpointInvocationError';
+  readonly retryable: boolean;
+
+  constructor(message: string, retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.retryable = retryable;
+  }
+}
+
+export class ObjectNotFoundError extends PipelineError {
+  override readonly name = 'ObjectNotFoundError';
+  readonly key: string;
+  constructor(key: string, options?: ErrorOptions) {
+    super(`no object ${key}`, options);
+    this.key = key;
+  }
+}
+
+/**
+ * The store failed in a way that passes: throttled, a server error, a connection cut, still so after
+ * the client's own retries. The state machine retries the step on this name.
+ */
+export class TransientStorageError extends PipelineError {
+  override readonly name = 'TransientStorageError';
+}
+
+/** A key that could reach outside the store (`..`, an absolute path) or is empty. */
+export class InvalidKeyError extends PipelineError {
+  override readonly name = 'InvalidKeyError';
+}
+
+/** A job names no input. */
+export class NoInputError extends PipelineError {
+  override readonly name = 'NoInputError';
+}
+
+/** An input the job names is not in the bucket. */
+export class InputNotFoundError extends PipelineError {
+  override readonly name = 'InputNotFoundError';
+}
+
+/** A job names more inputs than one execution carries. */
+export class TooManyInputsError extends PipelineError {
+  override readonly name = 'TooManyInputsError';
+}
+
+/** The plan would be over what a state of the state machine may carry. */
+export class PlanTooLargeError extends PipelineError {
+  override readonly name = 'PlanTooLargeError';
 }

@@ -1,11 +1,10 @@
 import type { ByteSink } from './io.ts';
 import { PRICES, type PriceTable } from './prices.ts';
 import { BatchPacker, packerOptionsFor } from './records/batches.ts';
-import type { SplitType } from './shard/block.ts';
 import { readerFor, type ShardIndex, shardInput } from './shard/sharder.ts';
-import { type JobSpec, maxRecordBytes } from './spec/job.ts';
-import { shardOptionsFor } from './steps/records.ts';
-import { scoresOnEndpoint, scoringReason } from './steps/scoring.ts';
+import type { CompiledJob } from './spec/compile.ts';
+import type { JobSpec } from './spec/job.ts';
+import { scoresOnEndpoint, scoringReason } from './steps/route.ts';
 
 /** One input read as the Shard step reads it, and the requests each way of scoring would send. */
 export interface InputCount {
@@ -25,14 +24,12 @@ export interface InputCount {
  */
 export async function countInput(
   source: AsyncIterable<Buffer>,
-  spec: JobSpec,
+  job: CompiledJob,
   name: string,
 ): Promise<InputCount> {
-  const options = shardOptionsFor(spec, name);
-  const shardSplit: SplitType = options.decoding === 'none' ? spec.splitType : 'Line';
+  const { spec } = job;
+  const shardSplit = job.shards.splitType;
   const multiRecord = spec.batchStrategy === 'MultiRecord';
-  const transformLimit =
-    spec.maxPayloadInMB === 0 ? Number.MAX_SAFE_INTEGER : spec.maxPayloadInMB * 1024 * 1024;
   const requests = { transform: 0, endpoint: 0 };
   const discard: ByteSink = {
     write: async () => undefined,
@@ -40,10 +37,10 @@ export async function countInput(
     abort: async () => undefined,
   };
   const openShard = async (): Promise<ByteSink> => {
-    const transform = new BatchPacker(packerOptionsFor(shardSplit, transformLimit, multiRecord));
+    const transform = new BatchPacker(packerOptionsFor(shardSplit, job.transformPayloadBytes, multiRecord));
     const endpoint =
       spec.endpointMaxRecords > 0
-        ? new BatchPacker(packerOptionsFor(shardSplit, maxRecordBytes(spec), multiRecord))
+        ? new BatchPacker(packerOptionsFor(shardSplit, job.records.maxRecordBytes, multiRecord))
         : undefined;
     const count = (): void => {
       requests.transform += transform.take().length;
@@ -83,7 +80,7 @@ export async function countInput(
       abort: async () => undefined,
     };
   };
-  const index = await shardInput(source, options, { openShard, errors: discard });
+  const index = await shardInput(source, { ...job.records, input: name }, { openShard, errors: discard });
   return {
     input: name,
     records: index.records,

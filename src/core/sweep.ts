@@ -3,7 +3,7 @@ import type {
   SageMakerResource,
   SageMakerResources,
 } from './ports/sagemaker-resources.ts';
-import { sageMakerName } from './steps/plan.ts';
+import { sageMakerName } from './steps/names.ts';
 
 export interface SweepOptions {
   /** The prefix every SageMaker name of this service starts with; none locally, as Plan names them. */

@@ -1,14 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
-import { PipelineError } from '../core/errors.ts';
+import { LocalModelError } from './errors.ts';
 import { type RunningModelServer, startModelServer } from './model-server/server.ts';
-import type { ModelHost } from './sagemaker.ts';
+import type { ModelHost } from './sagemaker/model-host-port.ts';
 
 /** The bucket name local mode gives SageMaker: `s3://local/<key>` is `<data dir>/<key>`. */
 export const LOCAL_BUCKET = 'local';
-
-export class LocalModelError extends PipelineError {
-  override readonly name = 'LocalModelError';
-}
 
 export interface LocalModelHostOptions {
   /** The folder playing the bucket. */

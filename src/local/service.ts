@@ -1,13 +1,14 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
-import { createIngestHandler } from '../../functions/ingest.ts';
-import { createNightlyHandler } from '../../functions/nightly.ts';
-import { createWebhookHandler } from '../../functions/webhook.ts';
-import type { TriggerDependencies } from '../adapters/triggers.ts';
+import { ConfigurationError } from '../core/errors.ts';
 import { readText } from '../core/ports/object-store.ts';
 import { INBOX } from '../core/steps/layout.ts';
+import { readDatasets } from '../core/triggers/nightly.ts';
 import { MAX_BODY_BYTES } from '../core/triggers/webhook.ts';
+import { createIngestHandler } from '../handlers/ingest.ts';
+import { createNightlyHandler } from '../handlers/nightly.ts';
+import { createWebhookHandler } from '../handlers/webhook.ts';
 import { listen } from './listen.ts';
 import { LOCAL_BUCKET } from './model-host.ts';
 import { type ExecutionOutcome, lambdaContext } from './runner.ts';
@@ -60,20 +61,19 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     modelBaseDir: options.dataDir,
     ...(options.modelUrl !== undefined && { modelUrl: options.modelUrl }),
   });
-  const triggers: TriggerDependencies = {
-    store: stack.store,
-    executions: stack.executions,
+  const { store, executions } = stack;
+  const ingest = createIngestHandler(() => ({ executions }));
+  const nightly = createNightlyHandler(() => ({
+    store,
+    executions,
+    datasets: async () => readDatasets((await nightlyConfig(stack)).datasets ?? [], NIGHTLY_CONFIG),
+  }));
+  const webhook = createWebhookHandler(() => ({
+    store,
+    executions,
     bucket: LOCAL_BUCKET,
-  };
-  const ingest = createIngestHandler(() => triggers);
-  const nightly = createNightlyHandler(
-    () => triggers,
-    async () => (await nightlyConfig(stack)).datasets ?? [],
-  );
-  const webhook = createWebhookHandler(
-    () => triggers,
-    async () => options.secret,
-  );
+    secret: async () => options.secret,
+  }));
 
   let closing = false;
   const running = new Map<string, Promise<ExecutionOutcome>>();
@@ -203,12 +203,16 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
 }
 
 /** `config/nightly.json`: `{"schedule": "<cron, UTC>", "datasets": [{"name", "prefix", "job"}]}`. */
-async function nightlyConfig(stack: LocalStack): Promise<{ schedule?: string; datasets?: unknown[] }> {
+async function nightlyConfig(stack: LocalStack): Promise<{ schedule?: string; datasets?: unknown }> {
   if (!(await stack.store.head(NIGHTLY_CONFIG))) return {};
-  return JSON.parse(await readText(stack.store, NIGHTLY_CONFIG)) as {
-    schedule?: string;
-    datasets?: unknown[];
-  };
+  try {
+    return JSON.parse(await readText(stack.store, NIGHTLY_CONFIG)) as {
+      schedule?: string;
+      datasets?: unknown;
+    };
+  } catch (error) {
+    throw new ConfigurationError(`${NIGHTLY_CONFIG}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 async function describeOutcome(stack: LocalStack, name: string, outcome: ExecutionOutcome): Promise<string> {

@@ -1,23 +1,23 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createCleanupHandler } from '../../functions/cleanup.ts';
-import { createFinishHandler } from '../../functions/finish.ts';
-import { createMergeHandler } from '../../functions/merge.ts';
-import { createPlanHandler } from '../../functions/plan.ts';
-import { createRouteHandler } from '../../functions/route.ts';
-import { createScoreHandler } from '../../functions/score.ts';
-import { createShardHandler } from '../../functions/shard.ts';
-import type { StepDependencies } from '../adapters/aws.ts';
 import { LocalExecutions } from '../adapters/local-executions.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
 import { packagingSource } from '../adapters/packaging-source.ts';
-import { InvalidKeyError } from '../core/ports/object-store.ts';
+import { InvalidKeyError } from '../core/errors.ts';
 import { shardThreads } from '../core/shard/threads.ts';
+import type { PlanConfig } from '../core/steps/plan.ts';
+import { createCleanupHandler } from '../handlers/cleanup.ts';
+import { createFinishHandler } from '../handlers/finish.ts';
+import { createMergeHandler } from '../handlers/merge.ts';
+import { createPlanHandler } from '../handlers/plan.ts';
+import { createRouteHandler } from '../handlers/route.ts';
+import { createScoreHandler } from '../handlers/score.ts';
+import { createShardHandler } from '../handlers/shard.ts';
 import { LOCAL_BUCKET, LocalModelHost } from './model-host.ts';
 import { type ExecutionOutcome, type LambdaHandler, type RunOptions, runExecution } from './runner.ts';
+import { LocalSageMaker } from './sagemaker/index.ts';
 import { ResourceRegistry } from './sagemaker/registry.ts';
 import type { TrainingOptions } from './sagemaker/training.ts';
-import { LocalSageMaker } from './sagemaker.ts';
 
 export interface LocalStackOptions {
   /** The folder playing the bucket: inbox/, work/, results/, config/, executions/. */
@@ -43,7 +43,6 @@ export class LocalStack {
   readonly executions: LocalExecutions;
   readonly sageMaker: LocalSageMaker;
   private readonly models: LocalModelHost;
-  private readonly dependencies: StepDependencies;
   /** The step functions' handlers by name, as the state machine calls them; one can be invoked alone. */
   readonly functions: Readonly<Record<string, LambdaHandler>>;
 
@@ -63,28 +62,23 @@ export class LocalStack {
       ...(options.onTransformProgress && { onProgress: options.onTransformProgress }),
       ...(options.training && { training: options.training }),
     });
-    this.dependencies = {
-      store: this.store,
-      jobs: this.sageMaker,
-      endpoints: this.sageMaker,
-      shardWorkers: shardThreads(Math.min(4, availableParallelism())),
-      planConfig: {
-        objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
-        servingImage: () => 'local/tensorflow-serving',
-        trainingImage: 'local/tensorflow-training',
-        packagingSource: packagingSource(TRAINING_SOURCE),
-        localModels: true,
-      },
+    const { store, sageMaker } = this;
+    const planConfig: PlanConfig = {
+      objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
+      servingImage: () => 'local/tensorflow-serving',
+      trainingImage: 'local/tensorflow-training',
+      packagingSource: packagingSource(TRAINING_SOURCE),
+      localModels: true,
     };
-    const dependencies = () => this.dependencies;
+    const workers = shardThreads(Math.min(4, availableParallelism()));
     this.functions = {
-      plan: createPlanHandler(dependencies),
-      shard: createShardHandler(dependencies),
-      route: createRouteHandler(dependencies),
-      score: createScoreHandler(dependencies),
-      merge: createMergeHandler(dependencies),
-      finish: createFinishHandler(dependencies),
-      cleanup: createCleanupHandler(dependencies),
+      plan: createPlanHandler(() => ({ store, config: planConfig })),
+      shard: createShardHandler(() => ({ store, workers })),
+      route: createRouteHandler(() => ({ store })),
+      score: createScoreHandler(() => ({ store, endpoints: sageMaker })),
+      merge: createMergeHandler(() => ({ store })),
+      finish: createFinishHandler(() => ({ store })),
+      cleanup: createCleanupHandler(() => ({ store, jobs: sageMaker })),
     };
   }
 

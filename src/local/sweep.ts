@@ -2,8 +2,8 @@ import { isAlive } from '../adapters/local-executions.ts';
 import type { TemporaryFile } from '../adapters/local-store.ts';
 import type { SageMakerResource, SageMakerResources } from '../core/ports/sagemaker-resources.ts';
 import { type SweepResult, sweepOrphans } from '../core/sweep.ts';
+import type { LocalSageMaker } from './sagemaker/index.ts';
 import { ResourceRegistry } from './sagemaker/registry.ts';
-import type { LocalSageMaker } from './sagemaker.ts';
 import type { LocalStack } from './stack.ts';
 
 /** The local SageMaker's resources as the sweeper sees them: recorded in the data dir, by any process. */

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeExample } from '../../src/core/records/example.ts';
 import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
-import type { JobSummary } from '../../src/core/steps/run-steps.ts';
+import type { JobSummary } from '../../src/core/steps/finish.ts';
 import { pipeline as runCli } from '../support/cli.ts';
 import { scalingModel } from '../support/models.ts';
 
@@ -293,6 +293,38 @@ describe('pipeline run', () => {
       code: 2,
       stderr: expect.stringContaining("Unknown option '--modle'"),
     });
+  });
+
+  it('refuses a bad output filter with exit status 2 before anything runs', async () => {
+    // Prepare: a data dir to see that no job was queued in it.
+    const dataDir = await mkdtemp(join(tmpdir(), 'pipeline-filter-'));
+    const input = await file('filtered.jsonl', '{"features":[1,2]}\n');
+    const bad = await job('filter.job.json', { dataProcessing: { outputFilter: '$[[[bad' } });
+    // Act
+    const run = await pipeline('run', input, '--job', bad, '--data-dir', dataDir);
+    // Assess
+    expect(run).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('dataProcessing.outputFilter: JSONPath'),
+    });
+    expect(await readdir(join(dataDir, 'executions')).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses a malformed default-job.json of the data dir with exit status 2, naming the file', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pipeline-defaults-'));
+    const defaults = join(dataDir, 'config', 'default-job.json');
+    await mkdir(dirname(defaults), { recursive: true });
+    await writeFile(defaults, '{"instanceType": "ml.c5.xlarge",');
+    const input = await file('defaults.jsonl', '{"features":[1,2]}\n');
+    for (const command of [
+      ['run', input, '--model', model, '--data-dir', dataDir],
+      ['plan', input, '--model', model, '--data-dir', dataDir],
+    ]) {
+      expect(await pipeline(...command)).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining(`${defaults}: is not valid JSON`),
+      });
+    }
   });
 });
 

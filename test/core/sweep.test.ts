@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SageMakerResource, SageMakerResources } from '../../src/core/ports/sagemaker-resources.ts';
-import { sageMakerName } from '../../src/core/steps/plan.ts';
+import { sageMakerName } from '../../src/core/steps/names.ts';
 import { sweepOrphans } from '../../src/core/sweep.ts';
 
 class InMemoryResources implements SageMakerResources {

@@ -7,7 +7,7 @@ import type { QueuedExecution } from '../../src/adapters/local-executions.ts';
 import { encodeExample } from '../../src/core/records/example.ts';
 import { encodeTfRecords, maskedCrc32c } from '../../src/core/records/tfrecord.ts';
 import { RAW_KEEP_BYTES } from '../../src/core/records/types.ts';
-import type { JobSummary } from '../../src/core/steps/run-steps.ts';
+import type { JobSummary } from '../../src/core/steps/finish.ts';
 import { sign } from '../../src/core/triggers/webhook.ts';
 import { type LocalService, startLocalService } from '../../src/local/service.ts';
 import {
@@ -151,14 +151,29 @@ describe('keys that try to leave the data folder', () => {
     expect(await leftovers(dataDir)).toEqual(NOTHING_LEFT);
   });
 
-  it('fails a webhook job with an absurd spec at Plan, naming the field, creating nothing', async () => {
+  it('refuses a webhook job with an absurd field with 400, naming the field, queuing nothing', async () => {
     await writeFile(join(dataDir, 'inbox', 'plain.jsonl'), '{"features":[1,2]}\n');
+    const queued = async () => (await readdir(join(dataDir, 'executions')).catch(() => [])).length;
+    const before = await queued();
     const response = await post({ inputs: ['inbox/plain.jsonl'], job: { maxConcurrentTransforms: 1e9 } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      field: 'job.maxConcurrentTransforms',
+      error: expect.stringMatching(/^job\.maxConcurrentTransforms: /),
+    });
+    expect(await queued()).toBe(before);
+  });
+
+  it('fails a webhook job whose fields break a rule together at Plan, naming the field, creating nothing', async () => {
+    // Each field is valid on its own; only merged with the defaults (4 concurrent transforms) do they
+    // ask for more than SageMaker's 100 MB in flight, which the webhook cannot know alone.
+    await writeFile(join(dataDir, 'inbox', 'plain.jsonl'), '{"features":[1,2]}\n');
+    const response = await post({ inputs: ['inbox/plain.jsonl'], job: { maxPayloadInMB: 60 } });
     expect(response.status).toBe(202);
     const { jobId } = (await response.json()) as { jobId: string };
     const execution = await ended(jobId);
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'JobSpecError' } });
-    expect(execution.error?.message).toMatch(/^maxConcurrentTransforms: /);
+    expect(execution.error?.message).toMatch(/^maxPayloadInMB: maxPayloadInMB × maxConcurrentTransforms/);
     expect(await readdir(join(dataDir, 'results'))).not.toContain(jobId);
     expect(await leftovers(dataDir)).toEqual(NOTHING_LEFT);
   });
@@ -236,7 +251,7 @@ describe(`a single line of ${LINE_BYTES.toLocaleString('en-US')} bytes`, () => {
       input: 'huge.jsonl',
       record: 2,
       line: 2,
-      reason: `line is ${LINE_BYTES} bytes, over the record limit of ${limit} bytes`,
+      reason: `record is ${LINE_BYTES} bytes, over the request limit of ${limit} bytes (maxPayloadInMB)`,
       size: LINE_BYTES,
     });
     expect(String(row?.raw).length).toBeLessThanOrEqual(RAW_KEEP_BYTES);
@@ -302,7 +317,7 @@ describe('TFRecord framing that lies', () => {
     expect(await lines(result.output)).toEqual(['[2.0,4.0]', '[6.0,8.0]']);
     const [row] = await errorRows(result.results);
     expect(row).toMatchObject({ record: 3, offset: examples.length });
-    expect(row?.reason).toMatch(/its 1099511627776 bytes of data are over the limit of 6291456 bytes/);
+    expect(row?.reason).toMatch(/record is 1099511627776 bytes, over the request limit of 6291456 bytes/);
     expect(await leftovers(result.dataDir)).toEqual(NOTHING_LEFT);
   });
 

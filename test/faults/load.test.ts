@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { JobSummary } from '../../src/core/steps/run-steps.ts';
+import type { JobSummary } from '../../src/core/steps/finish.ts';
 import { startLocalService } from '../../src/local/service.ts';
 import {
   doublingModel,

@@ -145,8 +145,6 @@ describe('state machine step handlers', () => {
         jobId: planned.jobId,
         spec: planned.spec,
         endpoint: planned.names.endpoint,
-        contentType: planned.transform.contentType,
-        splitType: planned.transform.splitType,
       },
       context,
     );
@@ -184,7 +182,7 @@ describe('state machine step handlers', () => {
 
 describe('the functions environment', () => {
   it('fills in the account, region and partition from the function ARN', async () => {
-    const { resolveEnvironment } = await import('../../src/adapters/lambda.ts');
+    const { resolveEnvironment } = await import('../../src/handlers/lambda.ts');
     const environment: NodeJS.ProcessEnv = {
       BUCKET: 'tf-batch-pipeline-dev-{account}-{region}',
       STATE_MACHINE_ARN: 'arn:{partition}:states:{region}:{account}:stateMachine:tf-batch-pipeline-dev',
@@ -211,7 +209,7 @@ describe('state machine step handlers, failing', () => {
     const planned = JSON.parse(
       await readFile(new URL('../../events/statemachine/plan.json', import.meta.url), 'utf8'),
     );
-    const spec = { ...(await import('../../src/core/spec/job.ts')).resolveJobSpec(planned.request.job) };
+    const { spec } = (await import('../../src/core/spec/compile.ts')).resolveJob(planned.request.job);
     const input = { index: 0, key: 'inbox/gone.jsonl', name: 'gone.jsonl', size: 1 };
     await expect(shard({ jobId: 'missing-1', spec, input }, context)).rejects.toMatchObject({
       name: 'ObjectNotFoundError',

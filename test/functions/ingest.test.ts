@@ -10,18 +10,20 @@ const context = { functionName: 'ingest', awsRequestId: 'r' } as unknown as Cont
 const stateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:tf-batch-pipeline-dev';
 
 beforeAll(() => {
+  // Ingest only starts executions: the deployment's job defaults (malformed here) and the bucket are
+  // the Plan step's business, so neither may stop an upload from starting its job.
   Object.assign(process.env, {
     STATE_MACHINE_ARN: stateMachineArn,
-    BUCKET: 'data',
-    NAME_PREFIX: 'tfbp-test',
+    DEFAULT_JOB: '{"model": ',
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
+  delete process.env.BUCKET;
 });
 afterAll(() => sfn.restore());
 
 describe('ingest handler', () => {
-  it('starts an execution for the decoded key, and counts a repeated delivery as done', async () => {
+  it('starts an execution for the decoded key, and counts a repeated delivery as done, whatever DEFAULT_JOB holds', async () => {
     const event = JSON.parse(
       await readFile(new URL('../../events/s3/object-created.json', import.meta.url), 'utf8'),
     );

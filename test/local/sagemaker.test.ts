@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import type { CreateTransformJobRequest } from '@aws-sdk/client-sagemaker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/adapters/local-store.ts';
-import { InvalidKeyError, readText, writeText } from '../../src/core/ports/object-store.ts';
+import { InvalidKeyError } from '../../src/core/errors.ts';
+import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import { encodeRecordIo } from '../../src/core/records/recordio.ts';
 import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
-import { LocalSageMaker, type TransformProgress } from '../../src/local/sagemaker.ts';
+import { LocalSageMaker } from '../../src/local/sagemaker/index.ts';
+import type { TransformProgress } from '../../src/local/sagemaker/transform-jobs.ts';
 import { FakeModelHost, recordsOf } from './sagemaker/container.ts';
 
 const BUCKET = 's3://bucket';
@@ -341,7 +343,7 @@ describe('LocalSageMaker transform jobs', () => {
     );
     expect(error.name).toBe('States.TaskFailed');
     expect(error.message).toBe(
-      `ClientError: ${BUCKET}/in/a.jsonl: record 2 is ${MB + 12} bytes, over the request limit of ${MB} bytes (maxPayloadInMB)`,
+      `ClientError: ${BUCKET}/in/a.jsonl: record 2 cannot be sent: record is ${MB + 12} bytes, over the request limit of ${MB} bytes (maxPayloadInMB)`,
     );
     expect(await keys('out/')).toEqual([]);
   });

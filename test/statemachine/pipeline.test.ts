@@ -4,25 +4,23 @@ import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../src/adapters/local-store.ts';
-import {
-  EndpointInvocationError,
-  type EndpointInvoker,
-  type EndpointRequest,
-} from '../../src/core/ports/endpoints.ts';
-import {
-  type ObjectStore,
-  readText,
-  TransientStorageError,
-  writeText,
-} from '../../src/core/ports/object-store.ts';
+import { EndpointInvocationError, TransientStorageError } from '../../src/core/errors.ts';
+import type { EndpointInvoker, EndpointRequest } from '../../src/core/ports/endpoints.ts';
+import { type ObjectStore, readText, writeText } from '../../src/core/ports/object-store.ts';
 import type { SageMakerJobs } from '../../src/core/ports/sagemaker-jobs.ts';
-import { type Plan, type PlanConfig, planJob } from '../../src/core/steps/plan.ts';
-import { cleanupStep, finishStep, mergeStep, shardStep } from '../../src/core/steps/run-steps.ts';
-import { chooseScoringStep, type EndpointJob, scoreOnEndpointStep } from '../../src/core/steps/scoring.ts';
+import type { PlanConfig } from '../../src/core/steps/plan.ts';
+import { createCleanupHandler } from '../../src/handlers/cleanup.ts';
+import { createFinishHandler } from '../../src/handlers/finish.ts';
+import { createMergeHandler } from '../../src/handlers/merge.ts';
+import { createPlanHandler } from '../../src/handlers/plan.ts';
+import { createRouteHandler } from '../../src/handlers/route.ts';
+import { createScoreHandler } from '../../src/handlers/score.ts';
+import { createShardHandler } from '../../src/handlers/shard.ts';
 import { loadDefinition } from '../../src/local/asl.ts';
+import { type LambdaHandler, lambdaContext } from '../../src/local/runner.ts';
 
 // The state machine file runs through the ASL interpreter; Task states are served by the step
-// functions over a local folder, and SageMaker by a stand-in whose model answers each instance with
+// functions' handlers over a local folder, and SageMaker by a stand-in whose model answers each instance with
 // itself: the flow's own paths (retries, failures, the endpoint's status checks) are driven from here.
 // test/local/stack.test.ts runs the same file over the local SageMaker and model server.
 
@@ -203,6 +201,23 @@ beforeEach(async () => {
 
 type Events = ReturnType<StateMachine['run']>['eventLogs'];
 
+function invoke(name: string, input: Json): Promise<Json> {
+  const handler = handlers[name];
+  if (!handler) throw new Error(`no handler ${name}`);
+  return handler(input, lambdaContext(name)) as Promise<Json>;
+}
+
+/** The step functions' handlers, as local mode builds them, over this test's folder and stand-in. */
+const handlers: Record<string, LambdaHandler> = {
+  plan: createPlanHandler(() => ({ store, config })),
+  shard: createShardHandler(() => ({ store })),
+  route: createRouteHandler(() => ({ store })),
+  score: createScoreHandler(() => ({ store, endpoints: sageMaker })),
+  merge: createMergeHandler(() => ({ store })),
+  finish: createFinishHandler(() => ({ store })),
+  cleanup: createCleanupHandler(() => ({ store, jobs: sageMaker })),
+};
+
 async function execute(
   name: string,
   request: Record<string, unknown>,
@@ -215,34 +230,20 @@ async function execute(
     context: { Execution: { Name: name } } as never,
     overrides: {
       taskResourceLocalHandlers: {
-        Plan: (input) => {
-          const { jobId, request: body } = input as { jobId: string; request: Record<string, unknown> };
-          return planJob(
-            { jobId, inputs: body.inputs as string[], job: body.job },
-            store,
-            config,
-          ) as unknown as Json;
-        },
-        Shard: (input) => perInput(input, shardStep),
-        Merge: (input) => perInput(input, mergeStep),
-        Finish: (input) => {
-          const { plan } = input as unknown as { plan: Plan };
-          return finishStep(store, plan) as unknown as Json;
-        },
-        Cleanup: (input) => cleanupStep(store, sageMaker, input as { jobId: string }) as unknown as Json,
+        Plan: (input) => invoke('plan', input),
+        Shard: (input) => invoke('shard', input),
+        Merge: (input) => invoke('merge', input),
+        Finish: (input) => invoke('finish', input),
+        Cleanup: (input) => invoke('cleanup', input),
         PackageModel: (input) => sageMaker.createTrainingJob(input as never),
         CacheModel: (input) => copyObject(input as never),
-        Route: (input) => {
-          const { plan } = input as unknown as { plan: Plan };
-          return chooseScoringStep(store, plan) as unknown as Json;
-        },
+        Route: (input) => invoke('route', input),
         CreateModel: (input) => sageMaker.createModel(input as never),
         Transform: (input) => sageMaker.transform(input as never),
         CreateEndpointConfig: (input) => sageMaker.createEndpointConfig(input as never),
         CreateEndpoint: (input) => sageMaker.createEndpoint(input as never),
         DescribeEndpoint: (input) => sageMaker.describeEndpoint(input as never),
-        ScoreOnEndpoint: (input) =>
-          scoreOnEndpointStep(store, sageMaker, input as unknown as EndpointJob) as unknown as Promise<Json>,
+        ScoreOnEndpoint: (input) => invoke('score', input),
         DeleteEndpoint: (input) => sageMaker.deleteEndpoint(input as never),
         DeleteEndpointConfig: (input) => sageMaker.deleteEndpointConfig(input as never),
         DeleteModel: (input) => sageMaker.deleteModel(input as { ModelName: string }),
@@ -278,22 +279,6 @@ async function copyObject(input: { Bucket: string; CopySource: string; Key: stri
 }
 
 /** A Map item as the state machine passes it to Shard and Merge, handed to the step. */
-function perInput(
-  input: Json,
-  step: (
-    store: ObjectStore,
-    plan: Pick<Plan, 'jobId' | 'spec'>,
-    item: Plan['inputs'][number],
-  ) => Promise<unknown>,
-): Promise<Json> {
-  const {
-    jobId,
-    spec,
-    input: item,
-  } = input as unknown as { jobId: string; spec: Plan['spec']; input: Plan['inputs'][number] };
-  return step(store, { jobId, spec }, item) as Promise<Json>;
-}
-
 /** What the job left in SageMaker. */
 function sageMakerLeft() {
   return {

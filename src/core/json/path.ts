@@ -1,4 +1,4 @@
-import { FilterSyntaxError, InvalidRecordError } from '../errors.ts';
+import { FilterMismatchError, FilterSyntaxError } from '../errors.ts';
 import {
   arrayElements,
   forEachMember,
@@ -41,11 +41,6 @@ export interface JsonPath {
    * is selected. Throws FilterMismatchError when nothing matches.
    */
   select(b: Buffer, start: number, end: number, into: Selected): void;
-}
-
-/** The filter does not match a record: the record is quarantined with this reason. */
-export class FilterMismatchError extends InvalidRecordError {
-  override readonly name = 'FilterMismatchError';
 }
 
 export function compileJsonPath(expression: string): JsonPath {

@@ -1,5 +1,6 @@
 import { trimSpan } from '../json/scan.ts';
-import { csvRecordToJsonArray, toCsvRow } from '../records/csv.ts';
+import { csvRecordToJsonArray } from '../records/csv-instances.ts';
+import { toCsvRow } from './csv-row.ts';
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;

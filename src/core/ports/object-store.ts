@@ -1,4 +1,3 @@
-import { PipelineError } from '../errors.ts';
 import type { ByteSink } from '../io.ts';
 
 /**
@@ -26,28 +25,6 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<StoredObject>;
   /** Deletes every object whose key starts with `prefix`; how many there were. */
   deletePrefix(prefix: string): Promise<number>;
-}
-
-export class ObjectNotFoundError extends PipelineError {
-  override readonly name = 'ObjectNotFoundError';
-  readonly key: string;
-  constructor(key: string, options?: ErrorOptions) {
-    super(`no object ${key}`, options);
-    this.key = key;
-  }
-}
-
-/**
- * The store failed in a way that passes: throttled, a server error, a connection cut, still so after
- * the client's own retries. The state machine retries the step on this name.
- */
-export class TransientStorageError extends PipelineError {
-  override readonly name = 'TransientStorageError';
-}
-
-/** A key that could reach outside the store (`..`, an absolute path) or is empty. */
-export class InvalidKeyError extends PipelineError {
-  override readonly name = 'InvalidKeyError';
 }
 
 /** Small objects (specs, indexes, summaries) read whole. */

@@ -1,6 +1,5 @@
 /**
- * CSV (RFC 4180) framing, field decoding, and the conversions between CSV rows and the JSON text the
- * TensorFlow Serving model is sent and answers with.
+ * CSV (RFC 4180) framing: a byte stream cut into records, each passed with its number and line.
  *
  * Framing rules:
  * - A record ends at LF or CRLF outside quotes; the last one may lack a line ending. A physical line
@@ -17,6 +16,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { PipelineError } from '../errors.ts';
+import { parseCsvFields } from './csv-instances.ts';
+import { recordTooLarge } from './limits.ts';
 import { RAW_KEEP_BYTES, type ReaderOptions, type RecordHandler, type RecordReader } from './types.ts';
 
 const LF = 0x0a;
@@ -67,10 +68,6 @@ type ScanState =
 
 export function createCsvReader(handler: RecordHandler, options: CsvReaderOptions): CsvReader {
   return new CsvRecordReader(handler, options);
-}
-
-function oversizeReason(size: number, limit: number): string {
-  return `record is ${size} bytes, over the limit of ${limit} bytes`;
 }
 
 function withoutCR(data: Buffer): Buffer {
@@ -451,7 +448,7 @@ class CsvRecordReader implements CsvReader {
 
   private reportOversize(size: number): void {
     const raw = this.rawHead.subarray(0, this.rawLength);
-    this.reportBad(this.startLine, oversizeReason(size, this.max), raw, size);
+    this.reportBad(this.startLine, recordTooLarge(size, this.max), raw, size);
   }
 
   private reportBad(line: number, reason: string, raw: Buffer, size = raw.length): void {
@@ -482,126 +479,5 @@ class CsvRecordReader implements CsvReader {
     this.size = 0;
     this.rawHead = EMPTY;
     this.rawLength = 0;
-  }
-}
-
-/**
- * The fields of one record, unquoted. Lenient on input the reader would have quarantined: a quote
- * inside an unquoted field is kept as text, and text after a closing quote is appended to the field.
- */
-export function parseCsvFields(data: Buffer): string[] {
-  return splitCsvFields(data.toString('utf8'));
-}
-
-function splitCsvFields(text: string): string[] {
-  if (!text.includes('"')) return text.split(',');
-  const fields: string[] = [];
-  const n = text.length;
-  let i = 0;
-  for (;;) {
-    let value = '';
-    if (text.charCodeAt(i) === QUOTE) {
-      let j = i + 1;
-      for (;;) {
-        const q = text.indexOf('"', j);
-        if (q === -1) {
-          value += text.slice(j);
-          i = n;
-          break;
-        }
-        value += text.slice(j, q);
-        if (text.charCodeAt(q + 1) === QUOTE) {
-          value += '"';
-          j = q + 2;
-        } else {
-          i = q + 1;
-          break;
-        }
-      }
-    }
-    const comma = text.indexOf(',', i);
-    const stop = comma === -1 ? n : comma;
-    fields.push(i < stop ? value + text.slice(i, stop) : value);
-    if (comma === -1) return fields;
-    i = comma + 1;
-  }
-}
-
-// A number as JSON writes it, loosened to also take a leading '+', and '.5' or '5.'.
-const NUMBER = /^([+-]?)(\d*)(?:\.(\d*))?([eE][+-]?\d+)?$/;
-const EDGE_SPACES = /^[ \t]+|[ \t]+$/g;
-
-/**
- * The JSON number text for a CSV field, or undefined when the field is not a number. The digits are
- * kept as written (never converted to a double and printed back), so `1e400` and
- * `0.1000000000000000055511` reach the model unchanged. Spaces and tabs around the number are ignored;
- * a leading '+' is dropped, '.5' becomes '0.5' and '5.' becomes '5'. Leading zeros (`007`) make a
- * string, as they are no JSON number.
- */
-export function csvNumber(field: string): string | undefined {
-  const m = NUMBER.exec(field.replace(EDGE_SPACES, ''));
-  if (m === null) return undefined;
-  const sign = m[1] === '-' ? '-' : '';
-  const int = m[2] ?? '';
-  const frac = m[3] ?? '';
-  const exp = m[4] ?? '';
-  if (int === '' && frac === '') return undefined;
-  if (int.length > 1 && int.charCodeAt(0) === 0x30) return undefined;
-  return `${sign}${int === '' ? '0' : int}${frac === '' ? '' : `.${frac}`}${exp}`;
-}
-
-/** One CSV field as JSON: a number's text, null for an empty field, otherwise a JSON string. */
-export function csvFieldToJson(field: string): string {
-  if (field.length === 0) return 'null';
-  return csvNumber(field) ?? JSON.stringify(field);
-}
-
-/** A JSON array text of the record's fields (see csvFieldToJson). */
-export function csvRecordToJsonArray(data: Buffer): string {
-  return `[${parseCsvFields(data).map(csvFieldToJson).join(',')}]`;
-}
-
-/**
- * One TFS instance from a record's fields, as the SageMaker TFS container makes it from CSV: a
- * one-column line is a scalar, several columns an array.
- */
-export function csvInstance(fields: readonly string[]): string {
-  const [only] = fields;
-  if (fields.length === 1 && only !== undefined) return csvFieldToJson(only);
-  return `[${fields.map(csvFieldToJson).join(',')}]`;
-}
-
-/**
- * One CSV line (no line ending) from values: numbers, booleans and bigints as text, null and
- * undefined as empty, strings quoted only when they hold a comma, quote, CR or LF. Arrays are
- * flattened in order and objects replaced by their values in key order. A line of a single empty
- * cell is written `""`, because an empty line would not be read back as a record.
- */
-export function toCsvRow(values: readonly unknown[]): string {
-  const cells: string[] = [];
-  addCells(values, cells);
-  if (cells.length === 1 && cells[0] === '') return '""';
-  return cells.join(',');
-}
-
-const NEEDS_QUOTES = /[",\r\n]/;
-
-function csvCell(text: string): string {
-  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-function addCells(value: unknown, cells: string[]): void {
-  if (Array.isArray(value)) {
-    for (const item of value) addCells(item, cells);
-  } else if (value === null || value === undefined) {
-    cells.push('');
-  } else if (typeof value === 'string') {
-    cells.push(csvCell(value));
-  } else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    cells.push(String(value));
-  } else if (typeof value === 'object') {
-    for (const item of Object.values(value)) addCells(item, cells);
-  } else {
-    cells.push(csvCell(String(value)));
   }
 }

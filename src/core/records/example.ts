@@ -9,12 +9,7 @@
  *   message Int64List { repeated int64 value = 1 [packed = true]; }
  */
 import { type Long, Reader, Writer } from 'protobufjs/minimal.js';
-import { InvalidRecordError } from '../errors.ts';
-
-/** A record's bytes are not a tf.Example that can be written as JSON; the record is quarantined. */
-export class ExampleDecodeError extends InvalidRecordError {
-  override readonly name = 'ExampleDecodeError';
-}
+import { ExampleDecodeError } from '../errors.ts';
 
 const VARINT = 0;
 const LENGTH_DELIMITED = 2;

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { recordTooLarge } from './limits.ts';
 import type { ReaderOptions, RecordHandler, RecordReader } from './types.ts';
 import { RAW_KEEP_BYTES } from './types.ts';
 
@@ -49,7 +50,7 @@ export function createLineReader(handler: RecordHandler, options: LineReaderOpti
       handler.onBadRecord({
         record,
         line,
-        reason: `line is ${recordSize} bytes, over the record limit of ${maxRecordBytes} bytes`,
+        reason: recordTooLarge(recordSize, maxRecordBytes),
         raw: data.subarray(0, Math.min(recordSize, RAW_KEEP_BYTES)),
         size: recordSize,
       });

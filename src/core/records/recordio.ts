@@ -5,6 +5,8 @@
  * which is dropped; the reader puts it back between consecutive parts.
  */
 import { FramingError } from '../errors.ts';
+import { HeaderReader } from './header.ts';
+import { recordTooLarge } from './limits.ts';
 import {
   RAW_KEEP_BYTES,
   type ReaderFactory,
@@ -42,8 +44,7 @@ class RecordIoReader implements RecordReader {
   #consumed = 0;
   #failure: FramingError | undefined;
 
-  readonly #header = Buffer.alloc(HEADER_BYTES);
-  #headerFill = 0;
+  readonly #header = new HeaderReader(HEADER_BYTES, (header) => this.#onHeader(header));
 
   /** The part being read. */
   #partStart = 0;
@@ -79,7 +80,7 @@ class RecordIoReader implements RecordReader {
 
   end(): void {
     if (this.#failure) throw this.#failure;
-    if (!this.#inRecord && this.#headerFill === 0) return;
+    if (!this.#inRecord && this.#header.atStart) return;
     const got = this.#consumed - this.#recordStart;
     let expected: number;
     let exact: boolean;
@@ -88,40 +89,25 @@ class RecordIoReader implements RecordReader {
         this.#partStart - this.#recordStart + HEADER_BYTES + this.#partLength + padding(this.#partLength);
       exact = this.#flag === FLAG_WHOLE || this.#flag === FLAG_LAST;
     } else {
-      expected = got - this.#headerFill + HEADER_BYTES;
+      expected = got - this.#header.partial().length + HEADER_BYTES;
       exact = false;
     }
     let reason = `truncated RecordIO: expected ${exact ? '' : 'at least '}${expected} bytes, got ${got}`;
-    if (this.#oversize) {
-      reason += `; its data is over the limit of ${this.#maxRecordBytes} bytes (maxRecordBytes)`;
-    }
-    const raw = this.#inRecord
-      ? this.#store.subarray(0, this.#fill)
-      : this.#header.subarray(0, this.#headerFill);
+    if (this.#oversize) reason += `; ${recordTooLarge(this.#size, this.#maxRecordBytes)}`;
+    const raw = this.#inRecord ? this.#store.subarray(0, this.#fill) : this.#header.partial();
     this.#bad(this.#inRecord ? this.#record : this.#record + 1, reason, raw, got);
     this.#state = 'header';
-    this.#headerFill = 0;
+    this.#header.clear();
     this.#inRecord = false;
     this.#store = EMPTY;
   }
 
   #readHeader(chunk: Buffer, pos: number): number {
-    if (this.#headerFill === 0) {
+    if (this.#header.atStart) {
       this.#partStart = this.#consumed + pos;
       if (!this.#inRecord) this.#recordStart = this.#partStart;
-      if (chunk.length - pos >= HEADER_BYTES) {
-        this.#onHeader(chunk.subarray(pos, pos + HEADER_BYTES));
-        return pos + HEADER_BYTES;
-      }
     }
-    const n = Math.min(HEADER_BYTES - this.#headerFill, chunk.length - pos);
-    chunk.copy(this.#header, this.#headerFill, pos, pos + n);
-    this.#headerFill += n;
-    if (this.#headerFill === HEADER_BYTES) {
-      this.#headerFill = 0;
-      this.#onHeader(this.#header);
-    }
-    return pos + n;
+    return this.#header.read(chunk, pos);
   }
 
   #onHeader(header: Buffer): void {
@@ -199,7 +185,7 @@ class RecordIoReader implements RecordReader {
     if (this.#oversize) {
       this.#bad(
         this.#record,
-        `RecordIO record of ${this.#size} bytes is over the limit of ${this.#maxRecordBytes} bytes (maxRecordBytes)`,
+        recordTooLarge(this.#size, this.#maxRecordBytes),
         store.subarray(0, this.#fill),
         this.#size,
       );

@@ -5,6 +5,8 @@
 
 import { FramingError } from '../errors.ts';
 import { crc32c } from './crc32c.ts';
+import { HeaderReader } from './header.ts';
+import { recordTooLarge } from './limits.ts';
 import {
   RAW_KEEP_BYTES,
   type ReaderFactory,
@@ -40,8 +42,7 @@ class TfRecordReader implements RecordReader {
   #recordStart = 0;
   #failure: FramingError | undefined;
 
-  readonly #header = Buffer.alloc(HEADER_BYTES);
-  #headerFill = 0;
+  readonly #header = new HeaderReader(HEADER_BYTES, (header) => this.#onHeader(header));
 
   /** Data length of the current record; only exact while it is within maxRecordBytes. */
   #length = 0;
@@ -77,11 +78,11 @@ class TfRecordReader implements RecordReader {
     if (this.#failure) throw this.#failure;
     const got = this.#consumed - this.#recordStart;
     if (this.#state === 'header') {
-      if (this.#headerFill > 0) {
+      if (!this.#header.atStart) {
         this.#bad(
           this.#record + 1,
           `truncated TFRecord: expected ${HEADER_BYTES} bytes, got ${got}`,
-          this.#header.subarray(0, this.#headerFill),
+          this.#header.partial(),
           got,
         );
       }
@@ -93,7 +94,7 @@ class TfRecordReader implements RecordReader {
       const expected = BigInt(HEADER_BYTES + FOOTER_BYTES) + this.#claimed;
       this.#bad(
         this.#record,
-        `truncated TFRecord: expected ${expected} bytes, got ${got}; its ${this.#claimed} bytes of data are over the limit of ${this.#maxRecordBytes} bytes (maxRecordBytes)`,
+        `truncated TFRecord: expected ${expected} bytes, got ${got}; ${recordTooLarge(this.#claimed, this.#maxRecordBytes)}`,
         this.#keptRaw(),
         got,
       );
@@ -102,21 +103,8 @@ class TfRecordReader implements RecordReader {
   }
 
   #readHeader(chunk: Buffer, pos: number): number {
-    if (this.#headerFill === 0) {
-      this.#recordStart = this.#consumed + pos;
-      if (chunk.length - pos >= HEADER_BYTES) {
-        this.#onHeader(chunk.subarray(pos, pos + HEADER_BYTES));
-        return pos + HEADER_BYTES;
-      }
-    }
-    const n = Math.min(HEADER_BYTES - this.#headerFill, chunk.length - pos);
-    chunk.copy(this.#header, this.#headerFill, pos, pos + n);
-    this.#headerFill += n;
-    if (this.#headerFill === HEADER_BYTES) {
-      this.#headerFill = 0;
-      this.#onHeader(this.#header);
-    }
-    return pos + n;
+    if (this.#header.atStart) this.#recordStart = this.#consumed + pos;
+    return this.#header.read(chunk, pos);
   }
 
   #onHeader(header: Buffer): void {
@@ -186,7 +174,7 @@ class TfRecordReader implements RecordReader {
       this.#state = 'header';
       this.#bad(
         this.#record,
-        `TFRecord of ${this.#claimed} bytes is over the limit of ${this.#maxRecordBytes} bytes (maxRecordBytes)`,
+        recordTooLarge(this.#claimed, this.#maxRecordBytes),
         this.#keptRaw(),
         Number(this.#claimed),
       );
@@ -211,7 +199,7 @@ class TfRecordReader implements RecordReader {
 
   #reset(): void {
     this.#state = 'header';
-    this.#headerFill = 0;
+    this.#header.clear();
     this.#body = undefined;
     this.#bodyFill = 0;
     this.#raw = undefined;

@@ -1,11 +1,11 @@
 import { InvalidRecordError } from '../errors.ts';
 import type { Selected } from '../json/path.ts';
+import { recordTooLarge } from '../records/limits.ts';
 import type { RecordFramer } from '../records/types.ts';
 import { RAW_KEEP_BYTES } from '../records/types.ts';
-import { type ErrorRow, errorRow } from './errors.ts';
+import type { SplitType } from '../spec/job.ts';
+import { type ErrorRow, errorRow } from './error-rows.ts';
 import { createInstanceEncoder, type Decoding } from './instances.ts';
-
-export type SplitType = 'Line' | 'RecordIO' | 'TFRecord' | 'None';
 
 /** What a block encoder needs to know; plain data, so it can be sent to a worker thread. */
 export interface EncodeSettings {
@@ -251,8 +251,7 @@ export async function createBlockEncoder(
       const size = out.length - mark;
       if (size > limit) {
         out.length = mark;
-        const reason = `record is ${size} bytes once encoded, over the request limit of ${limit} bytes (maxPayloadInMB)`;
-        quarantine(index, record, reason, record.length);
+        quarantine(index, record, recordTooLarge(size, limit, { encoded: true }), record.length);
         continue;
       }
       ends[sent] = out.length;

@@ -41,7 +41,7 @@ export async function createInstanceEncoder(
       };
     }
     case 'csv': {
-      const { csvRecordToJsonArray } = await import('../records/csv.ts');
+      const { csvRecordToJsonArray } = await import('../records/csv-instances.ts');
       return (data, into) => {
         const array = Buffer.from(csvRecordToJsonArray(data));
         filter.select(array, 0, array.length, into);

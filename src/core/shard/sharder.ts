@@ -4,12 +4,10 @@ import { createLineReader } from '../records/line.ts';
 import { createRecordIoReader } from '../records/recordio.ts';
 import { createTfRecordReader } from '../records/tfrecord.ts';
 import type { RecordHandler, RecordReader } from '../records/types.ts';
+import { createWholeReader } from '../records/whole.ts';
 import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings, INDEX_BYTES } from './block.ts';
 import { createBlockEncoderPool, type ShardThreads } from './pool.ts';
 import { shardLinesVerbatim } from './verbatim.ts';
-import { createWholeReader } from './whole.ts';
-
-export type { SplitType } from './block.ts';
 
 export interface ShardOptions extends EncodeSettings {
   readonly csvHeader?: boolean;

@@ -1,7 +1,8 @@
 import { abandon, type ByteSink } from '../io.ts';
+import { recordTooLarge } from '../records/limits.ts';
 import { countLines } from '../records/newlines.ts';
 import { RAW_KEEP_BYTES } from '../records/types.ts';
-import { errorRow } from './errors.ts';
+import { errorRow } from './error-rows.ts';
 import type { ShardEntry, ShardIndex, ShardOptions, ShardTargets } from './sharder.ts';
 
 const LF = 0x0a;
@@ -51,7 +52,7 @@ export async function shardLinesVerbatim(
     counts.in++;
     counts.errors++;
     quarantined.push(counts.in);
-    const reason = `line is ${size} bytes, over the request limit of ${limit} bytes (maxPayloadInMB)`;
+    const reason = recordTooLarge(size, limit);
     errors += `${JSON.stringify(errorRow(options.input, counts.in, line, false, reason, raw, size))}\n`;
   };
   /** One whole line, not in the current chunk's runs: the carried line, or the last one without LF. */

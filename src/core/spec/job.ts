@@ -1,19 +1,16 @@
-import { z } from 'zod';
-import { JobSpecError } from '../errors.ts';
-import { decodingFor, SPLIT_TYPES } from './records.ts';
+import * as z from 'zod';
 
 /**
  * The job spec: what to score with which model, and how. Field names follow SageMaker's so users
- * recognise them. Sources are merged in order, later wins: deployment defaults, the bucket's
- * `config/default-job.json`, a sidecar `<input>.job.json`, the webhook body, the CLI's `--job`.
+ * recognise them. It is checked and turned into what the steps use by `compileJob` (compile.ts); its
+ * sources are read by sources.ts.
  */
 const name = z.string().regex(/^[A-Za-z0-9_./-]+$/, 'letters, digits and _ . / - only');
 const s3File = z.string().regex(/^s3:\/\/[^/]+\/.*[^/]$/, 'an s3:// URL of a file');
 
-/** The largest request a serverless endpoint takes. */
-export const SERVERLESS_PAYLOAD_MB = 4;
-/** The largest record a job reads, whatever its maxPayloadInMB: the largest MaxPayloadInMB there is. */
-export const MAX_RECORD_MB = 100;
+/** How an input is cut into records, as SageMaker's TransformInput.SplitType names it. */
+export const SPLIT_TYPES = ['Line', 'RecordIO', 'TFRecord', 'None'] as const;
+export type SplitType = (typeof SPLIT_TYPES)[number];
 
 export const jobSpecSchema = z.strictObject({
   model: z
@@ -83,75 +80,3 @@ export const DEFAULT_JOB: Omit<JobSpec, 'model'> = {
   endpointMaxRecords: 0,
   serverlessConfig: { memorySizeInMB: 2048, maxConcurrency: 5 },
 };
-
-/**
- * Merges the spec sources (later wins, nested objects member by member) over the defaults and checks
- * the result. An invalid spec is rejected before anything is created: JobSpecError names the field and
- * the rule it breaks.
- */
-export function resolveJobSpec(...sources: readonly unknown[]): JobSpec {
-  const merged: Record<string, unknown> = structuredClone(DEFAULT_JOB);
-  sources.forEach((source, k) => {
-    if (source === undefined) return;
-    if (typeof source !== 'object' || source === null || Array.isArray(source)) {
-      throw new JobSpecError(`(source ${k + 1})`, 'a job spec must be a JSON object');
-    }
-    for (const [key, value] of Object.entries(source)) {
-      const current = merged[key];
-      merged[key] = isPlainObject(current) && isPlainObject(value) ? { ...current, ...value } : value;
-    }
-  });
-  const parsed = jobSpecSchema.safeParse(merged);
-  if (!parsed.success) {
-    const [issue] = parsed.error.issues;
-    const field = issue?.path.join('.') || '(spec)';
-    const reason =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown field ${issue.keys.join(', ')}`
-        : (issue?.message ?? 'invalid');
-    throw new JobSpecError(field, reason);
-  }
-  checkCombinations(parsed.data);
-  return parsed.data;
-}
-
-/** Rules across fields, as SageMaker states them. */
-function checkCombinations(spec: JobSpec): void {
-  if (spec.maxPayloadInMB * spec.maxConcurrentTransforms > 100) {
-    throw new JobSpecError(
-      'maxPayloadInMB',
-      `maxPayloadInMB × maxConcurrentTransforms must be at most 100 (here ${spec.maxPayloadInMB} × ${spec.maxConcurrentTransforms})`,
-    );
-  }
-  if (spec.maxPayloadInMB === 0 && spec.batchStrategy === 'MultiRecord') {
-    throw new JobSpecError('maxPayloadInMB', '0 (no limit) only goes with batchStrategy SingleRecord');
-  }
-  decodingFor({
-    contentType: spec.contentType,
-    splitType: spec.splitType,
-    ...(spec.dataProcessing.inputFilter !== undefined && { inputFilter: spec.dataProcessing.inputFilter }),
-  });
-  if (spec.dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
-    throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
-  }
-  if (spec.code !== undefined && !spec.model.startsWith('tfhub:')) {
-    throw new JobSpecError('code', 'only goes with a tfhub: model, which is packaged with it');
-  }
-}
-
-/**
- * The most bytes one record may have: what one request takes, and at most what a serverless endpoint
- * takes when the job may be scored on one, so that a record is quarantined the same way however the
- * job is scored.
- */
-export function maxRecordBytes(spec: JobSpec): number {
-  // maxPayloadInMB 0 lets SageMaker stream a record of any size, but Shard holds a record whole: one
-  // larger than the largest payload SageMaker otherwise takes is quarantined, not read into memory.
-  const limit = spec.maxPayloadInMB === 0 ? MAX_RECORD_MB : spec.maxPayloadInMB;
-  const capped = spec.endpointMaxRecords > 0 ? Math.min(limit, SERVERLESS_PAYLOAD_MB) : limit;
-  return capped * 1024 * 1024;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -1,6 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { ConfigurationError, JobSpecError } from '../errors.ts';
 import type { Executions } from '../ports/executions.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
+import { checkJobSource } from '../spec/compile.ts';
 
 /** A dataset scored every night: every object under its prefix, with its job spec. */
 export const datasetSchema = z.strictObject({
@@ -9,6 +11,42 @@ export const datasetSchema = z.strictObject({
   job: z.record(z.string(), z.unknown()).optional(),
 });
 export type Dataset = z.infer<typeof datasetSchema>;
+
+/** The datasets of a setting holding their JSON (the deployment's NIGHTLY_DATASETS). */
+export function parseDatasets(text: string, origin: string): Dataset[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigurationError(`${origin}: is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return readDatasets(value, origin);
+}
+
+/**
+ * The configured datasets (the deployment's NIGHTLY_DATASETS, a local config file's), each checked,
+ * its job spec's fields too: a bad one is named, with `origin`, before any night is scored.
+ */
+export function readDatasets(value: unknown, origin: string): Dataset[] {
+  const parsed = z.array(datasetSchema).safeParse(value);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    throw new ConfigurationError(
+      `${origin}: ${issue?.path.join('.') || '(datasets)'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  for (const [k, dataset] of parsed.data.entries()) {
+    try {
+      if (dataset.job) checkJobSource(dataset.job);
+    } catch (error) {
+      if (!(error instanceof JobSpecError)) throw error;
+      throw new ConfigurationError(`${origin}: ${k}.job.${error.message}`, { cause: error });
+    }
+  }
+  return parsed.data;
+}
 
 export interface NightlyResult {
   readonly started: { dataset: string; executionArn: string; inputs: number }[];

@@ -1,8 +1,10 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
+import { JobSpecError } from '../errors.ts';
 import type { Executions } from '../ports/executions.ts';
-import { type ObjectStore, readText } from '../ports/object-store.ts';
-import { type JobRecord, jobRecordKey } from '../steps/plan.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { checkJobSource } from '../spec/compile.ts';
+import { readJobRecord } from '../steps/job-record.ts';
 
 /**
  * `POST /runs`, signed: `X-Pipeline-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`
@@ -72,7 +74,7 @@ export async function handleWebhook(
     : `webhook-${randomUUID()}`;
   let input: Record<string, unknown>;
   if ('rerun' in body.data) {
-    const record = await jobRecord(deps.store, body.data.rerun);
+    const record = await readJobRecord(deps.store, body.data.rerun);
     if (!record) return { status: 404, body: { error: `no job ${body.data.rerun} to rerun` } };
     input = { inputs: record.inputs, job: record.job, rerunOf: record.jobId };
   } else {
@@ -87,6 +89,8 @@ export async function handleWebhook(
       const error = 'inputs: a key may not start with /, have . or .. parts, or hold a backslash';
       return { status: 400, body: { error, field: 'inputs' } };
     }
+    const refusal = body.data.job && jobRefusal(body.data.job);
+    if (refusal) return { status: 400, body: refusal };
     input = { inputs, ...(body.data.job && { job: body.data.job }) };
   }
   const { executionArn } = await deps.executions.start(name, input);
@@ -111,9 +115,18 @@ async function checkSignature(
   return undefined;
 }
 
-async function jobRecord(store: ObjectStore, jobId: string): Promise<JobRecord | undefined> {
-  if (!(await store.head(jobRecordKey(jobId)))) return undefined;
-  return JSON.parse(await readText(store, jobRecordKey(jobId))) as JobRecord;
+/**
+ * Why the body's job spec is refused, naming the field, or undefined. The fields it holds are checked
+ * here; what depends on the other sources (the bucket's default spec, a sidecar) is checked by Plan.
+ */
+function jobRefusal(job: Record<string, unknown>): { error: string; field: string } | undefined {
+  try {
+    checkJobSource(job);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof JobSpecError)) throw error;
+    return { error: `job.${error.message}`, field: `job.${error.field}` };
+  }
 }
 
 /** `s3://<bucket>/<key>` or a bare key, as a key of this bucket; undefined for another bucket. */

@@ -9,8 +9,8 @@
  * - text/csv: each non-empty line is an instance; one column gives a scalar, several an array. Fields
  *   that are numbers stay numbers, others become strings.
  */
-import { csvInstance, parseCsvFields } from '../../core/records/csv.ts';
-import { RequestError } from './errors.ts';
+import { csvInstance, parseCsvFields } from '../../core/records/csv-instances.ts';
+import { RequestError } from '../errors.ts';
 
 /** `tfs`: a TFS REST body; `json` and `csv`: an /invocations body of that content type. */
 export type BodyKind = 'tfs' | 'json' | 'csv';

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ModelLayoutError } from './errors.ts';
+import { ModelLayoutError } from '../errors.ts';
 
 export interface ModelVersion {
   /** The model folder's name, which requests use. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { TfsMethod } from '../../core/tfs/codec.ts';
-import { ModelLoadError } from './errors.ts';
+import { ModelLoadError } from '../errors.ts';
 import type { BodyKind } from './invocation.ts';
 import type { Signature } from './tfs.ts';
 

@@ -14,8 +14,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { TfsMethod } from '../../core/tfs/codec.ts';
+import { RequestError } from '../errors.ts';
 import { listen } from '../listen.ts';
-import { RequestError } from './errors.ts';
 import type { BodyKind } from './invocation.ts';
 import { findModel } from './model-dir.ts';
 import { InferencePool } from './pool.ts';

@@ -11,7 +11,7 @@
  * regress (one number per example).
  */
 import type { TfsMethod } from '../../core/tfs/codec.ts';
-import { RequestError } from './errors.ts';
+import { RequestError } from '../errors.ts';
 import { formatFloat32 } from './format.ts';
 
 /** A model input or output as onnxruntime describes it: a string dimension is symbolic. */

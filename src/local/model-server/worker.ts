@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { ModelLoadError, RequestError } from './errors.ts';
+import { ModelLoadError, RequestError } from '../errors.ts';
 import { readRequest } from './invocation.ts';
 import { readNumericRows } from './numeric-rows.ts';
 import type { Answer, Job, Ready, Reply, Stop } from './pool.ts';

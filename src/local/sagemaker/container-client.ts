@@ -1,5 +1,5 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
-import { PipelineError } from '../../core/errors.ts';
+import { ContainerTimeoutError, ContainerUrlError } from '../errors.ts';
 
 export interface ContainerResponse {
   readonly status: number;
@@ -11,16 +11,6 @@ export interface ContainerRequest {
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
-}
-
-/** The container did not answer within the request's timeout. */
-export class ContainerTimeoutError extends PipelineError {
-  override readonly name = 'ContainerTimeoutError';
-}
-
-/** The model server's URL is not one this client can call. */
-export class ContainerUrlError extends PipelineError {
-  override readonly name = 'ContainerUrlError';
 }
 
 /**

@@ -5,10 +5,11 @@ import type {
   DeleteEndpointInput,
   DescribeEndpointInput,
 } from '@aws-sdk/client-sagemaker';
-import { EndpointInvocationError, type EndpointRequest } from '../../core/ports/endpoints.ts';
-import type { ModelContainer, ModelHost, ModelServer } from '../sagemaker.ts';
+import { EndpointInvocationError } from '../../core/errors.ts';
+import type { EndpointRequest } from '../../core/ports/endpoints.ts';
+import { validationError } from '../errors.ts';
 import { ContainerClient, type ContainerResponse } from './container-client.ts';
-import { validationError } from './errors.ts';
+import type { ModelContainer, ModelHost, ModelServer } from './model-host-port.ts';
 import { arn, checkInteger, checkName, missing, NAME_PATTERN } from './names.ts';
 import type { ResourceRegistry } from './registry.ts';
 

@@ -1,4 +1,4 @@
-import { validationError } from './errors.ts';
+import { validationError } from '../errors.ts';
 
 /**
  * SageMaker's resource names and ARNs, and its request validation messages (`1 validation error

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SageMakerResource } from '../../core/ports/sagemaker-resources.ts';
-import { validationError } from './errors.ts';
+import { validationError } from '../errors.ts';
 
 type Kind = SageMakerResource['kind'];
 

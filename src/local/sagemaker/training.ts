@@ -4,9 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker';
-import { PipelineError } from '../../core/errors.ts';
 import type { ObjectStore } from '../../core/ports/object-store.ts';
-import { SageMakerJobError, validationError } from './errors.ts';
+import { SageMakerJobError, TrainingFailure, validationError } from '../errors.ts';
 import { arn, checkName, missing } from './names.ts';
 
 export interface TrainingOptions {
@@ -32,11 +31,6 @@ export interface TrainingJobDescription {
   readonly CreationTime: number;
   readonly TrainingStartTime: number;
   readonly TrainingEndTime: number;
-}
-
-/** Why a training job failed: its message is the job's FailureReason. */
-class TrainingFailure extends PipelineError {
-  override readonly name = 'TrainingFailure';
 }
 
 interface TrainingJob {

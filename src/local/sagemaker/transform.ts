@@ -4,9 +4,10 @@ import { OrderedRequests } from '../../core/ordered-requests.ts';
 import type { ObjectStore } from '../../core/ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
-import { readerFor, type SplitType } from '../../core/shard/sharder.ts';
+import { readerFor } from '../../core/shard/sharder.ts';
+import type { SplitType } from '../../core/spec/job.ts';
+import { TransformFailure } from '../errors.ts';
 import type { ContainerClient, ContainerResponse } from './container-client.ts';
-import { TransformFailure } from './errors.ts';
 
 /** A transform job's data plane settings, resolved from the request, the container and the defaults. */
 export interface TransformPlan {

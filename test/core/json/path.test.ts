@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FilterSyntaxError, InvalidRecordError } from '../../../src/core/errors.ts';
-import { compileJsonPath, FilterMismatchError, type Selected } from '../../../src/core/json/path.ts';
+import { FilterMismatchError, FilterSyntaxError, InvalidRecordError } from '../../../src/core/errors.ts';
+import { compileJsonPath, type Selected } from '../../../src/core/json/path.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

@@ -1,16 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  type CsvReader,
-  type CsvReaderOptions,
-  createCsvReader,
-  csvFieldToJson,
-  csvInstance,
-  csvNumber,
-  csvRecordToJsonArray,
-  parseCsvFields,
-  toCsvRow,
-} from '../../../src/core/records/csv.ts';
+import { type CsvReader, type CsvReaderOptions, createCsvReader } from '../../../src/core/records/csv.ts';
+import { parseCsvFields } from '../../../src/core/records/csv-instances.ts';
 import { RAW_KEEP_BYTES, type RecordHandler } from '../../../src/core/records/types.ts';
 import { chunksOf, collector, type Seen } from '../../support/records.ts';
 
@@ -412,7 +403,7 @@ describe('createCsvReader maxRecordBytes', () => {
           [1, 1, 'short'],
           [3, 3, 'ok'],
         ],
-        bad: [[2, 2, 'record is 100 bytes, over the limit of 10 bytes', big, 100]],
+        bad: [[2, 2, 'record is 100 bytes, over the request limit of 10 bytes (maxPayloadInMB)', big, 100]],
         skipped: [],
       });
     }
@@ -432,7 +423,7 @@ describe('createCsvReader maxRecordBytes', () => {
       expect(seen.bad[0]?.raw.toString()).toBe('y'.repeat(RAW_KEEP_BYTES));
       expect(seen.bad[0]?.size).toBe(big.length);
       expect(seen.bad[0]?.reason).toBe(
-        `record is ${big.length} bytes, over the limit of ${RAW_KEEP_BYTES + 10} bytes`,
+        `record is ${big.length} bytes, over the request limit of ${RAW_KEEP_BYTES + 10} bytes (maxPayloadInMB)`,
       );
       expect(summary(seen).records).toEqual([[2, 2, 'next']]);
     }
@@ -524,121 +515,5 @@ describe('createCsvReader header', () => {
       [0, 1, 'header: unterminated quoted field'],
     ]);
     expect(summary(seen).records).toEqual([[1, 2, '1,2']]);
-  });
-});
-
-describe('parseCsvFields', () => {
-  it('unquotes fields', () => {
-    expect(parseCsvFields(Buffer.from('a,"b,c","say ""hi""",,"",é😀,"l1\r\nl2"'))).toEqual([
-      'a',
-      'b,c',
-      'say "hi"',
-      '',
-      '',
-      'é😀',
-      'l1\r\nl2',
-    ]);
-    expect(parseCsvFields(Buffer.from(''))).toEqual(['']);
-    expect(parseCsvFields(Buffer.from('a,'))).toEqual(['a', '']);
-    expect(parseCsvFields(Buffer.from('"a",'))).toEqual(['a', '']);
-  });
-
-  it('is lenient with malformed quoting', () => {
-    expect(parseCsvFields(Buffer.from('a"b,"c"d,"e'))).toEqual(['a"b', 'cd', 'e']);
-  });
-});
-
-describe('CSV to JSON', () => {
-  it('keeps number texts unchanged in precision', () => {
-    expect(csvRecordToJsonArray(Buffer.from('1e400,0.1000000000000000055511,-0,12345678901234567890'))).toBe(
-      '[1e400,0.1000000000000000055511,-0,12345678901234567890]',
-    );
-  });
-
-  it('normalises the loosened number forms to JSON numbers', () => {
-    expect(['+5', '.5', '-.5', '5.', '+5.e3', ' 7 ', '\t-2E-3', '1E+05'].map(csvNumber)).toEqual([
-      '5',
-      '0.5',
-      '-0.5',
-      '5',
-      '5e3',
-      '7',
-      '-2E-3',
-      '1E+05',
-    ]);
-    for (const text of ['', '.', '-', '+', '007', '1.2.3', '0x10', 'NaN', 'Infinity', '1e', '1_000', '١']) {
-      expect(csvNumber(text)).toBeUndefined();
-    }
-  });
-
-  it('writes non-numbers as JSON strings and empty fields as null', () => {
-    expect(csvRecordToJsonArray(Buffer.from('abc,,"",007,"1,5"," ",true,"q""t"'))).toBe(
-      '["abc",null,null,"007","1,5"," ","true","q\\"t"]',
-    );
-    expect(csvFieldToJson('é😀\n')).toBe('"é😀\\n"');
-  });
-
-  it('gives every JSON number its own text back', () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()), (n) => {
-        const text = JSON.stringify(n);
-        expect(csvNumber(text)).toBe(text);
-      }),
-    );
-    fc.assert(
-      fc.property(fc.stringMatching(/^-?(0|[1-9]\d{0,30})(\.\d{1,30})?([eE][+-]?\d{1,4})?$/), (text) => {
-        expect(csvNumber(text)).toBe(text);
-        expect(JSON.parse(csvRecordToJsonArray(Buffer.from(`${text},x`)))).toEqual([JSON.parse(text), 'x']);
-      }),
-    );
-  });
-
-  it('makes a scalar of a one-column line and an array of several columns', () => {
-    expect(csvInstance(['3.14'])).toBe('3.14');
-    expect(csvInstance(['x'])).toBe('"x"');
-    expect(csvInstance([''])).toBe('null');
-    expect(csvInstance(['1', ' 2', 'a'])).toBe('[1,2,"a"]');
-    expect(csvInstance([])).toBe('[]');
-  });
-});
-
-describe('toCsvRow', () => {
-  it('quotes only what needs quoting and flattens arrays and objects', () => {
-    expect(
-      toCsvRow([
-        1,
-        'a,b',
-        'say "hi"',
-        null,
-        true,
-        [2.5, [3, []]],
-        { x: -1, y: 'z', n: [4, 5] },
-        'l\nb',
-        'c\r',
-        ' s ',
-      ]),
-    ).toBe('1,"a,b","say ""hi""",,true,2.5,3,-1,z,4,5,"l\nb","c\r", s ');
-    expect(toCsvRow([undefined, false, 10n])).toBe(',false,10');
-    expect(toCsvRow([])).toBe('');
-  });
-
-  it('writes a lone empty cell as "" so the line is not empty', () => {
-    expect(toCsvRow([''])).toBe('""');
-    expect(toCsvRow([null])).toBe('""');
-    expect(toCsvRow([[''], []])).toBe('""');
-  });
-
-  it('writes rows that read back as the same fields', () => {
-    const cell = fc.string({
-      unit: fc.constantFrom('a', ',', '"', '\r', '\n', ' ', 'é', '😀'),
-      maxLength: 6,
-    });
-    fc.assert(
-      fc.property(fc.array(cell, { minLength: 1, maxLength: 6 }), (cells) => {
-        const seen = read(`${toCsvRow(cells)}\n`, {}, [1]);
-        expect(seen.bad).toEqual([]);
-        expect(seen.records.map((r) => parseCsvFields(r.data))).toEqual([cells]);
-      }),
-    );
   });
 });

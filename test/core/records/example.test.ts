@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { Writer } from 'protobufjs/minimal.js';
 import { describe, expect, it } from 'vitest';
-import { PipelineError } from '../../../src/core/errors.ts';
-import { ExampleDecodeError, encodeExample, exampleToJson } from '../../../src/core/records/example.ts';
+import { ExampleDecodeError, PipelineError } from '../../../src/core/errors.ts';
+import { encodeExample, exampleToJson } from '../../../src/core/records/example.ts';
 
 function decodeError(data: Buffer): unknown {
   try {

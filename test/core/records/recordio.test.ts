@@ -280,7 +280,7 @@ describe('createRecordIoReader', () => {
           {
             record: 2,
             offset: recordIoFramer.frame(fits).length,
-            reason: 'RecordIO record of 41 bytes is over the limit of 40 bytes (maxRecordBytes)',
+            reason: 'record is 41 bytes, over the request limit of 40 bytes (maxPayloadInMB)',
             raw: big,
             size: 41,
           },
@@ -302,7 +302,7 @@ describe('createRecordIoReader', () => {
       {
         record: 2,
         offset: 16,
-        reason: `truncated RecordIO: expected ${8 + 2 ** 29} bytes, got 12; its data is over the limit of 1024 bytes (maxRecordBytes)`,
+        reason: `truncated RecordIO: expected ${8 + 2 ** 29} bytes, got 12; record is ${2 ** 29 - 1} bytes, over the request limit of 1024 bytes (maxPayloadInMB)`,
         raw: Buffer.from('tail'),
         size: 12,
       },

@@ -257,7 +257,7 @@ describe('createTfRecordReader', () => {
       {
         record: 2,
         offset: before.length,
-        reason: `truncated TFRecord: expected ${2 ** 40 + 16} bytes, got 28; its 1099511627776 bytes of data are over the limit of 1024 bytes (maxRecordBytes)`,
+        reason: `truncated TFRecord: expected ${2 ** 40 + 16} bytes, got 28; record is 1099511627776 bytes, over the request limit of 1024 bytes (maxPayloadInMB)`,
         raw: Buffer.from('just a few bytes'),
         size: 28,
       },
@@ -282,7 +282,7 @@ describe('createTfRecordReader', () => {
           {
             record: 2,
             offset: limit + 16,
-            reason: 'TFRecord of 65 bytes is over the limit of 64 bytes (maxRecordBytes)',
+            reason: 'record is 65 bytes, over the request limit of 64 bytes (maxPayloadInMB)',
             raw: big,
             size: limit + 1,
           },

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileJsonPath, type JsonPath } from '../../../src/core/json/path.ts';
 import { mergeInput } from '../../../src/core/merge/merger.ts';
-import { csvInstance } from '../../../src/core/records/csv.ts';
+import { csvInstance } from '../../../src/core/records/csv-instances.ts';
 import { encodeExample } from '../../../src/core/records/example.ts';
 import { createLineReader } from '../../../src/core/records/line.ts';
 import { createRecordIoReader, encodeRecordIo } from '../../../src/core/records/recordio.ts';
@@ -255,7 +255,7 @@ describe('split then merge', () => {
       { chunkSizes: [7], batch: 1 },
     );
     expect(tooLarge.errors.map((e) => e.reason)).toEqual([
-      'input is 100 bytes, over the record limit of 64 bytes',
+      'record is 100 bytes, over the request limit of 64 bytes (maxPayloadInMB)',
     ]);
   });
 
@@ -340,7 +340,9 @@ describe('bad input', () => {
     const { index, errors } = await shardOnly(input, { splitType: 'Line', decoding: 'json' }, 100);
     expect(errors).toHaveLength(1);
     expect(errors[0]?.line).toBe(2);
-    expect(errors[0]?.reason).toMatch(/203 bytes, over the .*limit of 100 bytes/);
+    expect(errors[0]?.reason).toBe(
+      'record is 203 bytes, over the request limit of 100 bytes (maxPayloadInMB)',
+    );
     expect(index.records.sent).toBe(2);
   });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
 import { readText, writeText } from '../../../src/core/ports/object-store.ts';
-import { hubModelName, type PlanConfig, planJob, sageMakerName } from '../../../src/core/steps/plan.ts';
+import { type PlanConfig, planJob } from '../../../src/core/steps/plan.ts';
 
 const config: PlanConfig = {
   objectUrl: (key) => `s3://bucket/${key}`,
@@ -148,22 +148,8 @@ describe('planJob', () => {
     ).rejects.toThrow('code.requirements: must be an object under s3://bucket/models/');
   });
 
-  it('names a TF-Hub model after its handle, unless the spec names it', () => {
-    expect(hubModelName('google/universal-sentence-encoder/4')).toEqual({
-      name: 'universal-sentence-encoder',
-      version: '4',
-    });
-    expect(
-      hubModelName('https://www.kaggle.com/models/google/mobilenet-v3/TensorFlow2/classification/005'),
-    ).toEqual({ name: 'classification', version: '5' });
-    expect(hubModelName('https://example.com/models/my model', 'mine')).toEqual({
-      name: 'mine',
-      version: '1',
-    });
-  });
-
   it('takes the deployment endpointMaxRecords under every other source', async () => {
-    const deployment = { ...config, endpointMaxRecords: 500 };
+    const deployment = { ...config, defaultJob: { endpointMaxRecords: 500 } };
     const job = { model: 's3://m/x' };
     const plan = await planJob({ jobId: 'j', inputs: ['inbox/day/a.csv'], job }, store, deployment);
     expect(plan.spec.endpointMaxRecords).toBe(500);
@@ -178,7 +164,7 @@ describe('planJob', () => {
   it('refuses a missing input, no input, a local model in the cloud, and a broken default file', async () => {
     await expect(
       planJob({ jobId: 'j', inputs: ['inbox/none.csv'], job: { model: 's3://m/x' } }, store, config),
-    ).rejects.toThrow('input inbox/none.csv does not exist');
+    ).rejects.toMatchObject({ name: 'InputNotFoundError', message: 'input inbox/none.csv does not exist' });
     await expect(
       planJob({ jobId: 'j', inputs: [], job: { model: 's3://m/x' } }, store, config),
     ).rejects.toMatchObject({ name: 'NoInputError' });
@@ -200,19 +186,10 @@ describe('planJob, for many inputs', () => {
     await Promise.all(inputs.map((key) => writeText(store, key, '{}\n')));
     await expect(
       planJob({ jobId: 'big', inputs, job: { model: 's3://m/x' } }, store, config),
-    ).rejects.toThrow(/plan is \d+ KB, over the 200 KB .*split its inputs over several jobs/);
+    ).rejects.toMatchObject({
+      name: 'PlanTooLargeError',
+      message: expect.stringMatching(/plan is \d+ KB, over the 200 KB .*split its inputs over several jobs/),
+    });
     expect(await store.head('results/big/_job.json')).toBeUndefined();
-  });
-});
-
-describe('sageMakerName', () => {
-  it('keeps names SageMaker accepts and makes the others fit its pattern and 63 characters, uniquely', () => {
-    expect(sageMakerName('inbox-a-1')).toBe('inbox-a-1');
-    expect(sageMakerName('inbox/a b_c.jsonl')).toBe('inbox-a-b-c-jsonl');
-    const long = sageMakerName(`inbox-${'x'.repeat(80)}-1`);
-    const other = sageMakerName(`inbox-${'x'.repeat(80)}-2`);
-    expect(long).toMatch(/^[A-Za-z0-9](-?[A-Za-z0-9]){0,62}$/);
-    expect(long.length).toBeLessThanOrEqual(63);
-    expect(long).not.toBe(other);
   });
 });

@@ -155,7 +155,7 @@ describe('packRequests', () => {
           const error = failure(() => packRequests(sizes, maxBytes, how));
           expect(error).toBeInstanceOf(RecordTooLargeError);
           expect(error).toMatchObject({ size: requestSize(sizes[tooLarge] ?? 0, 1), limit: maxBytes });
-          expect(error.message).toContain(`record ${tooLarge + 1} is`);
+          expect(error.message).toContain(`record ${tooLarge + 1} cannot be sent:`);
           return;
         }
         const batches = packRequests(sizes, maxBytes, how);

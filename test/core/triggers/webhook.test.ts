@@ -104,6 +104,19 @@ describe('POST /runs', () => {
     expect(dotted.status).toBe(202);
   });
 
+  it('refuses a job spec with an invalid field with 400 naming the field, starting nothing', async () => {
+    for (const [job, field] of [
+      [{ instanceCount: 0 }, 'job.instanceCount'],
+      [{ dataProcessing: { outputFilter: '$[[[bad' } }, 'job.dataProcessing.outputFilter'],
+      [{ batchStrategy: 'Everything' }, 'job.batchStrategy'],
+      [{ colour: 'red' }, 'job.(spec)'],
+    ] as const) {
+      const answer = await handleWebhook(signed(JSON.stringify({ inputs: ['inbox/a.jsonl'], job })), deps);
+      expect(answer).toMatchObject({ status: 400, body: { field, error: expect.stringMatching(/^job\./) } });
+    }
+    expect(executions.byName.size).toBe(0);
+  });
+
   it('gives the first answer again for a repeated Idempotency-Key', async () => {
     const request = signed('{"inputs":["inbox/c.jsonl"]}', { 'idempotency-key': 'order-42' });
     const first = await handleWebhook(request, deps);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestError } from '../../../src/local/model-server/errors.ts';
+import { RequestError } from '../../../src/local/errors.ts';
 import { type BodyKind, readRequest } from '../../../src/local/model-server/invocation.ts';
 
 const read = (kind: BodyKind, body: string) => readRequest(kind, Buffer.from(body));

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createRecordIoReader } from '../../../src/core/records/recordio.ts';
 import { createTfRecordReader } from '../../../src/core/records/tfrecord.ts';
 import type { ReaderFactory } from '../../../src/core/records/types.ts';
-import type { ModelContainer, ModelHost, ModelServer } from '../../../src/local/sagemaker.ts';
+import type { ModelContainer, ModelHost, ModelServer } from '../../../src/local/sagemaker/model-host-port.ts';
 
 export interface Invocation {
   readonly body: Buffer;

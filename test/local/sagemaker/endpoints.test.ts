@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
 import type { EndpointRequest } from '../../../src/core/ports/endpoints.ts';
+import { LocalSageMaker } from '../../../src/local/sagemaker/index.ts';
+import type { ModelContainer, ModelHost } from '../../../src/local/sagemaker/model-host-port.ts';
 import { ResourceRegistry } from '../../../src/local/sagemaker/registry.ts';
-import { LocalSageMaker, type ModelContainer, type ModelHost } from '../../../src/local/sagemaker.ts';
 import { FakeModelHost } from './container.ts';
 
 // The local SageMaker's endpoints, over model containers that echo each record (real HTTP servers).

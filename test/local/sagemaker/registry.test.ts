@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
+import { LocalSageMaker } from '../../../src/local/sagemaker/index.ts';
 import { ResourceRegistry } from '../../../src/local/sagemaker/registry.ts';
-import { LocalSageMaker } from '../../../src/local/sagemaker.ts';
 import { FakeModelHost } from './container.ts';
 
 describe('ResourceRegistry', () => {

@@ -7,8 +7,8 @@ import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
 import { writeText } from '../../../src/core/ports/object-store.ts';
+import { LocalSageMaker } from '../../../src/local/sagemaker/index.ts';
 import type { TrainingOptions } from '../../../src/local/sagemaker/training.ts';
-import { LocalSageMaker } from '../../../src/local/sagemaker.ts';
 import { pythonStubs } from '../../support/python-stubs.ts';
 import { FakeModelHost } from './container.ts';
 

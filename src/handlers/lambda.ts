@@ -2,16 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
-import { PipelineError } from '../core/errors.ts';
+import type * as z from 'zod';
+import { InvalidEventError } from './errors.ts';
 
 /** One logger for every function, configured once; record contents and secrets are never logged. */
 export const logger = new Logger({ serviceName: 'tf-batch-pipeline' });
-
-/** The event did not have the shape the function takes: a bug in the caller, not retried. */
-export class InvalidEventError extends PipelineError {
-  override readonly name = 'InvalidEventError';
-}
 
 /**
  * A Lambda handler as this project writes them: the event parsed with a zod schema (a typed error
@@ -26,20 +21,38 @@ export function lambdaHandler<Schema extends z.ZodType, Result>(
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .before((request) => resolveEnvironment(process.env, request.context.invokedFunctionArn))
     .handler(async (event, context) => {
-      const parsed = schema.safeParse(event);
-      if (!parsed.success) {
-        const [issue] = parsed.error.issues;
-        throw new InvalidEventError(
-          `event field ${issue?.path.join('.') || '(event)'}: ${issue?.message ?? 'invalid'}`,
-        );
-      }
       try {
-        return await handle(parsed.data, context);
+        return await handle(parseEvent(schema, event), context);
       } catch (error) {
         logger.error('step failed', { error: error as Error });
         throw error;
       }
     });
+}
+
+/**
+ * The event as the schema reads it. Fields whose schema compiles them (a job spec) throw their own
+ * typed error; any other misfit is an InvalidEventError naming the field.
+ */
+function parseEvent<Schema extends z.ZodType>(schema: Schema, event: unknown): z.infer<Schema> {
+  const parsed = schema.safeParse(event);
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  throw new InvalidEventError(
+    `event field ${issue?.path.join('.') || '(event)'}: ${issue?.message ?? 'invalid'}`,
+  );
+}
+
+/**
+ * What a function's handler is built over, made on its first invocation (once the environment is
+ * resolved) and kept for the rest of the cold start.
+ */
+export function perColdStart<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => {
+    built ??= { value: build() };
+    return built.value;
+  };
 }
 
 /**

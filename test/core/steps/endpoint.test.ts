@@ -3,15 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
-import {
-  EndpointInvocationError,
-  type EndpointInvoker,
-  type EndpointRequest,
-} from '../../../src/core/ports/endpoints.ts';
+import { EndpointInvocationError } from '../../../src/core/errors.ts';
+import type { EndpointInvoker, EndpointRequest } from '../../../src/core/ports/endpoints.ts';
 import { readText, writeText } from '../../../src/core/ports/object-store.ts';
 import { encodeTfRecords } from '../../../src/core/records/tfrecord.ts';
-import { resolveJobSpec } from '../../../src/core/spec/job.ts';
-import { chooseScoringStep, scoreOnEndpointStep, scoresOnEndpoint } from '../../../src/core/steps/scoring.ts';
+import { resolveJob } from '../../../src/core/spec/compile.ts';
+import { scoreOnEndpointStep } from '../../../src/core/steps/endpoint.ts';
 
 /**
  * An endpoint whose model answers each line of a request with itself; requests can be held (to see how
@@ -51,17 +48,19 @@ class EchoEndpoint implements EndpointInvoker {
 let store: LocalObjectStore;
 let endpoint: EchoEndpoint;
 beforeEach(async () => {
-  store = new LocalObjectStore(await mkdtemp(join(tmpdir(), 'pipeline-scoring-')));
+  store = new LocalObjectStore(await mkdtemp(join(tmpdir(), 'pipeline-endpoint-')));
   endpoint = new EchoEndpoint();
 });
 
-const job = (spec: Record<string, unknown> = {}) => ({
-  jobId: 'j',
-  spec: resolveJobSpec({ model: 's3://m/x', endpointMaxRecords: 100, ...spec }),
-  endpoint: 'tfbp-j',
-  contentType: 'application/jsonlines',
-  splitType: 'Line' as const,
-});
+/** Scores job `j`'s shards on endpoint `tfbp-j`. */
+const score = (invoker: EndpointInvoker, spec: Record<string, unknown> = {}) =>
+  scoreOnEndpointStep(
+    store,
+    invoker,
+    'j',
+    resolveJob({ model: 's3://m/x', endpointMaxRecords: 100, dataProcessing: { inputFilter: '$' }, ...spec }),
+    'tfbp-j',
+  );
 
 describe('scoreOnEndpointStep', () => {
   it('writes the .out file a transform job would, one response per line, in request order', async () => {
@@ -74,7 +73,7 @@ describe('scoreOnEndpointStep', () => {
       serverlessConfig: { memorySizeInMB: 1024, maxConcurrency: 2 },
     };
     // Act
-    const scored = await scoreOnEndpointStep(store, endpoint, job(spec));
+    const scored = await score(endpoint, spec);
     // Assess
     expect(scored).toEqual({ shards: 2, requests: 4, records: 4 });
     expect(await readText(store, 'work/j/outputs/0/0.jsonl.out')).toBe(
@@ -93,7 +92,7 @@ describe('scoreOnEndpointStep', () => {
   it('packs MultiRecord requests under the serverless payload limit, whatever maxPayloadInMB says', async () => {
     const line = `[${'1,'.repeat(750_000)}1]`;
     await writeText(store, 'work/j/shards/0/0.jsonl', `${line}\n${line}\n${line}\n${line}\n`);
-    const scored = await scoreOnEndpointStep(store, endpoint, job({ maxPayloadInMB: 20 }));
+    const scored = await score(endpoint, { maxPayloadInMB: 20 });
     expect(scored).toEqual({ shards: 1, requests: 2, records: 4 });
     expect(endpoint.requests.map((request) => request.body.length)).toEqual([
       2 * line.length + 1,
@@ -110,20 +109,17 @@ describe('scoreOnEndpointStep', () => {
     await sink.write(records);
     await sink.close();
     const requests: Buffer[] = [];
-    const scored = await scoreOnEndpointStep(
-      store,
-      {
-        invokeEndpoint: async (request) => {
-          requests.push(request.body);
-          return Buffer.from('{"predictions":[1]}');
-        },
+    const invoker: EndpointInvoker = {
+      invokeEndpoint: async (request) => {
+        requests.push(request.body);
+        return Buffer.from('{"predictions":[1]}');
       },
-      {
-        ...job({ batchStrategy: 'SingleRecord' }),
-        splitType: 'TFRecord',
-        contentType: 'application/x-tfrecord',
-      },
-    );
+    };
+    const scored = await score(invoker, {
+      batchStrategy: 'SingleRecord',
+      splitType: 'TFRecord',
+      contentType: 'application/x-tfrecord',
+    });
     expect(scored.requests).toBe(2);
     expect(Buffer.concat(requests)).toEqual(records);
   });
@@ -132,7 +128,7 @@ describe('scoreOnEndpointStep', () => {
     await writeText(store, 'work/j/shards/0/0.jsonl', '[1]\n');
     endpoint.refuse = (n) =>
       n < 2 ? new EndpointInvocationError('ThrottlingException: busy', true) : undefined;
-    await scoreOnEndpointStep(store, endpoint, job());
+    await score(endpoint);
     expect(endpoint.requests).toHaveLength(3);
     expect(await readText(store, 'work/j/outputs/0/0.jsonl.out')).toBe('{"predictions":[[1]]}\n');
   });
@@ -140,7 +136,7 @@ describe('scoreOnEndpointStep', () => {
   it('fails naming the shard and records, leaving no output, when the model refuses or retries run out', async () => {
     await writeText(store, 'work/j/shards/0/0.jsonl', '[1]\n[2]\n');
     endpoint.refuse = () => new EndpointInvocationError('ModelError: Received client error (400)', false);
-    await expect(scoreOnEndpointStep(store, endpoint, job())).rejects.toMatchObject({
+    await expect(score(endpoint)).rejects.toMatchObject({
       name: 'EndpointInvocationError',
       message:
         'work/j/shards/0/0.jsonl: request for records 1-2 to endpoint tfbp-j failed: ModelError: Received client error (400)',
@@ -149,45 +145,8 @@ describe('scoreOnEndpointStep', () => {
     expect(await store.head('work/j/outputs/0/0.jsonl.out')).toBeUndefined();
 
     endpoint.refuse = () => new EndpointInvocationError('ServiceUnavailable: later', true);
-    await expect(
-      scoreOnEndpointStep(store, endpoint, job({ modelClientConfig: { invocationsMaxRetries: 1 } })),
-    ).rejects.toThrow('failed: ServiceUnavailable: later (after 2 attempts)');
-  });
-});
-
-describe('chooseScoringStep', () => {
-  const plan = (endpointMaxRecords: number) => ({
-    jobId: 'j',
-    spec: resolveJobSpec({ model: 's3://m/x', endpointMaxRecords }),
-    inputs: [0, 1].map((index) => ({ index, key: `inbox/${index}`, name: `${index}`, size: 1 })),
-    model: { image: 'gpu-image', serverlessImage: 'cpu-image' },
-  });
-  const index = (sent: number) =>
-    JSON.stringify({ records: { in: sent + 1, skipped: 0, errors: 1, sent }, shards: [], quarantined: [] });
-
-  it('counts the records the shards hold: fewer than endpointMaxRecords go to an endpoint', async () => {
-    await writeText(store, 'work/j/index/0.json', index(2));
-    await writeText(store, 'work/j/index/1.json', index(3));
-    expect(await chooseScoringStep(store, plan(6))).toEqual({
-      empty: false,
-      endpoint: true,
-      image: 'cpu-image',
-      reason: '5 records, fewer than endpointMaxRecords 6',
-    });
-    expect(await chooseScoringStep(store, plan(5))).toEqual({
-      empty: false,
-      endpoint: false,
-      image: 'gpu-image',
-      reason: '5 records, not fewer than endpointMaxRecords 5',
-    });
-    expect(await chooseScoringStep(store, plan(0))).toMatchObject({ endpoint: false, image: 'gpu-image' });
-    expect(scoresOnEndpoint(plan(6).spec, 5)).toBe(true);
-  });
-
-  it('says when no record reached a shard, whatever the threshold', async () => {
-    await writeText(store, 'work/j/index/0.json', index(0));
-    await writeText(store, 'work/j/index/1.json', index(0));
-    expect(await chooseScoringStep(store, plan(0))).toMatchObject({ empty: true, endpoint: false });
-    expect(await chooseScoringStep(store, plan(6))).toMatchObject({ empty: true });
+    await expect(score(endpoint, { modelClientConfig: { invocationsMaxRetries: 1 } })).rejects.toThrow(
+      'failed: ServiceUnavailable: later (after 2 attempts)',
+    );
   });
 });

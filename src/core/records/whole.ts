@@ -1,5 +1,6 @@
-import type { ReaderOptions, RecordHandler, RecordReader } from '../records/types.ts';
-import { RAW_KEEP_BYTES } from '../records/types.ts';
+import { recordTooLarge } from './limits.ts';
+import type { ReaderOptions, RecordHandler, RecordReader } from './types.ts';
+import { RAW_KEEP_BYTES } from './types.ts';
 
 /** SplitType None: the whole input is one record (kept in memory only up to the record limit). */
 export function createWholeReader(handler: RecordHandler, options: ReaderOptions): RecordReader {
@@ -15,7 +16,7 @@ export function createWholeReader(handler: RecordHandler, options: ReaderOptions
       if (size === 0) return;
       const data = Buffer.concat(pieces);
       if (size > options.maxRecordBytes) {
-        const reason = `input is ${size} bytes, over the record limit of ${options.maxRecordBytes} bytes`;
+        const reason = recordTooLarge(size, options.maxRecordBytes);
         handler.onBadRecord({ record: 1, offset: 0, reason, raw: data.subarray(0, RAW_KEEP_BYTES), size });
       } else {
         handler.onRecord(data, 1, 0);

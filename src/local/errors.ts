@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { PipelineError } from '../../core/errors.ts';
+import { PipelineError } from '../core/errors.ts';
+
+/**
+ * Local mode's typed errors, in one place: the local SageMaker's (named as Step Functions names
+ * SageMaker's), the training jobs', the model server's and its client's.
+ */
 
 /**
  * How a SageMaker call reaches the state machine: the optimized integrations (`sagemaker:createModel`,
@@ -55,4 +60,44 @@ export class SageMakerJobError extends PipelineError {
 /** Why a transform job failed: its message is the job's FailureReason. */
 export class TransformFailure extends PipelineError {
   override readonly name = 'TransformFailure';
+}
+
+/** Why a training job failed: its message is the job's FailureReason. */
+export class TrainingFailure extends PipelineError {
+  override readonly name = 'TrainingFailure';
+}
+
+/** The model folder is not in TensorFlow Serving layout, `<name>/<version>/model.onnx`. */
+export class ModelLayoutError extends PipelineError {
+  override readonly name = 'ModelLayoutError';
+}
+
+/** onnxruntime cannot load the model, or the model has inputs the local model server cannot feed. */
+export class ModelLoadError extends PipelineError {
+  override readonly name = 'ModelLoadError';
+}
+
+/** A request the server answers with a client error; `status` is the HTTP status, as TFS would give. */
+export class RequestError extends PipelineError {
+  override readonly name = 'RequestError';
+  readonly status: number;
+  constructor(message: string, status = 400, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** The container did not answer within the request's timeout. */
+export class ContainerTimeoutError extends PipelineError {
+  override readonly name = 'ContainerTimeoutError';
+}
+
+/** The model server's URL is not one this client can call. */
+export class ContainerUrlError extends PipelineError {
+  override readonly name = 'ContainerUrlError';
+}
+
+/** The model a job names cannot be served here (no such folder, or a model local mode cannot read). */
+export class LocalModelError extends PipelineError {
+  override readonly name = 'LocalModelError';
 }

@@ -1,0 +1,169 @@
+import { FilterSyntaxError, JobSpecError } from '../errors.ts';
+import { compileJsonPath, type JsonPath } from '../json/path.ts';
+import type { Decoding } from '../shard/instances.ts';
+import type { ShardOptions } from '../shard/sharder.ts';
+import { DEFAULT_JOB, type JobSpec, jobSpecSchema, type SplitType } from './job.ts';
+import { type JobSource, mergeJobSources } from './sources.ts';
+
+const MB = 1024 * 1024;
+/** The largest request a serverless endpoint takes. */
+export const SERVERLESS_PAYLOAD_MB = 4;
+/** The largest record a job reads, whatever its maxPayloadInMB: the largest MaxPayloadInMB there is. */
+export const MAX_RECORD_MB = 100;
+
+/**
+ * A job spec checked once, with everything the steps derive from it worked out once: the steps, the
+ * CLI, the webhook and the estimate take this, never the raw spec.
+ */
+export interface CompiledJob {
+  /** The spec as checked: what travels in the state machine's data and in the job's record. */
+  readonly spec: JobSpec;
+  /** How every input's records are read, checked and encoded: the shard engine's settings. */
+  readonly records: Omit<ShardOptions, 'input' | 'workers'>;
+  /** What the shards hold, and how the transform job (or the endpoint) reads them. */
+  readonly shards: ShardLayout;
+  /** The largest request the transform job sends: maxPayloadInMB in bytes (0, no limit: the largest number). */
+  readonly transformPayloadBytes: number;
+  /** Applied to each record's output in the merge. */
+  readonly outputFilter?: JsonPath;
+}
+
+export interface ShardLayout {
+  /** `instances`: JSON Lines of TFS instances; `original`: the records in their own framing. */
+  readonly format: 'instances' | 'original';
+  readonly extension: string;
+  /** The transform job's ContentType and SplitType over the shards. */
+  readonly contentType: string;
+  readonly splitType: SplitType;
+}
+
+const JSON_TYPES = new Set(['application/json', 'application/jsonlines', 'application/jsons']);
+
+/**
+ * Checks a whole spec (every field, then the rules across fields) and compiles it. JobSpecError names
+ * the first field that breaks a rule, and the rule.
+ */
+export function compileJob(value: unknown): CompiledJob {
+  const spec = parseSpec(value);
+  const { dataProcessing } = spec;
+  if (spec.maxPayloadInMB * spec.maxConcurrentTransforms > 100) {
+    throw new JobSpecError(
+      'maxPayloadInMB',
+      `maxPayloadInMB × maxConcurrentTransforms must be at most 100 (here ${spec.maxPayloadInMB} × ${spec.maxConcurrentTransforms})`,
+    );
+  }
+  if (spec.maxPayloadInMB === 0 && spec.batchStrategy === 'MultiRecord') {
+    throw new JobSpecError('maxPayloadInMB', '0 (no limit) only goes with batchStrategy SingleRecord');
+  }
+  if (dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
+    throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
+  }
+  if (spec.code !== undefined && !spec.model.startsWith('tfhub:')) {
+    throw new JobSpecError('code', 'only goes with a tfhub: model, which is packaged with it');
+  }
+  compileFilter('dataProcessing.inputFilter', dataProcessing.inputFilter);
+  const outputFilter = compileFilter('dataProcessing.outputFilter', dataProcessing.outputFilter);
+  const decoding = decodingOf(spec);
+  const { inputFilter } = dataProcessing;
+  return {
+    spec,
+    records: {
+      splitType: spec.splitType,
+      decoding,
+      ...(inputFilter !== undefined && { inputFilter }),
+      csvHeader: spec.csvHeader,
+      maxRecordBytes: maxRecordBytes(spec),
+      shardBytes: spec.shardSizeInMB * MB,
+      requestPerLine: spec.batchStrategy === 'SingleRecord',
+    },
+    shards: shardLayout(spec, decoding),
+    transformPayloadBytes: spec.maxPayloadInMB === 0 ? Number.MAX_SAFE_INTEGER : spec.maxPayloadInMB * MB,
+    ...(outputFilter && { outputFilter }),
+  };
+}
+
+/** The sources merged over the defaults (later wins, nested objects member by member), compiled. */
+export function resolveJob(...sources: readonly (JobSource | undefined)[]): CompiledJob {
+  return compileJob(mergeJobSources(DEFAULT_JOB, ...sources));
+}
+
+/**
+ * The rules of the fields one source holds, checked before it is merged with the others (a webhook
+ * body, a nightly dataset), so a bad field is refused where it was given. Rules across fields, and a
+ * missing model, wait for the merged spec: another source may settle them.
+ */
+export function checkJobSource(source: JobSource): void {
+  const spec = parseSpec(mergeJobSources(DEFAULT_JOB, { model: 'unchecked' }, source));
+  compileFilter('dataProcessing.inputFilter', spec.dataProcessing.inputFilter);
+  compileFilter('dataProcessing.outputFilter', spec.dataProcessing.outputFilter);
+}
+
+function parseSpec(value: unknown): JobSpec {
+  const parsed = jobSpecSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  const field = issue?.path.join('.') || '(spec)';
+  const reason =
+    issue?.code === 'unrecognized_keys'
+      ? `unknown field ${issue.keys.join(', ')}`
+      : (issue?.message ?? 'invalid');
+  throw new JobSpecError(field, reason);
+}
+
+function compileFilter(field: string, expression: string | undefined): JsonPath | undefined {
+  if (expression === undefined) return undefined;
+  try {
+    return compileJsonPath(expression);
+  } catch (error) {
+    if (!(error instanceof FilterSyntaxError)) throw error;
+    throw new JobSpecError(field, error.message, { cause: error });
+  }
+}
+
+/**
+ * How ContentType, SplitType and the input filter say records are read: as JSON (validated,
+ * filterable), as CSV rows, as tf.Example records, or passed through untouched.
+ */
+function decodingOf(spec: JobSpec): Decoding {
+  const { contentType, splitType } = spec;
+  const filter = spec.dataProcessing.inputFilter;
+  const filtered = filter !== undefined && filter !== '$';
+  let decoding: Decoding = 'none';
+  if ((splitType === 'Line' || splitType === 'None') && JSON_TYPES.has(contentType)) decoding = 'json';
+  else if (splitType === 'Line' && contentType === 'text/csv') decoding = 'csv';
+  else if (splitType === 'TFRecord' && filtered) decoding = 'tf-example';
+  if (filtered && decoding === 'none') {
+    throw new JobSpecError(
+      'dataProcessing.inputFilter',
+      `records of ${contentType} split by ${splitType} cannot be filtered: use JSON Lines, JSON or CSV ` +
+        'split by Line, or TFRecord records holding tf.Example',
+    );
+  }
+  return decoding;
+}
+
+/**
+ * The most bytes one record may have: what one request takes, and at most what a serverless endpoint
+ * takes when the job may be scored on one, so that a record is quarantined the same way however the
+ * job is scored.
+ */
+function maxRecordBytes(spec: JobSpec): number {
+  // maxPayloadInMB 0 lets SageMaker stream a record of any size, but Shard holds a record whole: one
+  // larger than the largest payload SageMaker otherwise takes is quarantined, not read into memory.
+  const limit = spec.maxPayloadInMB === 0 ? MAX_RECORD_MB : spec.maxPayloadInMB;
+  const capped = spec.endpointMaxRecords > 0 ? Math.min(limit, SERVERLESS_PAYLOAD_MB) : limit;
+  return capped * MB;
+}
+
+function shardLayout(spec: JobSpec, decoding: Decoding): ShardLayout {
+  if (decoding !== 'none') {
+    return {
+      format: 'instances',
+      extension: 'jsonl',
+      contentType: 'application/jsonlines',
+      splitType: 'Line',
+    };
+  }
+  const extension = { Line: 'txt', TFRecord: 'tfrecord', RecordIO: 'rec', None: 'bin' }[spec.splitType];
+  return { format: 'original', extension, contentType: spec.contentType, splitType: spec.splitType };
+}

@@ -1,0 +1,18 @@
+import * as z from 'zod';
+import type { ObjectStore } from '../core/ports/object-store.ts';
+import { chooseScoringStep } from '../core/steps/route.ts';
+import { compiledJob, plannedInput } from './events.ts';
+import { lambdaHandler } from './lambda.ts';
+
+// The plan is the Plan step's own output, passed back unchanged: only what Route reads is checked.
+const routeEvent = z.object({
+  plan: z.object({
+    jobId: z.string(),
+    spec: compiledJob,
+    inputs: z.array(plannedInput),
+    model: z.object({ image: z.string(), serverlessImage: z.string() }),
+  }),
+});
+
+export const createRouteHandler = (dependencies: () => { readonly store: ObjectStore }) =>
+  lambdaHandler(routeEvent, async ({ plan }) => chooseScoringStep(dependencies().store, plan, plan.spec));

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { checkJobSource, compileJob, MAX_RECORD_MB, resolveJob } from '../../../src/core/spec/compile.ts';
+import { DEFAULT_JOB } from '../../../src/core/spec/job.ts';
+
+const MB = 1024 * 1024;
+
+describe('resolveJob', () => {
+  it('fills the defaults, later sources win, nested objects merge member by member', () => {
+    const { spec } = resolveJob(
+      { model: 's3://b/a/model.tar.gz', dataProcessing: { joinSource: 'Input' }, environment: { A: '1' } },
+      undefined,
+      { model: 's3://b/b/model.tar.gz', dataProcessing: { inputFilter: '$.features' } },
+    );
+    expect(spec).toEqual({
+      ...DEFAULT_JOB,
+      model: 's3://b/b/model.tar.gz',
+      dataProcessing: { joinSource: 'Input', inputFilter: '$.features' },
+      environment: { A: '1' },
+    });
+  });
+
+  it.each([
+    [{}, 'model: '],
+    [{ model: 'm', splitType: 'Lines' }, 'splitType: '],
+    [{ model: 'm', colour: 'red' }, '(spec): unknown field colour'],
+    [{ model: 'm', dataProcessing: { joinSource: 'Output' } }, 'dataProcessing.joinSource: '],
+    [{ model: 'm', instanceCount: 0 }, 'instanceCount: '],
+    [
+      { model: 'm', maxPayloadInMB: 50, maxConcurrentTransforms: 4 },
+      'maxPayloadInMB: maxPayloadInMB × maxConcurrentTransforms must be at most 100 (here 50 × 4)',
+    ],
+    [
+      { model: 'm', maxPayloadInMB: 0 },
+      'maxPayloadInMB: 0 (no limit) only goes with batchStrategy SingleRecord',
+    ],
+    [
+      { model: 'm', contentType: 'image/jpeg', dataProcessing: { inputFilter: '$.a' } },
+      'dataProcessing.inputFilter: records of image/jpeg',
+    ],
+    [
+      {
+        model: 'm',
+        contentType: 'application/x-recordio',
+        splitType: 'RecordIO',
+        dataProcessing: { inputFilter: '$.a' },
+      },
+      'dataProcessing.inputFilter: records of application/x-recordio split by RecordIO cannot be filtered',
+    ],
+    [{ model: 'm', dataProcessing: { inputFilter: '$..a' } }, 'dataProcessing.inputFilter: JSONPath'],
+    [{ model: 'm', dataProcessing: { outputFilter: '$[[[bad' } }, 'dataProcessing.outputFilter: JSONPath'],
+    [
+      { model: 'm', splitType: 'None', dataProcessing: { joinSource: 'Input' } },
+      'dataProcessing.joinSource: joining records needs',
+    ],
+    [{ model: 'm', serverlessConfig: { memorySizeInMB: 1500 } }, 'serverlessConfig.memorySizeInMB: '],
+    [{ model: 'm', serverlessConfig: { maxConcurrency: 201 } }, 'serverlessConfig.maxConcurrency: '],
+    [{ model: 'm', endpointMaxRecords: 1.5 }, 'endpointMaxRecords: '],
+    [
+      { model: 'tfhub:a/b/1', code: { inference: 'https://x/inference.py' } },
+      'code.inference: an s3:// URL of a file',
+    ],
+    [
+      { model: 's3://b/m.tar.gz', code: { inference: 's3://b/inference.py' } },
+      'code: only goes with a tfhub: model, which is packaged with it',
+    ],
+  ])('rejects %j naming the field', (source, message) => {
+    expect(() => resolveJob(source)).toThrow(
+      expect.objectContaining({ name: 'JobSpecError', message: expect.stringContaining(message) }),
+    );
+  });
+});
+
+describe('compileJob', () => {
+  it('reads JSON Lines as JSON and sends JSON Lines of instances', () => {
+    const job = resolveJob({ model: 'm', dataProcessing: { inputFilter: '$.features' } });
+    expect(job.records).toEqual({
+      splitType: 'Line',
+      decoding: 'json',
+      inputFilter: '$.features',
+      csvHeader: false,
+      maxRecordBytes: 6 * MB,
+      shardBytes: 64 * MB,
+      requestPerLine: false,
+    });
+    expect(job.shards).toEqual({
+      format: 'instances',
+      extension: 'jsonl',
+      contentType: 'application/jsonlines',
+      splitType: 'Line',
+    });
+    expect(job.transformPayloadBytes).toBe(6 * MB);
+  });
+
+  it.each([
+    [{ contentType: 'text/csv' }, 'csv', 'instances', 'jsonl'],
+    [{ contentType: 'application/json', splitType: 'None' }, 'json', 'instances', 'jsonl'],
+    [{ contentType: 'text/plain' }, 'none', 'original', 'txt'],
+    [{ contentType: 'application/x-tfrecord', splitType: 'TFRecord' }, 'none', 'original', 'tfrecord'],
+    [
+      {
+        contentType: 'application/x-tfrecord',
+        splitType: 'TFRecord',
+        dataProcessing: { inputFilter: '$.x' },
+      },
+      'tf-example',
+      'instances',
+      'jsonl',
+    ],
+    [
+      { contentType: 'application/x-recordio', splitType: 'RecordIO', dataProcessing: { inputFilter: '$' } },
+      'none',
+      'original',
+      'rec',
+    ],
+    [{ contentType: 'image/jpeg', splitType: 'None' }, 'none', 'original', 'bin'],
+  ])('decodes %j as %s, shards holding %s records (.%s)', (fields, decoding, format, extension) => {
+    const job = resolveJob({ model: 'm', ...fields });
+    expect(job.records.decoding).toBe(decoding);
+    expect(job.shards).toMatchObject({ format, extension });
+    if (format === 'original') {
+      expect(job.shards).toMatchObject({ contentType: job.spec.contentType, splitType: job.spec.splitType });
+    }
+  });
+
+  it('caps a record at what a serverless endpoint takes when the job may go to one', () => {
+    const limit = (fields: Record<string, unknown>) =>
+      resolveJob({ model: 'm', ...fields }).records.maxRecordBytes;
+    expect(limit({})).toBe(6 * MB);
+    expect(limit({ endpointMaxRecords: 10 })).toBe(4 * MB);
+    expect(limit({ endpointMaxRecords: 10, maxPayloadInMB: 1 })).toBe(MB);
+    const unlimited = { maxPayloadInMB: 0, batchStrategy: 'SingleRecord' };
+    expect(limit(unlimited)).toBe(MAX_RECORD_MB * MB);
+    expect(limit({ ...unlimited, endpointMaxRecords: 10 })).toBe(4 * MB);
+    expect(resolveJob({ model: 'm', ...unlimited }).transformPayloadBytes).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('compiles the output filter once, for the merge', () => {
+    const job = resolveJob({ model: 'm', dataProcessing: { outputFilter: "$['id','SageMakerOutput']" } });
+    expect(job.outputFilter?.expression).toBe("$['id','SageMakerOutput']");
+    expect(resolveJob({ model: 'm' }).outputFilter).toBeUndefined();
+  });
+
+  it('takes back a compiled spec unchanged, as the steps receive it from the plan', () => {
+    const { spec } = resolveJob({ model: 's3://b/m.tar.gz', contentType: 'text/csv', csvHeader: true });
+    expect(compileJob(JSON.parse(JSON.stringify(spec))).spec).toEqual(spec);
+  });
+});
+
+describe('checkJobSource', () => {
+  it('accepts any subset of valid fields, without a model', () => {
+    expect(() =>
+      checkJobSource({ dataProcessing: { inputFilter: '$.features' }, instanceCount: 2 }),
+    ).not.toThrow();
+  });
+
+  it.each([
+    [{ instanceCount: 'two' }, 'instanceCount: '],
+    [{ dataProcessing: { outputFilter: '$[[[bad' } }, 'dataProcessing.outputFilter: JSONPath'],
+    [{ colour: 'red' }, '(spec): unknown field colour'],
+  ])('refuses %j naming the field', (source, message) => {
+    expect(() => checkJobSource(source)).toThrow(
+      expect.objectContaining({ name: 'JobSpecError', message: expect.stringContaining(message) }),
+    );
+  });
+
+  it('leaves the rules across fields to the merged spec', () => {
+    expect(() => checkJobSource({ maxPayloadInMB: 50 })).not.toThrow();
+  });
+});
