@@ -1,5 +1,6 @@
 import { bucketStore } from '../src/adapters/aws-bucket.ts';
 import { requiredVariable } from '../src/adapters/environment.ts';
+import { singlePutUpload } from '../src/adapters/s3-put.ts';
 import { StepFunctionsExecutions } from '../src/adapters/sfn-executions.ts';
 import { ssmSecret } from '../src/adapters/ssm-secret.ts';
 import { perColdStart } from '../src/handlers/lambda.ts';
@@ -7,7 +8,7 @@ import { createWebhookHandler } from '../src/handlers/webhook.ts';
 
 export const handler = createWebhookHandler(
   perColdStart(() => {
-    const store = bucketStore();
+    const store = bucketStore(singlePutUpload);
     return {
       store,
       bucket: store.bucket,

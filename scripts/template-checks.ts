@@ -31,6 +31,7 @@ export function checkTemplate(template: Template): string[] {
     ...checkCycles(template),
     ...checkStateMachines(template),
     ...checkPolicies(template),
+    ...checkBucketsPrivate(template),
     ...checkBucket(template),
   ];
 }
@@ -188,15 +189,29 @@ function resourceText(resource: unknown): string {
   return typeof text === 'string' ? text : JSON.stringify(resource);
 }
 
+/** Every bucket of the stack (the data bucket, the deployment bucket) is private and encrypted. */
+function checkBucketsPrivate(template: Template): string[] {
+  const problems: string[] = [];
+  for (const [name, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::S3::Bucket') continue;
+    const block = resource.Properties?.PublicAccessBlockConfiguration as Record<string, boolean> | undefined;
+    for (const flag of [
+      'BlockPublicAcls',
+      'BlockPublicPolicy',
+      'IgnorePublicAcls',
+      'RestrictPublicBuckets',
+    ]) {
+      if (block?.[flag] !== true) problems.push(`${name}: ${flag} is not true`);
+    }
+    if (!resource.Properties?.BucketEncryption) problems.push(`${name}: no default encryption`);
+  }
+  return problems;
+}
+
 function checkBucket(template: Template): string[] {
   const problems: string[] = [];
   const bucket = template.Resources.DataBucket?.Properties;
   if (!bucket) return ['DataBucket: missing'];
-  const block = bucket.PublicAccessBlockConfiguration as Record<string, boolean> | undefined;
-  for (const flag of ['BlockPublicAcls', 'BlockPublicPolicy', 'IgnorePublicAcls', 'RestrictPublicBuckets']) {
-    if (block?.[flag] !== true) problems.push(`DataBucket: ${flag} is not true`);
-  }
-  if (!bucket.BucketEncryption) problems.push('DataBucket: no default encryption');
   const rules =
     (
       bucket.LifecycleConfiguration as {

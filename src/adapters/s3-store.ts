@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -9,13 +9,24 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectNotFoundError, TransientStorageError } from '../core/errors.ts';
 import type { ByteSink } from '../core/io.ts';
 import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
 
+/**
+ * How an object is uploaded from a stream of unknown length: multipart (s3-multipart.ts, for shards and
+ * outputs of any size) or one PutObject (s3-put.ts, for the small objects the trigger functions write,
+ * without the multipart library in their bundles). `done` settles once the object exists or the upload
+ * failed; after `abort`, it rejects with an error named AbortError and leaves no object.
+ */
+export type S3Upload = (request: { client: S3Client; bucket: string; key: string; body: Readable }) => {
+  readonly done: Promise<unknown>;
+  abort(): Promise<void>;
+};
+
 export interface S3StoreOptions {
   readonly bucket: string;
+  readonly upload: S3Upload;
   /** An existing client, or the configuration for a new one. */
   readonly client?: S3Client;
   readonly endpoint?: string;
@@ -42,10 +53,12 @@ export function createS3Client(options: { endpoint?: string; region?: string } =
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   private readonly client: S3Client;
+  private readonly upload: S3Upload;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
     this.client = options.client ?? createS3Client(options);
+    this.upload = options.upload;
   }
 
   async *read(key: string): AsyncGenerator<Buffer> {
@@ -66,8 +79,8 @@ export class S3ObjectStore implements ObjectStore {
 
   async write(key: string): Promise<ByteSink> {
     const body = new PassThrough({ highWaterMark: 8 << 20 });
-    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: key, Body: body } });
-    const done = upload.done();
+    const upload = this.upload({ client: this.client, bucket: this.bucket, key, body });
+    const { done } = upload;
     // Surfaces a failed upload at the next write or at close, not as an unhandled rejection.
     let failure: unknown;
     done.catch((error: unknown) => {

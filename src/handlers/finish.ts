@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import { finishStep } from '../core/steps/finish.ts';
 import { compiledJob, plannedInput } from './events.ts';
@@ -11,7 +11,7 @@ const finishEvent = z.object({
     spec: compiledJob,
     inputs: z.array(plannedInput),
     startedAt: z.string(),
-    rerunOf: z.string().optional(),
+    rerunOf: z.optional(z.string()),
   }),
 });
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Executions } from '../core/ports/executions.ts';
 import { decodeEventKey, startForUploads } from '../core/triggers/inbox.ts';
 import { lambdaHandler, logger } from './lambda.ts';
@@ -11,9 +11,9 @@ const s3Event = z.object({
         bucket: z.object({ name: z.string() }),
         object: z.object({
           key: z.string(),
-          size: z.number().optional(),
-          eTag: z.string().optional(),
-          versionId: z.string().optional(),
+          size: z.optional(z.number()),
+          eTag: z.optional(z.string()),
+          versionId: z.optional(z.string()),
         }),
       }),
     }),

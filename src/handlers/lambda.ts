@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
+import { IN_ENGLISH } from '../core/messages.ts';
 import { InvalidEventError } from './errors.ts';
 
 /** One logger for every function, configured once; record contents and secrets are never logged. */
@@ -13,7 +14,7 @@ export const logger = new Logger({ serviceName: 'tf-batch-pipeline' });
  * naming the field when it does not fit), the logger given the invocation's context, then one domain
  * call. Errors are thrown with their own name, which is what Step Functions Retry and Catch match.
  */
-export function lambdaHandler<Schema extends z.ZodType, Result>(
+export function lambdaHandler<Schema extends z.ZodMiniType, Result>(
   schema: Schema,
   handle: (event: z.infer<Schema>, context: Context) => Promise<Result>,
 ) {
@@ -34,8 +35,8 @@ export function lambdaHandler<Schema extends z.ZodType, Result>(
  * The event as the schema reads it. Fields whose schema compiles them (a job spec) throw their own
  * typed error; any other misfit is an InvalidEventError naming the field.
  */
-function parseEvent<Schema extends z.ZodType>(schema: Schema, event: unknown): z.infer<Schema> {
-  const parsed = schema.safeParse(event);
+function parseEvent<Schema extends z.ZodMiniType>(schema: Schema, event: unknown): z.infer<Schema> {
+  const parsed = schema.safeParse(event, IN_ENGLISH);
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;
   throw new InvalidEventError(

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import { type PlanConfig, planJob } from '../core/steps/plan.ts';
 import { lambdaHandler } from './lambda.ts';
@@ -6,11 +6,11 @@ import { lambdaHandler } from './lambda.ts';
 // The execution's input, as a trigger started it; the job spec in it is compiled by the plan, with its
 // other sources.
 const planEvent = z.object({
-  jobId: z.string().min(1),
+  jobId: z.string().check(z.minLength(1)),
   request: z.object({
-    inputs: z.array(z.string().min(1)),
-    job: z.unknown().optional(),
-    rerunOf: z.string().optional(),
+    inputs: z.array(z.string().check(z.minLength(1))),
+    job: z.optional(z.unknown()),
+    rerunOf: z.optional(z.string()),
   }),
 });
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import { chooseScoringStep } from '../core/steps/route.ts';
 import { compiledJob, plannedInput } from './events.ts';

@@ -1,11 +1,12 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { EndpointInvoker } from '../core/ports/endpoints.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import { scoreOnEndpointStep } from '../core/steps/endpoint.ts';
 import { compiledJob } from './events.ts';
 import { lambdaHandler } from './lambda.ts';
 
-const scoreEvent = z.object({ jobId: z.string().min(1), spec: compiledJob, endpoint: z.string().min(1) });
+const id = z.string().check(z.minLength(1));
+const scoreEvent = z.object({ jobId: id, spec: compiledJob, endpoint: id });
 
 export interface ScoreDependencies {
   readonly store: ObjectStore;

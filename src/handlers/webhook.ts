@@ -1,13 +1,13 @@
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { handleWebhook, type WebhookDependencies } from '../core/triggers/webhook.ts';
 import { lambdaHandler } from './lambda.ts';
 
 // An HTTP API (payload format 2.0) request: only what the webhook reads is checked.
 const httpEvent = z.object({
-  headers: z.record(z.string(), z.string()).default({}),
-  body: z.string().default(''),
-  isBase64Encoded: z.boolean().default(false),
+  headers: z._default(z.record(z.string(), z.string()), {}),
+  body: z._default(z.string(), ''),
+  isBase64Encoded: z._default(z.boolean(), false),
 });
 
 export const createWebhookHandler = (dependencies: () => Omit<WebhookDependencies, 'now'>) =>

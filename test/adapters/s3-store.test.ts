@@ -8,6 +8,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { multipartUpload } from '../../src/adapters/s3-multipart.ts';
+import { SMALL_OBJECT_BYTES, singlePutUpload } from '../../src/adapters/s3-put.ts';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { mergeInput } from '../../src/core/merge/merger.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
@@ -21,12 +23,48 @@ let store: S3ObjectStore;
 
 beforeAll(async () => {
   server = await startS3rver('pipeline');
-  store = new S3ObjectStore({ bucket: 'pipeline', client: createS3Client({ endpoint: server.endpoint }) });
+  store = new S3ObjectStore({
+    bucket: 'pipeline',
+    upload: multipartUpload,
+    client: createS3Client({ endpoint: server.endpoint }),
+  });
 }, 30_000);
 
 afterAll(() => server.stop());
 
 objectStoreContract('S3 (s3rver)', () => store);
+
+describe('single PutObject uploads, for the functions that write only small objects', () => {
+  const small = () =>
+    new S3ObjectStore({
+      bucket: 'pipeline',
+      upload: singlePutUpload,
+      client: createS3Client({ endpoint: server.endpoint }),
+    });
+
+  it('give back the bytes written, and nothing of an upload aborted', async () => {
+    const sink = await small().write('state/nightly/iris.json');
+    await sink.write(Buffer.from('{"newest":'));
+    await sink.write(Buffer.from('"2026-11-22"}'));
+    await sink.close();
+    expect(await readText(store, 'state/nightly/iris.json')).toBe('{"newest":"2026-11-22"}');
+
+    const aborted = await small().write('state/nightly/aborted.json');
+    await aborted.write(Buffer.from('{"half'));
+    await aborted.abort();
+    expect(await store.head('state/nightly/aborted.json')).toBeUndefined();
+  });
+
+  it('refuse an object over the small-object limit, leaving none', async () => {
+    const sink = await small().write('state/too-large.bin');
+    const write = async () => {
+      for (let sent = 0; sent <= SMALL_OBJECT_BYTES; sent += 1 << 20) await sink.write(Buffer.alloc(1 << 20));
+      await sink.close();
+    };
+    await expect(write()).rejects.toThrow(`over ${SMALL_OBJECT_BYTES} bytes: too large for one upload`);
+    expect(await store.head('state/too-large.bin')).toBeUndefined();
+  });
+});
 
 describe('the record engine on S3', () => {
   it('shards an object and merges its outputs back, streaming both ways through the bucket', async () => {
@@ -93,6 +131,7 @@ describe('failures that pass', () => {
     try {
       const bucket = new S3ObjectStore({
         bucket: 'dying',
+        upload: multipartUpload,
         client: createS3Client({ endpoint: dying.endpoint }),
       });
       await writeText(bucket, 'inbox/large.jsonl', 'x'.repeat(32 << 20));
@@ -116,7 +155,7 @@ describe('failures that pass', () => {
   describe('throttling and server errors, after the client has retried', () => {
     const client = new S3Client({ region: 'us-east-1' });
     const s3 = mockClient(client);
-    const bucket = new S3ObjectStore({ bucket: 'pipeline', client });
+    const bucket = new S3ObjectStore({ bucket: 'pipeline', upload: multipartUpload, client });
     const failure = (name: string, fault: 'client' | 'server', status: number) =>
       new S3ServiceException({ name, $fault: fault, $metadata: { httpStatusCode: status }, message: name });
     beforeEach(() => s3.reset());

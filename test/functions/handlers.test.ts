@@ -8,6 +8,7 @@ import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-s
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { multipartUpload } from '../../src/adapters/s3-multipart.ts';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import type { Plan } from '../../src/core/steps/plan.ts';
@@ -48,7 +49,11 @@ beforeAll(async () => {
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
-  store = new S3ObjectStore({ bucket: 'data', client: createS3Client({ endpoint: server.endpoint }) });
+  store = new S3ObjectStore({
+    bucket: 'data',
+    upload: multipartUpload,
+    client: createS3Client({ endpoint: server.endpoint }),
+  });
 }, 30_000);
 
 afterAll(() => {

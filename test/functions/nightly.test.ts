@@ -3,6 +3,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { multipartUpload } from '../../src/adapters/s3-multipart.ts';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { writeText } from '../../src/core/ports/object-store.ts';
 import { type S3rver, startS3rver } from '../support/s3rver.ts';
@@ -25,6 +26,7 @@ beforeAll(async () => {
   });
   const store = new S3ObjectStore({
     bucket: 'nightly',
+    upload: multipartUpload,
     client: createS3Client({ endpoint: server.endpoint }),
   });
   await writeText(store, 'datasets/iris/2026-11-21.jsonl', '{"features":[1]}\n');

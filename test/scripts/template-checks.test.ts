@@ -121,6 +121,19 @@ describe('checkTemplate', () => {
     ]);
   });
 
+  it('names any other bucket of the stack that is not private, such as the deployment bucket', () => {
+    const problems = checkTemplate(
+      template({ ServerlessDeploymentBucket: { Type: 'AWS::S3::Bucket', Properties: {} } }),
+    );
+    expect(problems).toEqual([
+      'ServerlessDeploymentBucket: BlockPublicAcls is not true',
+      'ServerlessDeploymentBucket: BlockPublicPolicy is not true',
+      'ServerlessDeploymentBucket: IgnorePublicAcls is not true',
+      'ServerlessDeploymentBucket: RestrictPublicBuckets is not true',
+      'ServerlessDeploymentBucket: no default encryption',
+    ]);
+  });
+
   it('validates a state machine definition inside Fn::Sub', () => {
     const machine = (definition: object) => ({
       Type: 'AWS::StepFunctions::StateMachine',

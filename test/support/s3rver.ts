@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { multipartUpload } from '../../src/adapters/s3-multipart.ts';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 
 export interface S3rver {
@@ -24,7 +25,7 @@ export async function startS3rver(bucket: string): Promise<S3rver> {
   const endpoint = `http://127.0.0.1:${port}`;
   process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
-  const probe = new S3ObjectStore({ bucket, client: createS3Client({ endpoint }) });
+  const probe = new S3ObjectStore({ bucket, upload: multipartUpload, client: createS3Client({ endpoint }) });
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {

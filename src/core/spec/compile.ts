@@ -1,5 +1,6 @@
 import { FilterSyntaxError, JobSpecError } from '../errors.ts';
 import { compileJsonPath, type JsonPath } from '../json/path.ts';
+import { IN_ENGLISH } from '../messages.ts';
 import type { Decoding } from '../shard/instances.ts';
 import type { ShardOptions } from '../shard/sharder.ts';
 import { DEFAULT_JOB, type JobSpec, jobSpecSchema, type SplitType } from './job.ts';
@@ -99,7 +100,7 @@ export function checkJobSource(source: JobSource): void {
 }
 
 function parseSpec(value: unknown): JobSpec {
-  const parsed = jobSpecSchema.safeParse(value);
+  const parsed = jobSpecSchema.safeParse(value, IN_ENGLISH);
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;
   const field = issue?.path.join('.') || '(spec)';

@@ -1,14 +1,15 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ConfigurationError, JobSpecError } from '../errors.ts';
+import { IN_ENGLISH } from '../messages.ts';
 import type { Executions } from '../ports/executions.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import { checkJobSource } from '../spec/compile.ts';
 
 /** A dataset scored every night: every object under its prefix, with its job spec. */
 export const datasetSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and - only, at most 40'),
-  prefix: z.string().regex(/^datasets\/.+\/$/, 'a folder under datasets/, ending with /'),
-  job: z.record(z.string(), z.unknown()).optional(),
+  name: z.string().check(z.regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and - only, at most 40')),
+  prefix: z.string().check(z.regex(/^datasets\/.+\/$/, 'a folder under datasets/, ending with /')),
+  job: z.optional(z.record(z.string(), z.unknown())),
 });
 export type Dataset = z.infer<typeof datasetSchema>;
 
@@ -30,7 +31,7 @@ export function parseDatasets(text: string, origin: string): Dataset[] {
  * its job spec's fields too: a bad one is named, with `origin`, before any night is scored.
  */
 export function readDatasets(value: unknown, origin: string): Dataset[] {
-  const parsed = z.array(datasetSchema).safeParse(value);
+  const parsed = z.array(datasetSchema).safeParse(value, IN_ENGLISH);
   if (!parsed.success) {
     const [issue] = parsed.error.issues;
     throw new ConfigurationError(

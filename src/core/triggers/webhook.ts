@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { JobSpecError } from '../errors.ts';
+import { IN_ENGLISH } from '../messages.ts';
 import type { Executions } from '../ports/executions.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { checkJobSource } from '../spec/compile.ts';
@@ -34,10 +35,10 @@ export interface WebhookDependencies {
 }
 
 const requestBody = z.union([
-  z.strictObject({ rerun: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'a job id') }),
+  z.strictObject({ rerun: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,80}$/, 'a job id')) }),
   z.strictObject({
-    inputs: z.array(z.string().min(1)).min(1).max(1000),
-    job: z.record(z.string(), z.unknown()).optional(),
+    inputs: z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(1000)),
+    job: z.optional(z.record(z.string(), z.unknown())),
   }),
 ]);
 
@@ -61,7 +62,7 @@ export async function handleWebhook(
   } catch {
     return { status: 400, body: { error: 'the body is not JSON' } };
   }
-  const body = requestBody.safeParse(parsed);
+  const body = requestBody.safeParse(parsed, IN_ENGLISH);
   if (!body.success) {
     const issue = body.error.issues[0];
     const field = issue?.path.join('.') || (issue?.code === 'invalid_union' ? 'rerun or inputs' : '(body)');
