@@ -126,7 +126,8 @@ describe('pipeline run', () => {
       dataProcessing: { joinSource: 'Input' },
     });
     expect((await pipeline('run', input, '--job', spec, '--out', joined)).code).toBe(0);
-    expect(await results(joined, 'rows.csv.out')).toEqual(['1,2,2,4', '0.5,-1,1,-2']);
+    // The row as written, then the prediction's values as the model server wrote them.
+    expect(await results(joined, 'rows.csv.out')).toEqual(['1,2,2.0,4.0', '0.5,-1,1.0,-2.0']);
   });
 
   it('reads TFRecord files of tf.Example through an input filter', async () => {

@@ -10,6 +10,12 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const LETTER_A = 0x61;
+const LETTER_Z = 0x7a;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
@@ -155,6 +161,36 @@ export function arrayElements(b: Uint8Array, i: number, end: number): Spans {
 
 function found(at: number): number {
   return at === -1 ? Number.POSITIVE_INFINITY : at;
+}
+
+/**
+ * Calls `scalar` with the span of each string, number, true, false and null in the valid JSON
+ * b[i, end), in the order they are written: the elements of lists and the values of objects (not their
+ * keys), at any depth.
+ */
+export function forEachScalar(
+  b: Uint8Array,
+  i: number,
+  end: number,
+  scalar: (start: number, end: number) => void,
+): void {
+  while (i < end) {
+    const c = b[i] as number;
+    if (c === QUOTE) {
+      const stringEnd = skipString(b, i, end);
+      // A string followed by ':' is a key.
+      if (b[skipSpace(b, stringEnd, end)] !== COLON) scalar(i, stringEnd);
+      i = stringEnd;
+    } else if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9) || (c >= LETTER_A && c <= LETTER_Z)) {
+      // A number, true, false or null.
+      const valueEnd = skipValue(b, i, end);
+      scalar(i, valueEnd);
+      i = valueEnd;
+    } else {
+      // Brackets, braces, commas, colons and white space.
+      i++;
+    }
+  }
 }
 
 /** First non-space byte at or after i, and the last non-space byte before end: the value's own span. */

@@ -1,9 +1,11 @@
-import { trimSpan } from '../json/scan.ts';
-import { csvRecordToJsonArray } from '../records/csv-instances.ts';
+import { forEachScalar, trimSpan } from '../json/scan.ts';
+import { csvNumber, parseCsvFields } from '../records/csv-instances.ts';
 import { toCsvRow } from './csv-row.ts';
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const LETTER_N = 0x6e;
 const SAGEMAKER_OUTPUT = Buffer.from('"SageMakerOutput":');
 
 /**
@@ -21,33 +23,47 @@ export function joinJson(record: Buffer, output: Buffer): Buffer {
       Buffer.from('}'),
     ]);
   }
-  const [, close] = trimSpan(record, start + 1, end - 1);
-  const empty = close === start + 1;
+  const [firstMember, close] = trimSpan(record, start + 1, end - 1);
   return Buffer.concat([
     record.subarray(start, close),
-    Buffer.from(empty ? '' : ','),
+    Buffer.from(firstMember === close ? '' : ','),
     SAGEMAKER_OUTPUT,
     output,
     Buffer.from([CLOSE_BRACE]),
   ]);
 }
 
-/** CSV input joined with its output: the row's fields followed by the output's values, as a JSON array. */
+/**
+ * CSV input joined with its output: a JSON list of the row's fields followed by the output's values
+ * (its lists and objects flattened), each as written, so that `csvLine` gives the row back as it was.
+ */
 export function joinCsv(record: Buffer, output: Buffer): Buffer {
-  const fields = csvRecordToJsonArray(record);
-  const values = flatten(JSON.parse(output.toString('utf8')));
-  const tail = values.map((value) => JSON.stringify(value)).join(',');
-  return Buffer.from(fields === '[]' ? `[${tail}]` : `${fields.slice(0, -1)}${tail ? `,${tail}` : ''}]`);
+  const values = parseCsvFields(record).map(fieldAsWritten);
+  forEachScalar(output, 0, output.length, (start, end) => {
+    values.push(output.toString('utf8', start, end));
+  });
+  return Buffer.from(`[${values.join(',')}]`);
 }
 
-/** A joined CSV row (a JSON array, or one value once filtered) written back as one CSV line. */
+/**
+ * A CSV field as JSON that `csvLine` writes back unchanged: a number when JSON writes the number the
+ * same way, null when empty, otherwise a string.
+ */
+function fieldAsWritten(field: string): string {
+  if (field.length === 0) return 'null';
+  return csvNumber(field) === field ? field : JSON.stringify(field);
+}
+
+/**
+ * A joined CSV row (a JSON list, or what an output filter took from it) as one CSV line: its values in
+ * order, lists and objects flattened, numbers, true and false as written, null as an empty field.
+ */
 export function csvLine(json: Buffer): Buffer {
-  const value: unknown = JSON.parse(json.toString('utf8'));
-  return Buffer.from(toCsvRow(Array.isArray(value) ? value : [value]));
-}
-
-function flatten(value: unknown): unknown[] {
-  if (Array.isArray(value)) return value.flatMap(flatten);
-  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(flatten);
-  return [value];
+  const values: (string | null)[] = [];
+  forEachScalar(json, 0, json.length, (start, end) => {
+    const first = json[start];
+    if (first === QUOTE) values.push(JSON.parse(json.toString('utf8', start, end)) as string);
+    else values.push(first === LETTER_N ? null : json.toString('latin1', start, end));
+  });
+  return Buffer.from(toCsvRow(values));
 }

@@ -1,4 +1,9 @@
-import { CountMismatchError, InvalidRecordError, PredictionCountError } from '../errors.ts';
+import {
+  CountMismatchError,
+  InvalidRecordError,
+  PredictionCountError,
+  ResponseFormatError,
+} from '../errors.ts';
 import { abandon, type ByteSink, Staging } from '../io.ts';
 import type { JsonPath, Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
@@ -35,7 +40,6 @@ export interface InputSummary {
 }
 
 const NEWLINE = 0x0a;
-const COMMA = 0x2c;
 const NEWLINE_BYTES = Buffer.from([NEWLINE]);
 
 /**
@@ -186,22 +190,9 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
 /** Appends one response's outputs as lines; how many there were. */
 function appendOutputs(response: Buffer, lines: LineBuffer): number {
   const compact = compactPredictions(response);
-  if (compact?.lists) {
-    const count = lines.appendLists(response, compact.start, compact.end);
+  if (compact) {
+    const count = lines.appendValues(response, compact.start, compact.end);
     if (count >= 0) return count;
-  }
-  if (compact && !compact.lists) {
-    if (compact.end === compact.start) return 0;
-    let count = 1;
-    for (let at = compact.start; at < compact.end; at++) {
-      if (response[at] === COMMA) {
-        response[at] = NEWLINE;
-        count++;
-      }
-    }
-    response[compact.end] = NEWLINE;
-    lines.append(response, compact.start, compact.end + 1);
-    return count;
   }
   const { spans, assembled } = splitResponse(response, 0, response.length, 'predict');
   const bytes = assembled ?? response;
@@ -214,7 +205,7 @@ function appendOutputs(response: Buffer, lines: LineBuffer): number {
 
 /**
  * Reads one shard's transform output: one response per line. A response is a view of the chunk being
- * read; a line the reader cannot deliver means the output is broken.
+ * read; a line the reader cannot deliver, or a response that cannot be read, means the output is broken.
  */
 function responseReader(
   index: ShardIndex,
@@ -223,7 +214,17 @@ function responseReader(
 ): RecordReader {
   return createLineReader(
     {
-      onRecord: (response, _record, line) => onResponse(response, line),
+      onRecord(response, _record, line) {
+        try {
+          onResponse(response, line);
+        } catch (error) {
+          if (!(error instanceof ResponseFormatError)) throw error;
+          throw new ResponseFormatError(
+            `shard ${shard} of ${index.input}: output line ${line}: ${error.message}`,
+            { cause: error },
+          );
+        }
+      },
       onBadRecord(bad) {
         throw new PredictionCountError(
           `shard ${shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
@@ -259,34 +260,28 @@ async function* predictions(
   method: TfsMethod,
 ): AsyncGenerator<PredictionBatch> {
   for (const shard of index.shards) {
-    const responses: Buffer[] = [];
-    let line = 0;
+    const batches: PredictionBatch[] = [];
     let count = 0;
-    const reader = responseReader(index, shard.shard, (response, position) => {
-      line = position;
-      responses.push(Buffer.from(response));
-    });
-    const split = function* (): Generator<PredictionBatch> {
-      for (const response of responses.splice(0)) {
-        const { spans, assembled } =
-          index.format === 'original'
-            ? { spans: { starts: [0], ends: [response.length] }, assembled: undefined }
-            : splitResponse(response, 0, response.length, method);
-        count += spans.starts.length;
-        if (count > shard.records) {
-          throw new PredictionCountError(
-            `shard ${shard.shard} of ${index.input}: more outputs than its ${shard.records} records (at output line ${line})`,
-          );
-        }
-        yield { bytes: assembled ?? response, spans };
+    const reader = responseReader(index, shard.shard, (view, line) => {
+      const response = Buffer.from(view);
+      const { spans, assembled } =
+        index.format === 'original'
+          ? { spans: { starts: [0], ends: [response.length] }, assembled: undefined }
+          : splitResponse(response, 0, response.length, method);
+      count += spans.starts.length;
+      if (count > shard.records) {
+        throw new PredictionCountError(
+          `shard ${shard.shard} of ${index.input}: more outputs than its ${shard.records} records (at output line ${line})`,
+        );
       }
-    };
+      batches.push({ bytes: assembled ?? response, spans });
+    });
     for await (const chunk of sources.shardOutput(shard.shard)) {
       reader.push(chunk);
-      yield* split();
+      yield* batches.splice(0);
     }
     reader.end();
-    yield* split();
+    yield* batches.splice(0);
     if (count !== shard.records) {
       throw new PredictionCountError(
         `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,

@@ -30,7 +30,9 @@ export async function shardLinesVerbatim(
   // or the end of the open shard.
   const steps: (Buffer | 'close')[] = [];
   let errors = '';
-  // A line that started in an earlier chunk: its first bytes (up to the limit) and its full size.
+  // A line that started in an earlier chunk: its first bytes and its full size. All of it is kept while
+  // it may still be sent, and at least its first RAW_KEEP_BYTES for the error row if it may not.
+  const carryKeep = Math.max(limit, RAW_KEEP_BYTES);
   let carry: Buffer[] = [];
   let carrySize = 0;
 
@@ -48,19 +50,25 @@ export async function shardLinesVerbatim(
     steps.push('close');
     return true;
   };
-  const bad = (raw: Buffer, size: number): void => {
+  /** A line over the limit, of which `bytes` holds all or at least the first RAW_KEEP_BYTES. */
+  const bad = (bytes: Buffer, size: number): void => {
     counts.in++;
     counts.errors++;
     quarantined.push(counts.in);
     const reason = recordTooLarge(size, limit);
-    errors += `${JSON.stringify(errorRow(options.input, counts.in, line, false, reason, raw, size))}\n`;
+    errors += `${JSON.stringify(errorRow(options.input, counts.in, line, false, reason, bytes, size))}\n`;
+  };
+  /** The next piece of the carried line, kept (copied: the chunk may be reused) up to carryKeep bytes. */
+  const hold = (piece: Buffer): void => {
+    if (carrySize < carryKeep) carry.push(Buffer.from(piece.subarray(0, carryKeep - carrySize)));
+    carrySize += piece.length;
   };
   /** One whole line, not in the current chunk's runs: the carried line, or the last one without LF. */
   const single = (data: Buffer, size: number): void => {
     line++;
     const length = size > 0 && data[size - 1] === CR && data.length === size ? size - 1 : size;
     if (length === 0) counts.skipped++;
-    else if (size > limit) bad(data.subarray(0, RAW_KEEP_BYTES), size);
+    else if (size > limit) bad(data, size);
     else {
       good(size);
       steps.push(Buffer.concat([data, Buffer.from([LF])]));
@@ -108,7 +116,7 @@ export async function shardLinesVerbatim(
       const size = newline - from;
       if (size === 0 || (size === 1 && chunk[from] === CR) || size > limit) {
         if (run < from) steps.push(chunk.subarray(run, from));
-        if (size > limit) bad(chunk.subarray(from, from + RAW_KEEP_BYTES), size);
+        if (size > limit) bad(chunk.subarray(from, newline), size);
         else counts.skipped++;
         run = newline + 1;
       } else {
@@ -150,17 +158,16 @@ export async function shardLinesVerbatim(
       if (carrySize > 0) {
         const newline = chunk.indexOf(LF);
         if (newline === -1) {
-          if (carrySize <= limit) carry.push(Buffer.from(chunk.subarray(0, limit + 1 - carrySize)));
-          carrySize += chunk.length;
+          hold(chunk);
           await writing;
           continue;
         }
-        if (carrySize <= limit) carry.push(chunk.subarray(0, newline));
-        const size = carrySize + newline;
+        hold(chunk.subarray(0, newline));
+        const size = carrySize;
         const data = Buffer.concat(carry);
         carry = [];
         carrySize = 0;
-        single(data.length === size ? data : data.subarray(0, RAW_KEEP_BYTES), size);
+        single(data, size);
         position = newline + 1;
       }
       const lastNewline = chunk.lastIndexOf(LF);
@@ -173,10 +180,7 @@ export async function shardLinesVerbatim(
         else scanLines(chunk, position, end);
         position = end;
       }
-      if (position < chunk.length) {
-        carry.push(Buffer.from(chunk.subarray(position, Math.min(chunk.length, position + limit + 1))));
-        carrySize = chunk.length - position;
-      }
+      if (position < chunk.length) hold(chunk.subarray(position));
       await writing;
       writing = apply();
     }

@@ -8,6 +8,7 @@ import {
   skipValue,
   trimSpan,
 } from '../json/scan.ts';
+import { validateJson } from '../json/validate.ts';
 
 /**
  * TensorFlow Serving's REST bodies, on bytes: requests built from instance JSON without re-encoding
@@ -141,7 +142,8 @@ export function packRequests(
 /**
  * The spans of the per-record outputs in one TFS response body b[start, end): the elements of
  * `predictions` (predict, row format), of `outputs` (columnar; a map of lists is turned into one object
- * per record, returned as new bytes in `assembled`), or of `results` (classify and regress).
+ * per record, returned as new bytes in `assembled`), or of `results` (classify and regress). The body
+ * must be one valid JSON document.
  */
 export function splitResponse(
   b: Buffer,
@@ -150,6 +152,12 @@ export function splitResponse(
   method: TfsMethod,
 ): { spans: Spans; assembled?: Buffer } {
   [start, end] = trimSpan(b, start, end);
+  const invalidAt = validateJson(b, start, end);
+  if (invalidAt !== -1) {
+    throw new ResponseFormatError(
+      `response is not valid JSON (at byte ${invalidAt + 1}): ${preview(b, start, end)}`,
+    );
+  }
   if (b[start] !== OPEN_BRACE)
     throw new ResponseFormatError(`response is not a JSON object: ${preview(b, start, end)}`);
   const wanted = method === 'predict' ? ['predictions', 'outputs'] : ['results'];
@@ -172,8 +180,6 @@ export function splitResponse(
     if (b[i] !== COMMA) break;
     i = skipSpace(b, i + 1, end);
   }
-  if (b[i] !== CLOSE_BRACE && i < end)
-    throw new ResponseFormatError(`response is not valid JSON: ${preview(b, start, end)}`);
   throw new ResponseFormatError(`response has no "${wanted.join('" or "')}": ${preview(b, start, end)}`);
 }
 
@@ -231,13 +237,13 @@ function preview(b: Buffer, start: number, end: number): string {
 }
 
 /**
- * Where the per-record outputs of a compact row-format response lie, for the common case of a merge
- * without join or filter: `predictions` holding lists (of numbers, which LineBuffer.appendLists checks),
- * or numbers with no strings and no spaces. Then the
- * outputs can be made into lines a whole response at a time (see LineBuffer) instead of one by one.
+ * Where the values of `predictions` lie in a response that is that one member and nothing else
+ * (`{"predictions":[...]}`, white space allowed around the list): the content of the list. For the
+ * common case of a merge without join or filter, where a whole response of numbers or flat lists of
+ * numbers is turned into lines at once (LineBuffer.appendValues, which also checks that content).
  * Undefined when the response is not of that shape (then use `splitResponse`).
  */
-export function compactPredictions(b: Buffer): { start: number; end: number; lists: boolean } | undefined {
+export function compactPredictions(b: Buffer): { start: number; end: number } | undefined {
   const [start, end] = trimSpan(b, 0, b.length);
   if (b[start] !== OPEN_BRACE || b[end - 1] !== CLOSE_BRACE) return undefined;
   const head = skipSpace(b, start + 1, end);
@@ -245,12 +251,5 @@ export function compactPredictions(b: Buffer): { start: number; end: number; lis
   const open = skipSpace(b, head + 14, end);
   const [, close] = trimSpan(b, open, end - 1);
   if (b[open] !== OPEN_BRACKET || b[close - 1] !== CLOSE_BRACKET) return undefined;
-  const content = b.subarray(open + 1, close - 1);
-  const lists = content[0] === OPEN_BRACKET;
-  // Lists are checked for strings and nesting as they are made into lines (LineBuffer.appendLists).
-  if (!lists) {
-    for (const other of [QUOTE, 0x20, 0x0a, 0x0d, 0x09, OPEN_BRACKET])
-      if (content.includes(other)) return undefined;
-  }
-  return { start: open + 1, end: close - 1, lists };
+  return { start: open + 1, end: close - 1 };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   arrayElements,
   forEachMember,
+  forEachScalar,
   skipString,
   skipValue,
   trimSpan,
@@ -257,6 +258,37 @@ describe('forEachMember', () => {
       return true;
     });
     expect(keys).toEqual(['a\\"b', '\\u00e9']);
+  });
+});
+
+describe('forEachScalar', () => {
+  const scalarsOf = (b: Buffer, start = 0, end = b.length): string[] => {
+    const texts: string[] = [];
+    forEachScalar(b, start, end, (s, e) => texts.push(text(b, s, e)));
+    return texts;
+  };
+  const flattened = (value: unknown): unknown[] =>
+    value !== null && typeof value === 'object' ? Object.values(value).flatMap(flattened) : [value];
+
+  it('gives the values of lists and objects at any depth, in the order written, with any white space', () => {
+    fc.assert(
+      fc.property(element, whitespace, (value, space) => {
+        const b = Buffer.from(spaced(value, space));
+
+        const scalars = scalarsOf(b).map((s) => JSON.parse(s));
+
+        expect(scalars).toEqual(flattened(normal(value)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps numbers as written, leaves keys out, and stops at the end of the range', () => {
+    const b = Buffer.from('{"a:" : [1.50, "x:y", 12345678901234567890], "b":{"c" :null,"d":true}} 7');
+
+    expect(scalarsOf(b, 0, b.length - 2)).toEqual(['1.50', '"x:y"', '12345678901234567890', 'null', 'true']);
+    expect(scalarsOf(Buffer.from(' -0.0e+5 '))).toEqual(['-0.0e+5']);
+    expect(scalarsOf(Buffer.from('[[],{}]'))).toEqual([]);
   });
 });
 

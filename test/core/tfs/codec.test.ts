@@ -324,6 +324,12 @@ describe('splitResponse', () => {
     ['{"results": {"a": [1]}}', 'classify', /"results" is not a list/],
     ['{"outputs": {"a": [1, 2], "b": [3]}}', 'predict', /do not have the same number of records/],
     ['{"outputs": {"a": 1}}', 'predict', /output "a" is not a list/],
+    ['upstream timed out', 'predict', /^response is not valid JSON \(at byte 1\): upstream timed out$/],
+    ['{"predictions":[1,2]', 'predict', /not valid JSON \(at byte 21\)/],
+    ['{"predictions":[1,2]]}', 'predict', /not valid JSON \(at byte 21\)/],
+    ['{"predictions":[1,2]} trailing', 'predict', /not valid JSON \(at byte 23\)/],
+    ['{"predictions":[{"a":1},{"a":}]}', 'predict', /not valid JSON \(at byte 30\)/],
+    ['{"results":[01]}', 'regress', /not valid JSON/],
   ])('%s (%s) is a ResponseFormatError', (response, method, message) => {
     const error = failure(() => outputs(response, method as TfsMethod));
     expect(error).toBeInstanceOf(ResponseFormatError);
