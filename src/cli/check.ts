@@ -4,8 +4,7 @@ import type { ByteSink } from '../core/io.ts';
 import type { ErrorRow } from '../core/shard/error-rows.ts';
 import { type ShardIndex, shardInput } from '../core/shard/sharder.ts';
 import { type CompiledJob, resolveJob } from '../core/spec/compile.ts';
-import { SPLIT_TYPES, type SplitType } from '../core/spec/job.ts';
-import { UsageError } from './errors.ts';
+import type { SplitType } from '../core/spec/split-types.ts';
 import type { Output } from './usage.ts';
 
 export interface FileCheck {
@@ -50,8 +49,7 @@ export async function checkFiles(
 export interface CheckCommand {
   readonly files: readonly string[];
   readonly contentType: string;
-  /** As given on the command line: one of SPLIT_TYPES, or a usage error. */
-  readonly splitType: string;
+  readonly splitType: SplitType;
   readonly inputFilter?: string;
   readonly csvHeader: boolean;
   readonly maxPayloadMb: number;
@@ -63,14 +61,7 @@ export interface CheckCommand {
  * quarantined (the first few with their reasons). Exit status 1 when some would be quarantined.
  */
 export async function checkCommand(command: CheckCommand, output: Output): Promise<number> {
-  const { files } = command;
-  if (files.length === 0) throw new UsageError('check needs at least one file');
-  const splitType = command.splitType as SplitType;
-  if (!SPLIT_TYPES.includes(splitType))
-    throw new UsageError(`--split-type must be one of ${SPLIT_TYPES.join(', ')}`);
-  const { maxPayloadMb, inputFilter } = command;
-  if (!(Number.isInteger(maxPayloadMb) && maxPayloadMb >= 1 && maxPayloadMb <= 100))
-    throw new UsageError('--max-payload-mb must be a whole number from 1 to 100');
+  const { files, maxPayloadMb, inputFilter, splitType } = command;
   // The records are read as a job with these settings would read them; the model is not used.
   const job = resolveJob({
     model: 'unused',

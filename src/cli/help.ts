@@ -1,4 +1,4 @@
-import { DEFAULT_DATA_DIR } from './jobs.ts';
+import { DEFAULT_DATA_DIR } from './usage.ts';
 
 export const PIPELINE_HELP = `pipeline: batch inference for TensorFlow models on SageMaker, and the same pipeline on this machine
 

@@ -9,8 +9,6 @@ import { Progress } from './progress.ts';
 import { executeJob, newJobId } from './run.ts';
 import type { Output } from './usage.ts';
 
-export const DEFAULT_DATA_DIR = '.pipeline';
-
 export interface JobStatus {
   readonly jobId: string;
   /** Queued, Running, Succeeded or Failed; Interrupted when its process went away mid-run. */

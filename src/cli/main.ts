@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { JobSpecError, PipelineError } from '../core/errors.ts';
-import { checkCommand } from './check.ts';
+import { SPLIT_TYPES, type SplitType } from '../core/spec/split-types.ts';
 import { UsageError } from './errors.ts';
 import {
   CHECK_HELP,
@@ -13,13 +13,7 @@ import {
   SWEEP_HELP,
   UP_HELP,
 } from './help.ts';
-import { DEFAULT_DATA_DIR, rerunCommand, statusCommand } from './jobs.ts';
-import { planCommand } from './plan.ts';
-import { runCommand } from './run.ts';
-import { serveCommand } from './serve.ts';
-import { sweepCommand } from './sweep.ts';
-import { upCommand } from './up.ts';
-import { type Output, processOutput } from './usage.ts';
+import { DEFAULT_DATA_DIR, type Output, processOutput } from './usage.ts';
 
 interface Command {
   readonly help: string;
@@ -38,8 +32,9 @@ const COMMANDS: Record<string, Command> = {
       'model-url': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
-    run: (values, files, output) =>
-      runCommand(
+    run: async (values, files, output) => {
+      if (files.length === 0) throw new UsageError('run needs at least one input file');
+      return (await import('./run.ts')).runCommand(
         {
           files,
           ...(typeof values.model === 'string' && { model: values.model }),
@@ -50,7 +45,8 @@ const COMMANDS: Record<string, Command> = {
           json: values.json === true,
         },
         output,
-      ),
+      );
+    },
   },
   up: {
     help: UP_HELP,
@@ -61,12 +57,12 @@ const COMMANDS: Record<string, Command> = {
       'model-url': { type: 'string' },
       'settle-seconds': { type: 'string', default: '2' },
     },
-    run: (values, extra, output) => {
+    run: async (values, extra, output) => {
       if (extra.length > 0) throw new UsageError(`up takes no file (got ${extra.join(' ')})`);
       const settleSeconds = Number(values['settle-seconds']);
       if (!(settleSeconds >= 0 && settleSeconds <= 3600))
         throw new UsageError('--settle-seconds must be a number from 0 to 3600');
-      return upCommand(
+      return (await import('./up.ts')).upCommand(
         {
           dataDir: String(values['data-dir']),
           port: portOf(values.port),
@@ -84,9 +80,14 @@ const COMMANDS: Record<string, Command> = {
       'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
       json: { type: 'boolean', default: false },
     },
-    run: (values, [jobId, ...extra], output) => {
+    run: async (values, [jobId, ...extra], output) => {
       if (extra.length > 0) throw new UsageError('status takes at most one job id');
-      return statusCommand(String(values['data-dir']), jobId, values.json === true, output);
+      return (await import('./jobs.ts')).statusCommand(
+        String(values['data-dir']),
+        jobId,
+        values.json === true,
+        output,
+      );
     },
   },
   rerun: {
@@ -97,9 +98,9 @@ const COMMANDS: Record<string, Command> = {
       'model-url': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
-    run: (values, [jobId, ...extra], output) => {
+    run: async (values, [jobId, ...extra], output) => {
       if (jobId === undefined || extra.length > 0) throw new UsageError('rerun takes one job id');
-      return rerunCommand(
+      return (await import('./jobs.ts')).rerunCommand(
         {
           dataDir: String(values['data-dir']),
           jobId,
@@ -118,14 +119,15 @@ const COMMANDS: Record<string, Command> = {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
     },
-    run: (values, extra, output) => {
+    run: async (values, extra, output) => {
       if (extra.length > 0) throw new UsageError(`serve takes no file (got ${extra.join(' ')}); use --model`);
+      if (typeof values.model !== 'string') throw new UsageError('serve needs --model <folder>');
       const port = Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError('--port must be a port number from 0 to 65535');
-      return serveCommand(
+      return (await import('./serve.ts')).serveCommand(
         {
-          model: typeof values.model === 'string' ? values.model : undefined,
+          model: values.model,
           port,
           host: String(values.host),
         },
@@ -143,19 +145,27 @@ const COMMANDS: Record<string, Command> = {
       'max-payload-mb': { type: 'string', default: '6' },
       json: { type: 'boolean', default: false },
     },
-    run: (values, files, output) =>
-      checkCommand(
+    run: async (values, files, output) => {
+      if (files.length === 0) throw new UsageError('check needs at least one file');
+      const splitType = String(values['split-type']);
+      if (!(SPLIT_TYPES as readonly string[]).includes(splitType))
+        throw new UsageError(`--split-type must be one of ${SPLIT_TYPES.join(', ')}`);
+      const maxPayloadMb = Number(values['max-payload-mb']);
+      if (!(Number.isInteger(maxPayloadMb) && maxPayloadMb >= 1 && maxPayloadMb <= 100))
+        throw new UsageError('--max-payload-mb must be a whole number from 1 to 100');
+      return (await import('./check.ts')).checkCommand(
         {
           files,
           contentType: String(values['content-type']),
-          splitType: String(values['split-type']),
+          splitType: splitType as SplitType,
           ...(typeof values['input-filter'] === 'string' && { inputFilter: values['input-filter'] }),
           csvHeader: values['csv-header'] === true,
-          maxPayloadMb: Number(values['max-payload-mb']),
+          maxPayloadMb,
           json: values.json === true,
         },
         output,
-      ),
+      );
+    },
   },
   plan: {
     help: PLAN_HELP,
@@ -166,12 +176,13 @@ const COMMANDS: Record<string, Command> = {
       'records-per-second': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
-    run: (values, files, output) => {
+    run: async (values, files, output) => {
+      if (files.length === 0) throw new UsageError('plan needs at least one input file');
       const rate = values['records-per-second'];
       const recordsPerSecond = rate === undefined ? undefined : Number(rate);
       if (recordsPerSecond !== undefined && !(recordsPerSecond > 0))
         throw new UsageError('--records-per-second must be a number over 0');
-      return planCommand(
+      return (await import('./plan.ts')).planCommand(
         {
           files,
           ...(typeof values.model === 'string' && { model: values.model }),
@@ -192,12 +203,12 @@ const COMMANDS: Record<string, Command> = {
       delete: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
-    run: (values, extra, output) => {
+    run: async (values, extra, output) => {
       if (extra.length > 0) throw new UsageError(`sweep takes no argument (got ${extra.join(' ')})`);
       const olderThanHours = Number(values['older-than-hours']);
       if (!(olderThanHours >= 0 && olderThanHours <= 24 * 365))
         throw new UsageError('--older-than-hours must be a number of hours from 0 to 8760');
-      return sweepCommand(
+      return (await import('./sweep.ts')).sweepCommand(
         {
           dataDir: String(values['data-dir']),
           olderThanHours,

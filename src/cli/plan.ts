@@ -29,7 +29,6 @@ export interface PlanCommand extends JobOptions {
  * would. Nothing is written and nothing runs.
  */
 export async function planCommand(command: PlanCommand, output: Output): Promise<number> {
-  if (command.files.length === 0) throw new UsageError('plan needs at least one input file');
   for (const file of command.files) {
     if (!(await stat(file).catch(() => undefined))?.isFile())
       throw new UsageError(`input ${file} is not a file`);

@@ -30,7 +30,6 @@ export type RunReport =
  * when the job Succeeded, 1 when it Failed, 2 (a UsageError) when it cannot start.
  */
 export async function runCommand(command: RunCommand, output: Output): Promise<number> {
-  if (command.files.length === 0) throw new UsageError('run needs at least one input file');
   const names = new Set<string>();
   for (const file of command.files) {
     const info = await stat(file).catch(() => undefined);

@@ -10,3 +10,6 @@ export const processOutput: Output = {
   stderr: (text) => process.stderr.write(text),
   interactive: process.stderr.isTTY === true,
 };
+
+/** The folder playing the bucket when a command is not given one. */
+export const DEFAULT_DATA_DIR = '.pipeline';

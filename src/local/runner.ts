@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import type { StateMachine } from 'aws-local-stepfunctions';
 import { loadDefinition } from './asl.ts';
+import { loadInterpreter, loadStateMachine } from './interpreter.ts';
 
 type Json = Parameters<StateMachine['run']>[0];
 type Events = ReturnType<StateMachine['run']>['eventLogs'];
@@ -40,9 +41,6 @@ export type ExecutionOutcome =
   | { readonly status: 'FAILED'; readonly error: { readonly name: string; readonly message: string } }
   | { readonly status: 'ABORTED' };
 
-/** Validated once per process (it takes a noticeable fraction of a second); runs any number of executions. */
-let machine: StateMachine | undefined;
-
 /** The task a resource ARN names: a Lambda function, or a SageMaker or S3 action through Step Functions. */
 export function taskTarget(
   resource: string,
@@ -67,7 +65,8 @@ export async function runExecution(
   options: RunOptions = {},
 ): Promise<ExecutionOutcome> {
   const definition = await loadDefinition();
-  machine ??= new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const machine = await loadStateMachine();
+  const { ExecutionAbortedError, ExecutionError } = await loadInterpreter();
   const stopped = new AbortController();
   // Tasks under way: the interpreter lets go of them when the execution is stopped, but they go on.
   const running = new Set<Promise<unknown>>();

@@ -1,4 +1,4 @@
-// asl-validator ships no types; this is the one call the tests make.
+// asl-validator ships no types; this is the call the project makes.
 declare module 'asl-validator' {
   const validator: (
     definition: unknown,
@@ -6,6 +6,7 @@ declare module 'asl-validator' {
   ) => {
     isValid: boolean;
     errors: unknown[];
+    errorsText: (separator?: string) => string;
   };
   export default validator;
 }

@@ -9,8 +9,12 @@ import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
 const bin = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
 
 function pipeline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return node(bin, ...args);
+}
+
+function node(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], (error, stdout, stderr) => {
+    execFile(process.execPath, args, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
     });
   });
@@ -109,5 +113,32 @@ describe('pipeline check', () => {
     const { code, stdout } = await pipeline('--help');
     expect(code).toBe(0);
     expect(stdout).toContain('pipeline check <file...>');
+  });
+});
+
+describe('local mode', () => {
+  it('runs the bundled sample without importing the AWS SDK', async () => {
+    // Prepare: a process in which any import of @aws-sdk/* fails.
+    const forbid = fileURLToPath(new URL('../support/forbid-aws-sdk.mjs', import.meta.url));
+    const samples = fileURLToPath(new URL('../../samples/', import.meta.url));
+    const out = join(dir, 'no-sdk');
+    // Act
+    const run = await node(
+      '--import',
+      forbid,
+      bin,
+      'run',
+      join(samples, 'iris.jsonl'),
+      '--job',
+      join(samples, 'iris.job.json'),
+      '--out',
+      out,
+    );
+    // Assess
+    expect(run.stderr).not.toContain('local mode imported');
+    expect(run).toMatchObject({
+      code: 0,
+      stderr: expect.stringContaining('Succeeded: 150 records in, 150 scored'),
+    });
   });
 });

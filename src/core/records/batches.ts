@@ -1,5 +1,5 @@
 import { RecordTooLargeError } from '../errors.ts';
-import type { SplitType } from '../spec/job.ts';
+import type { SplitType } from '../spec/split-types.ts';
 import { recordIoFramer } from './recordio.ts';
 import { tfRecordFramer } from './tfrecord.ts';
 import type { RecordFramer } from './types.ts';

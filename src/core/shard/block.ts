@@ -3,7 +3,7 @@ import type { Selected } from '../json/path.ts';
 import { recordTooLarge } from '../records/limits.ts';
 import type { RecordFramer } from '../records/types.ts';
 import { RAW_KEEP_BYTES } from '../records/types.ts';
-import type { SplitType } from '../spec/job.ts';
+import type { SplitType } from '../spec/split-types.ts';
 import { type ErrorRow, errorRow } from './error-rows.ts';
 import { createInstanceEncoder, type Decoding } from './instances.ts';
 

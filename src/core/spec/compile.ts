@@ -3,8 +3,9 @@ import { compileJsonPath, type JsonPath } from '../json/path.ts';
 import { IN_ENGLISH } from '../messages.ts';
 import type { Decoding } from '../shard/instances.ts';
 import type { ShardOptions } from '../shard/sharder.ts';
-import { DEFAULT_JOB, type JobSpec, jobSpecSchema, type SplitType } from './job.ts';
+import { DEFAULT_JOB, type JobSpec, jobSpecSchema } from './job.ts';
 import { type JobSource, mergeJobSources } from './sources.ts';
+import type { SplitType } from './split-types.ts';
 
 const MB = 1024 * 1024;
 /** The largest request a serverless endpoint takes. */

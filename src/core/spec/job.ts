@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { SPLIT_TYPES } from './split-types.ts';
 
 /**
  * The job spec: what to score with which model, and how. Field names follow SageMaker's so users
@@ -8,10 +9,6 @@ import * as z from 'zod/mini';
 const name = z.string().check(z.regex(/^[A-Za-z0-9_./-]+$/, 'letters, digits and _ . / - only'));
 const s3File = z.string().check(z.regex(/^s3:\/\/[^/]+\/.*[^/]$/, 'an s3:// URL of a file'));
 const integer = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
-
-/** How an input is cut into records, as SageMaker's TransformInput.SplitType names it. */
-export const SPLIT_TYPES = ['Line', 'RecordIO', 'TFRecord', 'None'] as const;
-export type SplitType = (typeof SPLIT_TYPES)[number];
 
 export const jobSpecSchema = z.strictObject({
   model: z.string().check(

@@ -6,7 +6,7 @@ import type {
   TransformResources,
 } from '@aws-sdk/client-sagemaker';
 import type { ObjectStore } from '../../core/ports/object-store.ts';
-import { SPLIT_TYPES, type SplitType } from '../../core/spec/job.ts';
+import { SPLIT_TYPES, type SplitType } from '../../core/spec/split-types.ts';
 import { ContainerUrlError, SageMakerJobError, TransformFailure, validationError } from '../errors.ts';
 import { ContainerClient } from './container-client.ts';
 import type { ModelServer } from './model-host-port.ts';

@@ -5,7 +5,7 @@ import type { ObjectStore } from '../../core/ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
 import { readerFor } from '../../core/shard/sharder.ts';
-import type { SplitType } from '../../core/spec/job.ts';
+import type { SplitType } from '../../core/spec/split-types.ts';
 import { TransformFailure } from '../errors.ts';
 import type { ContainerClient, ContainerResponse } from './container-client.ts';
 
