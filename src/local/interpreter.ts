@@ -1,23 +1,23 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { StateMachine } from 'aws-local-stepfunctions';
 import { DEFINITION_PATH, loadDefinition } from './asl.ts';
+import { importInterpreterLibrary } from './interpreter-library.ts';
 
 type Interpreter = typeof import('aws-local-stepfunctions');
 
 /** Where a definition that passed validation is remembered, by the hash of its file. */
-const VALIDATED = fileURLToPath(new URL('../../node_modules/.cache/tf-batch-pipeline/', import.meta.url));
+// Kept out of node_modules: npm takes any change there as a reason to read the whole tree again.
+const VALIDATED = fileURLToPath(new URL('../../.cache/validated/', import.meta.url));
 
 let interpreter: Promise<Interpreter> | undefined;
 let machine: Promise<StateMachine> | undefined;
 
-/** The interpreter library, without the AWS SDK and validator it would load for nothing. */
+/** The interpreter library, loaded once, without the AWS SDK and validator it would load for nothing. */
 export function loadInterpreter(): Promise<Interpreter> {
   interpreter ??= (async () => {
-    register(new URL('./interpreter-hooks.ts', import.meta.url));
-    return import('aws-local-stepfunctions');
+    return importInterpreterLibrary();
   })();
   return interpreter;
 }
