@@ -122,6 +122,11 @@ export class TransientStorageError extends PipelineError {
   override readonly name = 'TransientStorageError';
 }
 
+/** The disk (or the quota) is full: nothing more can be written until space is freed. */
+export class StorageFullError extends PipelineError {
+  override readonly name = 'StorageFullError';
+}
+
 /** A key that could reach outside the store (`..`, an absolute path) or is empty. */
 export class InvalidKeyError extends PipelineError {
   override readonly name = 'InvalidKeyError';
