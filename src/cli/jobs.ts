@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isAlive, type QueuedExecution } from '../adapters/local-executions.ts';
+import { type QueuedExecution, wasInterrupted } from '../adapters/local-executions.ts';
 import { readText } from '../core/ports/object-store.ts';
 import type { JobSummary } from '../core/steps/finish.ts';
 import { readJobRecord } from '../core/steps/job-record.ts';
@@ -60,7 +60,8 @@ async function statusOf(stack: LocalStack, execution: QueuedExecution): Promise<
     ? (JSON.parse(await readText(stack.store, summaryKey)) as JobSummary)
     : undefined;
   let status: string = summary?.status ?? 'Queued';
-  if (!summary && execution.status === 'RUNNING') status = isAlive(execution.pid) ? 'Running' : 'Interrupted';
+  if (!summary && execution.status === 'RUNNING')
+    status = wasInterrupted(execution) ? 'Interrupted' : 'Running';
   if (!summary && (execution.status === 'FAILED' || execution.status === 'ABORTED')) status = 'Failed';
   const reason =
     summary?.reason ?? (execution.error && `${execution.error.name}: ${execution.error.message}`);
