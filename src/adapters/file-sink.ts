@@ -1,6 +1,7 @@
 import { closeSync, openSync, write } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { StorageFullError } from '../core/errors.ts';
 import type { ByteSink } from '../core/io.ts';
 
 /**
@@ -11,9 +12,14 @@ import type { ByteSink } from '../core/io.ts';
  * does), and writes issued without waiting still land in order.
  */
 export async function openFileSink(path: string): Promise<ByteSink> {
-  await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.${Date.now()}.partial`;
-  const fd = openSync(temporary, 'w');
+  let fd: number;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    fd = openSync(temporary, 'w');
+  } catch (error) {
+    throw asStorageError(error, path);
+  }
   let offset = 0;
   let closed = false;
   // Writes under way, and the first that failed: close reports it even if its caller did not wait.
@@ -23,7 +29,7 @@ export async function openFileSink(path: string): Promise<ByteSink> {
   return {
     write(chunk) {
       if (closed) return Promise.reject(new Error(`${path}: written after it was closed`));
-      const done = writeAt(fd, chunk, offset);
+      const done = writeAt(fd, path, chunk, offset);
       offset += chunk.length;
       writing.add(done);
       done.then(
@@ -45,7 +51,7 @@ export async function openFileSink(path: string): Promise<ByteSink> {
         await rename(temporary, path);
       } catch (error) {
         await rm(temporary, { force: true });
-        throw error;
+        throw asStorageError(error, path);
       }
     },
     async abort() {
@@ -59,7 +65,7 @@ export async function openFileSink(path: string): Promise<ByteSink> {
 }
 
 /** Writes all of `chunk` at `position`, however many calls it takes. */
-function writeAt(fd: number, chunk: Uint8Array, position: number): Promise<void> {
+function writeAt(fd: number, path: string, chunk: Uint8Array, position: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const from = (written: number): void => {
       if (written === chunk.length) {
@@ -67,11 +73,19 @@ function writeAt(fd: number, chunk: Uint8Array, position: number): Promise<void>
         return;
       }
       write(fd, chunk, written, chunk.length - written, position + written, (error, count) =>
-        error ? reject(error) : from(written + count),
+        error ? reject(asStorageError(error, path)) : from(written + count),
       );
     };
     from(0);
   });
+}
+
+/** A full disk or quota as StorageFullError, which says so and names the file; other errors as they are. */
+function asStorageError(error: unknown, path: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  const reason = code === 'ENOSPC' ? 'no space left on device' : 'disk quota exceeded';
+  return new StorageFullError(`${reason} (${code}) writing ${path}`, { cause: error });
 }
 
 /**

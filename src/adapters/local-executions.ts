@@ -2,6 +2,8 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executions } from '../core/ports/executions.ts';
 import type { RunningExecutions } from '../core/ports/sagemaker-resources.ts';
+import { acquireLock, type ProcessLock } from './process-lock.ts';
+import { isRunning } from './processes.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -15,13 +17,16 @@ export interface QueuedExecution {
   readonly finishedAt?: string;
   /** The process running it, while it runs. */
   readonly pid?: number;
+  /** When that process started (ProcessIdentity.start): a pid given to another process since is not it. */
+  readonly processStart?: string;
   readonly error?: { readonly name: string; readonly message: string };
 }
 
 /**
  * Executions started on one machine: each is a file `<dir>/executions/<name>.json`, created only if it
  * does not exist yet (an exclusive create), so a name starts once however often it is asked for. A
- * local runner claims a waiting one and records its status in the same file.
+ * local runner claims one (the lock `<name>.lock`, held while it runs it) and records its status in
+ * the same file.
  */
 export class LocalExecutions implements Executions, RunningExecutions {
   private readonly folder: string;
@@ -68,6 +73,15 @@ export class LocalExecutions implements Executions, RunningExecutions {
     return updated;
   }
 
+  /**
+   * Claims the execution for this process: no other runner takes it until the claim is released, or
+   * this process has ended. Throws LockHeldError naming the running process that holds it.
+   */
+  async claim(name: string): Promise<ProcessLock> {
+    await mkdir(this.folder, { recursive: true });
+    return acquireLock(join(this.folder, `${name}.lock`));
+  }
+
   /** The names of the executions, in order. */
   async names(): Promise<string[]> {
     let files: string[];
@@ -95,7 +109,7 @@ export class LocalExecutions implements Executions, RunningExecutions {
   /** Executions running now: RUNNING in a process that is still alive (one that died left them RUNNING). */
   async running(): Promise<string[]> {
     return (await this.list())
-      .filter((execution) => execution.status === 'RUNNING' && isAlive(execution.pid))
+      .filter((execution) => execution.status === 'RUNNING' && !wasInterrupted(execution))
       .map((execution) => execution.name);
   }
 
@@ -104,14 +118,9 @@ export class LocalExecutions implements Executions, RunningExecutions {
   }
 }
 
-/** Whether a process with this id is running on this machine. */
-export function isAlive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Whether the execution was running in a process that ended before it could record how it ended. */
+export function wasInterrupted(execution: QueuedExecution): boolean {
+  if (execution.status !== 'RUNNING') return false;
+  const { pid, processStart } = execution;
+  return pid === undefined || !isRunning({ pid, start: processStart });
 }

@@ -57,12 +57,10 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<StoredObject> {
-    // Only the folder the prefix names is walked (up to its last '/'), not the whole store.
-    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const files: string[] = [];
-    await this.walk(folder === '' ? this.root : this.path(folder), files);
+    await this.walk(this.folderOf(prefix), files);
     const keys = files
-      .map((file) => relative(this.root, file).split(sep).join('/'))
+      .map((file) => this.keyOf(file))
       .filter((key) => key.startsWith(prefix))
       .sort();
     for (const key of keys) {
@@ -86,17 +84,18 @@ export class LocalObjectStore implements ObjectStore {
       deleted++;
     }
     // Only below the prefix: elsewhere other jobs may have just made a folder they are about to write in.
-    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-    await this.pruneEmptyFolders(folder === '' ? this.root : this.path(folder));
+    await this.pruneEmptyFolders(this.folderOf(prefix));
     return deleted;
   }
 
-  /** Every temporary file below the root. */
-  async temporaries(): Promise<TemporaryFile[]> {
+  /** Every temporary file whose path starts with `prefix` (every one below the root by default). */
+  async temporaries(prefix = ''): Promise<TemporaryFile[]> {
     const paths: string[] = [];
-    await this.walk(this.root, paths, true);
+    await this.walk(this.folderOf(prefix), paths, true);
     const found: TemporaryFile[] = [];
     for (const path of paths.sort()) {
+      const key = this.keyOf(path);
+      if (!key.startsWith(prefix)) continue;
       let modified: Date;
       try {
         modified = (await stat(path)).mtime;
@@ -106,7 +105,7 @@ export class LocalObjectStore implements ObjectStore {
         throw error;
       }
       found.push({
-        path: relative(this.root, path).split(sep).join('/'),
+        path: key,
         writer: temporaryWriter(basename(path)),
         lastModified: modified,
       });
@@ -153,6 +152,17 @@ export class LocalObjectStore implements ObjectStore {
     if (!path.startsWith(this.root + sep))
       throw new InvalidKeyError(`key ${JSON.stringify(key)} leaves the store`);
     return path;
+  }
+
+  /** A path below the root, with '/' as the separator. */
+  private keyOf(path: string): string {
+    return relative(this.root, path).split(sep).join('/');
+  }
+
+  /** The folder a prefix names, up to its last '/': only it is walked, not the whole store. */
+  private folderOf(prefix: string): string {
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    return folder === '' ? this.root : this.path(folder);
   }
 
   /** The files below `folder`, objects or temporaries; symbolic links are not followed. */

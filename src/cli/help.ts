@@ -6,7 +6,8 @@ Usage:
   pipeline run <file...> [options]     run the whole pipeline locally on the files and wait
   pipeline up [options]                the local stack as a service: inbox folder, webhook, nightly
   pipeline status [jobId]              the jobs of a data dir and how they ended
-  pipeline rerun <jobId>               run a past job again: same inputs and spec, a new job id
+  pipeline rerun <jobId>               run a past job again: same inputs and spec (an interrupted one
+                                       under its own id, any other under a new one)
   pipeline serve --model DIR           the local model server alone (TFS REST API, SageMaker contract)
   pipeline check <file...> [options]   read files as the Shard step would and report bad records
   pipeline plan <file...> [options]    what a job would do in the cloud and about what it would cost
@@ -28,7 +29,8 @@ Options:
   --model M          a model folder in TFS layout: <name>/<version>/model.onnx (the highest version serves)
   --job F            a job spec (JSON; see the README); a relative "model" in it is relative to F
   --out DIR          where the results go (default: results/<jobId>, or the data dir's results/<jobId>)
-  --data-dir DIR     the folder playing the bucket (default: a fresh temporary one, removed afterwards)
+  --data-dir DIR     the folder playing the bucket (default: a fresh temporary one, removed afterwards);
+                     the same run, interrupted there before, runs again from the start under its job id
   --model-url URL    score with a running server that speaks the SageMaker container contract
                      (/ping, /invocations), such as TensorFlow Serving's SageMaker image, instead
   --json             print the job's summary as JSON, as the last line of stdout
@@ -43,12 +45,20 @@ changing (a sidecar <file>.job.json copied just after it still applies), with th
 localhost: POST /runs, signed as the README shows, reruns a job or scores given inputs. The nightly
 schedule is <dir>/config/nightly.json: {"schedule": "0 2 * * *", "datasets": [{"name", "prefix", "job"}]}.
 
+Every file dropped is scored once, whatever happens to the process. On start, jobs that were running
+when a previous pipeline up died (killed, crashed, out of memory) run again from the start under the
+same job id, their partial work cleared, and files that arrived meanwhile are picked up. One pipeline
+up serves a data dir: a second one refuses to start, naming the process that has it (<dir>/up.lock).
+SIGINT (Ctrl-C) or SIGTERM: no new job starts, the jobs under way have --grace-seconds to end, and
+those still running then are left for the next start to resume; the exit status is 0.
+
 Options:
   --data-dir DIR         the folder playing the bucket (default ${DEFAULT_DATA_DIR})
   --port N               the webhook's port (default 8080; 0 picks a free one)
   --host H               the address it listens on (default 127.0.0.1)
   --model-url URL        score with a running server that speaks the SageMaker container contract
   --settle-seconds N     how long an inbox job waits for a sidecar before planning (default 2)
+  --grace-seconds N      how long jobs under way may take to end once stopped (default 30)
   -h, --help             this text
 
 The webhook secret is PIPELINE_WEBHOOK_SECRET, or one made on first start and kept, readable by you
@@ -67,10 +77,14 @@ Options:
 
 export const RERUN_HELP = `pipeline rerun <jobId> [options]: run a past job again, with the same inputs and job spec
 
-The new job gets its own id; its _summary.json names the job it reruns ("rerunOf").
+The new job gets its own id; its _summary.json names the job it reruns ("rerunOf"). A job that was
+interrupted (its process ended while it ran; pipeline status says Interrupted) runs again from the
+start under its own id instead, its partial work cleared, so its results land where they would have.
 
 Options:
   --data-dir DIR    the folder playing the bucket (default ${DEFAULT_DATA_DIR})
+  --new-id          an interrupted job too gets a new id; the interrupted one is closed, its partial
+                    work cleared, and never resumed
   --out DIR         also copy the results there
   --model-url URL   score with a running server that speaks the SageMaker container contract instead
   --json            print the job's summary as JSON, as the last line of stdout

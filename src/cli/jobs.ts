@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import { isAlive, type QueuedExecution } from '../adapters/local-executions.ts';
+import { type QueuedExecution, wasInterrupted } from '../adapters/local-executions.ts';
 import { readText } from '../core/ports/object-store.ts';
 import type { JobSummary } from '../core/steps/finish.ts';
 import { readJobRecord } from '../core/steps/job-record.ts';
+import { summaryKey } from '../core/steps/layout.ts';
 import { LocalStack } from '../local/stack.ts';
 import { UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
@@ -53,15 +54,20 @@ export async function statusCommand(
 }
 
 async function statusOf(stack: LocalStack, execution: QueuedExecution): Promise<JobStatus> {
-  const summaryKey = `results/${execution.name}/_summary.json`;
-  const summary = (await stack.store.head(summaryKey))
-    ? (JSON.parse(await readText(stack.store, summaryKey)) as JobSummary)
+  const key = summaryKey(execution.name);
+  const summary = (await stack.store.head(key))
+    ? (JSON.parse(await readText(stack.store, key)) as JobSummary)
     : undefined;
+  const interrupted = wasInterrupted(execution);
   let status: string = summary?.status ?? 'Queued';
-  if (!summary && execution.status === 'RUNNING') status = isAlive(execution.pid) ? 'Running' : 'Interrupted';
+  if (!summary && execution.status === 'RUNNING') status = interrupted ? 'Interrupted' : 'Running';
   if (!summary && (execution.status === 'FAILED' || execution.status === 'ABORTED')) status = 'Failed';
   const reason =
-    summary?.reason ?? (execution.error && `${execution.error.name}: ${execution.error.message}`);
+    summary?.reason ??
+    (execution.error && `${execution.error.name}: ${execution.error.message}`) ??
+    (interrupted
+      ? `process ${execution.pid} ended while running it: the next pipeline up resumes it, as does pipeline rerun ${execution.name}`
+      : undefined);
   return {
     jobId: execution.name,
     status,
@@ -76,9 +82,13 @@ async function statusOf(stack: LocalStack, execution: QueuedExecution): Promise<
   };
 }
 
-/** `pipeline rerun <jobId>`: the same inputs and spec as a past job, as a new job naming it. */
+/**
+ * `pipeline rerun <jobId>`: the same inputs and spec as a past job, as a new job naming it. A job
+ * that was interrupted runs again under its own id (its partial work cleared), unless `newId`: then it
+ * is closed, and the new job takes its place.
+ */
 export async function rerunCommand(
-  options: { dataDir: string; jobId: string; json: boolean; modelUrl?: string; out?: string },
+  options: { dataDir: string; jobId: string; newId: boolean; json: boolean; modelUrl?: string; out?: string },
   output: Output,
 ): Promise<number> {
   const progress = new Progress({ write: output.stderr, interactive: output.interactive });
@@ -87,15 +97,27 @@ export async function rerunCommand(
     ...(options.modelUrl !== undefined && { modelUrl: options.modelUrl }),
     onTransformProgress: (event) => progress.onRecords(event.records),
   });
+  const report = {
+    json: options.json,
+    out: options.out === undefined ? undefined : resolve(options.out),
+    progress,
+  };
   try {
+    const execution = await stack.executions.get(options.jobId);
+    const interrupted = execution !== undefined && wasInterrupted(execution);
+    if (interrupted && !options.newId) {
+      return await executeJob(stack, execution.name, execution.input, { ...report, resuming: true }, output);
+    }
     const record = await readJobRecord(stack.store, options.jobId);
     if (!record)
       throw new UsageError(`no job ${options.jobId} to rerun in ${stack.store.root} (see pipeline status)`);
+    const jobId = newJobId('rerun');
+    if (interrupted) await stack.endInterrupted(options.jobId, `replaced by ${jobId}`);
     return await executeJob(
       stack,
-      newJobId('rerun'),
+      jobId,
       { inputs: record.inputs, job: record.job, rerunOf: record.jobId },
-      { json: options.json, out: options.out === undefined ? undefined : resolve(options.out), progress },
+      { ...report, resuming: false },
       output,
     );
   } finally {

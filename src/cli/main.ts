@@ -56,18 +56,17 @@ const COMMANDS: Record<string, Command> = {
       host: { type: 'string', default: '127.0.0.1' },
       'model-url': { type: 'string' },
       'settle-seconds': { type: 'string', default: '2' },
+      'grace-seconds': { type: 'string', default: '30' },
     },
     run: async (values, extra, output) => {
       if (extra.length > 0) throw new UsageError(`up takes no file (got ${extra.join(' ')})`);
-      const settleSeconds = Number(values['settle-seconds']);
-      if (!(settleSeconds >= 0 && settleSeconds <= 3600))
-        throw new UsageError('--settle-seconds must be a number from 0 to 3600');
       return (await import('./up.ts')).upCommand(
         {
           dataDir: String(values['data-dir']),
           port: portOf(values.port),
           host: String(values.host),
-          settleSeconds,
+          settleSeconds: secondsOf('--settle-seconds', values['settle-seconds']),
+          graceSeconds: secondsOf('--grace-seconds', values['grace-seconds']),
           ...(typeof values['model-url'] === 'string' && { modelUrl: values['model-url'] }),
         },
         output,
@@ -96,6 +95,7 @@ const COMMANDS: Record<string, Command> = {
       'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
       out: { type: 'string' },
       'model-url': { type: 'string' },
+      'new-id': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     run: async (values, [jobId, ...extra], output) => {
@@ -104,6 +104,7 @@ const COMMANDS: Record<string, Command> = {
         {
           dataDir: String(values['data-dir']),
           jobId,
+          newId: values['new-id'] === true,
           json: values.json === true,
           ...(typeof values.out === 'string' && { out: values.out }),
           ...(typeof values['model-url'] === 'string' && { modelUrl: values['model-url'] }),
@@ -264,6 +265,12 @@ export async function main(argv: readonly string[], output: Output = processOutp
     }
     throw error;
   }
+}
+
+function secondsOf(flag: string, value: unknown): number {
+  const seconds = Number(value);
+  if (!(seconds >= 0 && seconds <= 3600)) throw new UsageError(`${flag} must be a number from 0 to 3600`);
+  return seconds;
 }
 
 function portOf(value: unknown): number {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, cp, link, mkdir, mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { wasInterrupted } from '../adapters/local-executions.ts';
 import type { JobSummary } from '../core/steps/finish.ts';
 import { inputName } from '../core/steps/layout.ts';
 import { LocalStack } from '../local/stack.ts';
@@ -55,9 +56,20 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
       await place(resolve(file), join(dataDir, key));
       inputs.push(key);
     }
-    const jobId = newJobId('run');
+    const input = { inputs, job };
+    // The same run, interrupted in this data dir, is run again under its id.
+    const interrupted = (await stack.executions.list()).find(
+      (execution) => wasInterrupted(execution) && JSON.stringify(execution.input) === JSON.stringify(input),
+    );
+    const jobId = interrupted?.name ?? newJobId('run');
     const out = command.out ? resolve(command.out) : command.dataDir ? undefined : resolve('results', jobId);
-    return await executeJob(stack, jobId, { inputs, job }, { json: command.json, out, progress }, output);
+    return await executeJob(
+      stack,
+      jobId,
+      input,
+      { json: command.json, out, progress, resuming: interrupted !== undefined },
+      output,
+    );
   } finally {
     progress.finish();
     await stack.close();
@@ -72,22 +84,23 @@ export function newJobId(kind: string): string {
 }
 
 /**
- * Queues the job, runs it to its end with progress on stderr, copies its results to `out` when asked,
- * and reports: a line for people on stderr, the summary as the last stdout line with `--json`. The
- * exit status: 0 when the job Succeeded, 1 otherwise.
+ * Queues the job (or finds it queued, when `resuming` one that was interrupted), runs it to its end with
+ * progress on stderr, copies its results to `out` when asked, and reports: a line for people on stderr,
+ * the summary as the last stdout line with `--json`. The exit status: 0 when the job Succeeded, 1
+ * otherwise.
  */
 export async function executeJob(
   stack: LocalStack,
   jobId: string,
   input: Record<string, unknown>,
-  options: { json: boolean; out: string | undefined; progress: Progress },
+  options: { json: boolean; out: string | undefined; progress: Progress; resuming: boolean },
   output: Output,
 ): Promise<number> {
   const { progress } = options;
   const inputs = (input.inputs as unknown[]).length;
-  output.stderr(`Job ${jobId}: ${inputs} input${inputs === 1 ? '' : 's'}\n`);
-  await stack.executions.start(jobId, input);
-  const outcome = await stack.execute(jobId, { onEvent: (event) => progress.onEvent(event) });
+  const again = options.resuming ? ', interrupted before: run again from the start' : '';
+  output.stderr(`Job ${jobId}: ${inputs} input${inputs === 1 ? '' : 's'}${again}\n`);
+  const outcome = await stack.execute(jobId, { input, onEvent: (event) => progress.onEvent(event) });
   progress.finish();
 
   const resultsDir = join(stack.store.root, 'results', jobId);

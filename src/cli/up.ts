@@ -6,12 +6,19 @@ import { startLocalService } from '../local/service.ts';
 import type { Output } from './usage.ts';
 
 /**
- * `pipeline up`: the local stack as a service until interrupted. The webhook's secret is
- * PIPELINE_WEBHOOK_SECRET, or one made on first start and kept in `<data dir>/config/webhook-secret`
- * (readable by its owner only); it is never printed.
+ * `pipeline up`: the local stack as a service until SIGINT or SIGTERM, after which the jobs under way
+ * have `graceSeconds` to end. The webhook's secret is PIPELINE_WEBHOOK_SECRET, or one made on first
+ * start and kept in `<data dir>/config/webhook-secret` (readable by its owner only); it is never printed.
  */
 export async function upCommand(
-  options: { dataDir: string; port: number; host: string; modelUrl?: string; settleSeconds: number },
+  options: {
+    dataDir: string;
+    port: number;
+    host: string;
+    modelUrl?: string;
+    settleSeconds: number;
+    graceSeconds: number;
+  },
   output: Output,
   stop: Promise<unknown> = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]),
 ): Promise<number> {
@@ -35,14 +42,16 @@ export async function upCommand(
       `  results:  ${join(dataDir, 'results')}/<jobId>/`,
       `  webhook:  POST ${service.url}/runs, signed with the secret in ${source}`,
       `  nightly:  ${service.nextNightly ? `next run ${service.nextNightly.toISOString()}` : 'not scheduled'} (config/nightly.json)`,
-      '  Ctrl-C stops',
+      `  Ctrl-C stops: jobs under way get ${options.graceSeconds} s to end, the rest resume on the next start`,
       '',
     ].join('\n'),
   );
   output.stdout(`${service.url}\n`);
   await stop;
-  output.stderr('Stopping: waiting for the jobs under way\n');
-  await service.close();
+  output.stderr('Stopping: no new jobs are taken\n');
+  const left = await service.close(options.graceSeconds * 1000);
+  // Their steps still run in this process: ending it leaves them as a crash would, for the next start.
+  if (left.length > 0) process.exit(0);
   return 0;
 }
 

@@ -122,6 +122,24 @@ export class TransientStorageError extends PipelineError {
   override readonly name = 'TransientStorageError';
 }
 
+/** A lock file names a process that is still running: what it guards is in use by that process. */
+export class LockHeldError extends PipelineError {
+  override readonly name = 'LockHeldError';
+  readonly path: string;
+  /** The process holding the lock. */
+  readonly holder: number;
+  constructor(path: string, holder: number, options?: ErrorOptions) {
+    super(`${path} is held by process ${holder}`, options);
+    this.path = path;
+    this.holder = holder;
+  }
+}
+
+/** The disk (or the quota) is full: nothing more can be written until space is freed. */
+export class StorageFullError extends PipelineError {
+  override readonly name = 'StorageFullError';
+}
+
 /** A key that could reach outside the store (`..`, an absolute path) or is empty. */
 export class InvalidKeyError extends PipelineError {
   override readonly name = 'InvalidKeyError';

@@ -24,7 +24,7 @@ export interface SweepResult {
 /**
  * Finds what the service created in SageMaker and no running execution owns any more (an execution
  * stopped by hand runs no cleanup), older than the grace period, and deletes it (or only lists it, in
- * a dry run). Endpoints go before their configs, configs before nothing else depends on them.
+ * a dry run), in deletion order.
  */
 export async function sweepOrphans(
   resources: SageMakerResources,
@@ -35,8 +35,7 @@ export async function sweepOrphans(
   const owned = new Set((await executions.running()).map((name) => sageMakerName(`${prefix}${name}`)));
   const found = await resources.list(prefix);
   const result: SweepResult = { deleted: [], wouldDelete: [], kept: [] };
-  const order = { endpoint: 0, 'endpoint-config': 1, model: 2 } as const;
-  for (const resource of [...found].sort((a, b) => order[a.kind] - order[b.kind])) {
+  for (const resource of inDeletionOrder(found)) {
     const ageHours = (options.now.getTime() - resource.createdAt.getTime()) / 3_600_000;
     if (owned.has(resource.name)) {
       result.kept.push({ resource, reason: 'its execution is still running' });
@@ -50,4 +49,10 @@ export async function sweepOrphans(
     }
   }
   return result;
+}
+
+/** Endpoints before their configs, configs before the models they name. */
+export function inDeletionOrder(resources: readonly SageMakerResource[]): SageMakerResource[] {
+  const order = { endpoint: 0, 'endpoint-config': 1, model: 2 } as const;
+  return [...resources].sort((a, b) => order[a.kind] - order[b.kind]);
 }

@@ -3,7 +3,7 @@ import { PipelineError } from '../core/errors.ts';
 
 /**
  * Local mode's typed errors, in one place: the local SageMaker's (named as Step Functions names
- * SageMaker's), the training jobs', the model server's and its client's.
+ * SageMaker's), the training jobs', the model server's and its client's, the local runner's.
  */
 
 /**
@@ -100,4 +100,23 @@ export class ContainerUrlError extends PipelineError {
 /** The model a job names cannot be served here (no such folder, or a model local mode cannot read). */
 export class LocalModelError extends PipelineError {
   override readonly name = 'LocalModelError';
+}
+
+/** An execution this process was asked to run is running in another process, or has already ended. */
+export class ExecutionNotRunnableError extends PipelineError {
+  override readonly name = 'ExecutionNotRunnableError';
+}
+
+/** Another `pipeline up` serves the data dir: two would run each job twice. */
+export class DataDirInUseError extends PipelineError {
+  override readonly name = 'DataDirInUseError';
+  /** The process serving it. */
+  readonly holder: number;
+  constructor(dataDir: string, holder: number, options?: ErrorOptions) {
+    super(
+      `${dataDir} is in use by pipeline up (pid ${holder}): stop that one first, or use another --data-dir`,
+      options,
+    );
+    this.holder = holder;
+  }
 }

@@ -1,14 +1,20 @@
+import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cron } from 'croner';
-import { ConfigurationError } from '../core/errors.ts';
+import { wasInterrupted } from '../adapters/local-executions.ts';
+import { acquireLock, type ProcessLock } from '../adapters/process-lock.ts';
+import { ConfigurationError, LockHeldError } from '../core/errors.ts';
 import { readText } from '../core/ports/object-store.ts';
-import { INBOX } from '../core/steps/layout.ts';
+import { INBOX, summaryKey } from '../core/steps/layout.ts';
 import { readDatasets } from '../core/triggers/nightly.ts';
 import { MAX_BODY_BYTES } from '../core/triggers/webhook.ts';
 import { createIngestHandler } from '../handlers/ingest.ts';
 import { createNightlyHandler } from '../handlers/nightly.ts';
 import { createWebhookHandler } from '../handlers/webhook.ts';
+import { DataDirInUseError } from './errors.ts';
 import { listen } from './listen.ts';
 import { LOCAL_BUCKET } from './model-host.ts';
 import { type ExecutionOutcome, lambdaContext } from './runner.ts';
@@ -41,8 +47,12 @@ export interface LocalService {
   readonly stack: LocalStack;
   /** The nightly schedule's next run, when one is configured. */
   readonly nextNightly: Date | undefined;
-  /** Stops watching, serving and scheduling, and waits for the executions under way. */
-  close(): Promise<void>;
+  /**
+   * Stops watching, serving and scheduling, and waits for the executions under way: at most `graceMs`
+   * (by default as long as they take). Those still running then are left to the next start, which runs
+   * them again once this process has ended; their names are returned, and the data dir stays locked.
+   */
+  close(graceMs?: number): Promise<string[]>;
 }
 
 /**
@@ -50,8 +60,24 @@ export interface LocalService {
  * `inbox/` is handed to the ingest handler once its size settles, as S3 would send its event; the
  * nightly schedule calls the nightly handler; `POST /runs` on localhost calls the webhook handler. Each
  * queues executions; a runner takes them from the queue and runs the state machine, a few at a time.
+ *
+ * One service runs over a data dir (the lock `up.lock`; DataDirInUseError names the process that has
+ * it). Executions a killed service left running are run again from the start, under the same name, as
+ * Step Functions keeps an execution going when the machine that ran a step dies; files that arrived in
+ * the inbox meanwhile are found as at any time.
  */
 export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
+  const lock = await lockDataDir(options.dataDir);
+  try {
+    return await serve(options, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+/** The service over a data dir this process has locked; it starts taking work once all is set up. */
+async function serve(options: LocalServiceOptions, lock: ProcessLock): Promise<LocalService> {
   const log = options.log ?? (() => undefined);
   const pollMs = options.pollMs ?? 500;
   const settleMs = options.settleMs ?? 1000;
@@ -62,6 +88,13 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     ...(options.modelUrl !== undefined && { modelUrl: options.modelUrl }),
   });
   const { store, executions } = stack;
+  // By name, the process each ran in.
+  const interrupted = new Map(
+    (await executions.list()).filter(wasInterrupted).map((execution) => [execution.name, execution.pid]),
+  );
+  if (interrupted.size > 0) {
+    log(`resuming ${interrupted.size} interrupted job(s): ${[...interrupted.keys()].join(', ')}`);
+  }
   const ingest = createIngestHandler(() => ({ executions }));
   const nightly = createNightlyHandler(() => ({
     store,
@@ -76,7 +109,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   }));
 
   let closing = false;
-  const running = new Map<string, Promise<ExecutionOutcome>>();
+  // Executions this service runs, until their outcome is logged.
+  const running = new Map<string, Promise<void>>();
   const seen = new Map<string, { etag: string; since: number; sent: boolean }>();
 
   async function watchInbox(): Promise<void> {
@@ -113,44 +147,32 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     if (running.size >= concurrency) return;
     for (const execution of await stack.executions.list()) {
       if (closing || running.size >= concurrency) return;
-      if (execution.status !== undefined || running.has(execution.name)) continue;
       const name = execution.name;
-      log(`${name}: started`);
-      const run = stack.execute(name, {
-        waitTimeOverrides: { SettleUploads: (options.sidecarSeconds ?? 2) * 1000 },
-      });
-      running.set(name, run);
-      run
+      const resumed = interrupted.has(name);
+      if ((execution.status !== undefined && !resumed) || running.has(name)) continue;
+      const started = resumed
+        ? `${name}: resumed from the start (process ${interrupted.get(name)} ended while running it)`
+        : `${name}: started`;
+      interrupted.delete(name);
+      const run = stack
+        .execute(name, {
+          waitTimeOverrides: { SettleUploads: (options.sidecarSeconds ?? 2) * 1000 },
+          onEvent: (event) => {
+            if (event.type === 'ExecutionStarted') log(started);
+            // The steps, one line each: Task and Map states, not the choices between them.
+            if (event.type !== 'StateEntered' || event.index !== undefined) return;
+            if (event.state.type === 'Task' || event.state.type === 'Map')
+              log(`${name}: ${event.state.name}`);
+          },
+        })
         .then(async (outcome) => log(`${name}: ${await describeOutcome(stack, name, outcome)}`))
         .catch((error: Error) => log(`${name}: ${error.name}: ${error.message}`))
         .finally(() => running.delete(name));
+      running.set(name, run);
     }
   }
 
-  let ticking: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    ticking = ticking
-      .then(watchInbox)
-      .then(runQueued)
-      .catch((error: Error) => log(`error: ${error.message}`));
-  }, pollMs);
-
   const config = await nightlyConfig(stack);
-  const schedule = new Cron(
-    config.schedule ?? DEFAULT_SCHEDULE,
-    { timezone: 'UTC', protect: true },
-    async () => {
-      try {
-        const result = await nightly({ time: new Date().toISOString() }, lambdaContext('nightly'));
-        for (const started of result.started)
-          log(`nightly: ${started.dataset} queued (${started.inputs} inputs)`);
-        for (const skipped of result.skipped) log(`nightly: ${skipped.dataset} skipped: ${skipped.reason}`);
-      } catch (error) {
-        log(`nightly: ${(error as Error).message}`);
-      }
-    },
-  );
-
   const server = createServer((request, response) => {
     const respond = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -185,21 +207,70 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   await listen(server, options.port, options.host ?? '127.0.0.1');
   const address = server.address() as AddressInfo;
 
+  const schedule = new Cron(
+    config.schedule ?? DEFAULT_SCHEDULE,
+    { timezone: 'UTC', protect: true },
+    async () => {
+      try {
+        const result = await nightly({ time: new Date().toISOString() }, lambdaContext('nightly'));
+        for (const started of result.started)
+          log(`nightly: ${started.dataset} queued (${started.inputs} inputs)`);
+        for (const skipped of result.skipped) log(`nightly: ${skipped.dataset} skipped: ${skipped.reason}`);
+      } catch (error) {
+        log(`nightly: ${(error as Error).message}`);
+      }
+    },
+  );
+
+  let ticking: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    ticking = ticking
+      .then(watchInbox)
+      .then(runQueued)
+      .catch((error: Error) => log(`error: ${error.message}`));
+  }, pollMs);
+
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
     stack,
     nextNightly: schedule.nextRun() ?? undefined,
-    async close() {
+    async close(graceMs = Number.POSITIVE_INFINITY) {
       closing = true;
       clearInterval(timer);
       schedule.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await ticking;
-      await Promise.allSettled(running.values());
+      if (running.size > 0) {
+        const seconds = Number.isFinite(graceMs) ? ` up to ${graceMs / 1000} s` : '';
+        log(`stopping: waiting${seconds} for ${[...running.keys()].join(', ')}`);
+        const ended = Promise.allSettled(running.values());
+        await (Number.isFinite(graceMs)
+          ? Promise.race([ended, sleep(graceMs, undefined, { ref: false })])
+          : ended);
+      }
+      if (running.size > 0) {
+        const left = await stack.leave();
+        if (left.length > 0) {
+          log(`left to resume on the next start: ${left.join(', ')}`);
+          return left;
+        }
+      }
       await stack.close();
+      await lock.release();
+      return [];
     },
   };
+}
+
+async function lockDataDir(dataDir: string): Promise<ProcessLock> {
+  await mkdir(dataDir, { recursive: true });
+  try {
+    return await acquireLock(join(dataDir, 'up.lock'));
+  } catch (error) {
+    if (!(error instanceof LockHeldError)) throw error;
+    throw new DataDirInUseError(resolve(dataDir), error.holder, { cause: error });
+  }
 }
 
 /** `config/nightly.json`: `{"schedule": "<cron, UTC>", "datasets": [{"name", "prefix", "job"}]}`. */
@@ -216,7 +287,7 @@ async function nightlyConfig(stack: LocalStack): Promise<{ schedule?: string; da
 }
 
 async function describeOutcome(stack: LocalStack, name: string, outcome: ExecutionOutcome): Promise<string> {
-  const key = `results/${name}/_summary.json`;
+  const key = summaryKey(name);
   if (await stack.store.head(key)) {
     const summary = JSON.parse(await readText(stack.store, key)) as {
       status: string;

@@ -1,11 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { LocalExecutions } from '../adapters/local-executions.ts';
+import { LocalExecutions, wasInterrupted } from '../adapters/local-executions.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
 import { packagingSource } from '../adapters/packaging-source.ts';
-import { InvalidKeyError } from '../core/errors.ts';
+import type { ProcessLock } from '../adapters/process-lock.ts';
+import { thisProcess } from '../adapters/processes.ts';
+import { InvalidKeyError, LockHeldError } from '../core/errors.ts';
 import { shardThreads } from '../core/shard/threads.ts';
+import { resultsPrefix, summaryKey, workPrefix } from '../core/steps/layout.ts';
+import { sageMakerName } from '../core/steps/names.ts';
 import type { PlanConfig } from '../core/steps/plan.ts';
+import { inDeletionOrder } from '../core/sweep.ts';
 import { createCleanupHandler } from '../handlers/cleanup.ts';
 import { createFinishHandler } from '../handlers/finish.ts';
 import { createMergeHandler } from '../handlers/merge.ts';
@@ -13,11 +18,13 @@ import { createPlanHandler } from '../handlers/plan.ts';
 import { createRouteHandler } from '../handlers/route.ts';
 import { createScoreHandler } from '../handlers/score.ts';
 import { createShardHandler } from '../handlers/shard.ts';
+import { ExecutionNotRunnableError } from './errors.ts';
 import { LOCAL_BUCKET, LocalModelHost } from './model-host.ts';
 import { type ExecutionOutcome, type LambdaHandler, type RunOptions, runExecution } from './runner.ts';
 import { LocalSageMaker } from './sagemaker/index.ts';
 import { ResourceRegistry } from './sagemaker/registry.ts';
 import type { TrainingOptions } from './sagemaker/training.ts';
+import { LocalSageMakerResources } from './sweep.ts';
 
 export interface LocalStackOptions {
   /** The folder playing the bucket: inbox/, work/, results/, config/, executions/. */
@@ -43,6 +50,10 @@ export class LocalStack {
   readonly executions: LocalExecutions;
   readonly sageMaker: LocalSageMaker;
   private readonly models: LocalModelHost;
+  readonly #registry: ResourceRegistry;
+  /** Executions running in this process, by name. */
+  readonly #underWay = new Set<string>();
+  #leaving = false;
   /** The step functions' handlers by name, as the state machine calls them; one can be invoked alone. */
   readonly functions: Readonly<Record<string, LambdaHandler>>;
 
@@ -54,11 +65,12 @@ export class LocalStack {
       ...(options.modelBaseDir !== undefined && { baseDir: options.modelBaseDir }),
       ...(options.modelUrl !== undefined && { modelUrl: options.modelUrl }),
     });
+    this.#registry = new ResourceRegistry(this.store.root);
     this.sageMaker = new LocalSageMaker({
       store: this.store,
       keyOf: keyOfLocalUrl,
       models: this.models,
-      registry: new ResourceRegistry(this.store.root),
+      registry: this.#registry,
       ...(options.onTransformProgress && { onProgress: options.onTransformProgress }),
       ...(options.training && { training: options.training }),
     });
@@ -118,34 +130,119 @@ export class LocalStack {
   }
 
   /**
-   * Runs an execution queued under `name` (by a trigger, or by `start`), recording in the queue that it
-   * runs and how it ended.
+   * Runs the execution queued as `name` (by a trigger, or with `options.input`) in this process,
+   * recording in the queue that it runs and how it ended. One whose process ended while it ran is run
+   * again from the start, once what that attempt left is cleared: its results so far, summary first,
+   * its work files, half-written files and SageMaker resources. Throws ExecutionNotRunnableError when
+   * another process runs it, or it has ended.
    */
-  async execute(name: string, options: RunOptions = {}): Promise<ExecutionOutcome> {
-    const queued = await this.executions.get(name);
-    if (!queued) throw new Error(`no execution ${name} is queued`);
-    await this.executions.update(name, {
-      status: 'RUNNING',
-      startedAt: new Date().toISOString(),
-      pid: process.pid,
-    });
-    let outcome: ExecutionOutcome = { status: 'FAILED', error: { name: 'Error', message: 'interrupted' } };
+  async execute(name: string, options: ExecuteOptions = {}): Promise<ExecutionOutcome> {
+    const claim = await this.#claim(name);
     try {
-      outcome = await this.run(name, queued.input, options);
-      return outcome;
-    } finally {
+      if (options.input) await this.executions.start(name, options.input);
+      const queued = await this.executions.get(name);
+      if (!queued) throw new Error(`no execution ${name} is queued`);
+      if (queued.status !== undefined) {
+        if (!wasInterrupted(queued)) {
+          throw new ExecutionNotRunnableError(`job ${name} has already ended (${queued.status})`);
+        }
+        await this.#clearAttempt(name);
+      }
+      const owner = thisProcess();
       await this.executions.update(name, {
-        status: outcome.status,
-        finishedAt: new Date().toISOString(),
-        ...(outcome.status === 'FAILED' && { error: outcome.error }),
+        status: 'RUNNING',
+        startedAt: new Date().toISOString(),
+        pid: owner.pid,
+        processStart: owner.start,
       });
+      this.#underWay.add(name);
+      let outcome: ExecutionOutcome = { status: 'FAILED', error: { name: 'Error', message: 'interrupted' } };
+      try {
+        outcome = await this.run(name, queued.input, options);
+        return outcome;
+      } finally {
+        this.#underWay.delete(name);
+        if (!this.#leaving) {
+          await this.executions.update(name, {
+            status: outcome.status,
+            finishedAt: new Date().toISOString(),
+            ...(outcome.status === 'FAILED' && { error: outcome.error }),
+          });
+        }
+      }
+    } finally {
+      if (!this.#leaving) await claim.release();
     }
+  }
+
+  /**
+   * Ends an execution whose process ended while it ran, without running it again: what that attempt
+   * left is cleared, and it is recorded ABORTED for `reason`.
+   */
+  async endInterrupted(name: string, reason: string): Promise<void> {
+    const claim = await this.#claim(name);
+    try {
+      const execution = await this.executions.get(name);
+      if (!execution || !wasInterrupted(execution)) {
+        throw new ExecutionNotRunnableError(`job ${name} was not interrupted`);
+      }
+      await this.#clearAttempt(name);
+      await this.executions.update(name, {
+        status: 'ABORTED',
+        finishedAt: new Date().toISOString(),
+        error: { name: 'Interrupted', message: reason },
+      });
+    } finally {
+      await claim.release();
+    }
+  }
+
+  /**
+   * Lets go of the executions under way, for the next start to run again once this process has ended:
+   * how they end is not recorded (they stay RUNNING under this process), and their SageMaker jobs and
+   * model servers are stopped. The names of those left.
+   */
+  async leave(): Promise<string[]> {
+    this.#leaving = true;
+    const left = [...this.#underWay];
+    await this.sageMaker.close();
+    await this.models.close();
+    return left;
   }
 
   /** Stops the model servers still running. */
   close(): Promise<void> {
     return this.models.close();
   }
+
+  async #claim(name: string): Promise<ProcessLock> {
+    try {
+      return await this.executions.claim(name);
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error;
+      throw new ExecutionNotRunnableError(`job ${name} is running in process ${error.holder}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async #clearAttempt(jobId: string): Promise<void> {
+    await this.store.deletePrefix(summaryKey(jobId));
+    for (const prefix of [resultsPrefix(jobId), workPrefix(jobId)]) {
+      for (const file of await this.store.temporaries(prefix)) await this.store.deleteTemporary(file.path);
+      await this.store.deletePrefix(prefix);
+    }
+    const resources = new LocalSageMakerResources(this.#registry, this.sageMaker);
+    const named = sageMakerName(jobId);
+    for (const resource of inDeletionOrder(await resources.list(named))) {
+      if (resource.name === named) await resources.delete(resource);
+    }
+  }
+}
+
+export interface ExecuteOptions extends RunOptions {
+  /** The execution's input, to queue it under this process's claim (so that no service runs it first). */
+  readonly input?: Record<string, unknown>;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { isAlive } from '../adapters/local-executions.ts';
 import type { TemporaryFile } from '../adapters/local-store.ts';
+import { isAlive } from '../adapters/processes.ts';
 import type { SageMakerResource, SageMakerResources } from '../core/ports/sagemaker-resources.ts';
 import { type SweepResult, sweepOrphans } from '../core/sweep.ts';
 import type { LocalSageMaker } from './sagemaker/index.ts';

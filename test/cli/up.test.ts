@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/core/triggers/webhook.ts';
+import { UpProcess } from '../support/up-process.ts';
 
 // `pipeline up` as users run it: a child process over a data dir, fed through the inbox folder and
 // the webhook on localhost, scoring with the bundled iris model.
@@ -14,9 +13,8 @@ import { sign } from '../../src/core/triggers/webhook.ts';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const secret = 'a-local-webhook-secret';
 let dataDir = '';
-let child: ChildProcess;
+let service: UpProcess;
 let url = '';
-let log = '';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, seconds = 90): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
@@ -25,7 +23,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, sec
     if (value !== undefined) return value;
     await sleep(200);
   }
-  throw new Error(`timed out waiting for ${what}; the service said:\n${log}`);
+  throw new Error(`timed out waiting for ${what}; the service said:\n${service.log}`);
 }
 
 async function jobsOf(file: string): Promise<string[]> {
@@ -75,25 +73,12 @@ beforeAll(async () => {
       },
     }),
   );
-  child = spawn(
-    process.execPath,
-    [join(root, 'bin/pipeline.js'), 'up', '--data-dir', dataDir, '--port', '0'],
-    {
-      env: { ...process.env, PIPELINE_WEBHOOK_SECRET: secret },
-    },
-  );
-  child.stderr?.on('data', (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  const [first] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  url = first.toString().trim();
+  service = new UpProcess(dataDir, [], { PIPELINE_WEBHOOK_SECRET: secret });
+  url = await service.url;
 });
 
 afterAll(async () => {
-  if (child.exitCode === null) {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  }
+  await service.stop('SIGTERM');
 });
 
 describe('pipeline up', () => {
@@ -141,8 +126,6 @@ describe('pipeline up', () => {
   });
 
   it('stops on SIGTERM with exit status 0', async () => {
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 });

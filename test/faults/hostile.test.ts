@@ -167,8 +167,10 @@ describe('keys that try to leave the data folder', () => {
   it('fails a webhook job whose fields break a rule together at Plan, naming the field, creating nothing', async () => {
     // Each field is valid on its own; only merged with the defaults (4 concurrent transforms) do they
     // ask for more than SageMaker's 100 MB in flight, which the webhook cannot know alone.
-    await writeFile(join(dataDir, 'inbox', 'plain.jsonl'), '{"features":[1,2]}\n');
-    const response = await post({ inputs: ['inbox/plain.jsonl'], job: { maxPayloadInMB: 60 } });
+    // Outside the inbox, so that no inbox job of its own runs beside the webhook's.
+    await mkdir(join(dataDir, 'uploads'), { recursive: true });
+    await writeFile(join(dataDir, 'uploads', 'plain.jsonl'), '{"features":[1,2]}\n');
+    const response = await post({ inputs: ['uploads/plain.jsonl'], job: { maxPayloadInMB: 60 } });
     expect(response.status).toBe(202);
     const { jobId } = (await response.json()) as { jobId: string };
     const execution = await ended(jobId);

@@ -1,9 +1,12 @@
-import { mkdtemp } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
+import { ExecutionNotRunnableError } from '../../src/local/errors.ts';
 import type { EventLog, ExecutionOutcome } from '../../src/local/runner.ts';
+import { ResourceRegistry } from '../../src/local/sagemaker/registry.ts';
 import { LocalStack } from '../../src/local/stack.ts';
 import { scalingModel } from '../support/models.ts';
 import { pythonStubs } from '../support/python-stubs.ts';
@@ -175,5 +178,65 @@ describe('the local stack', () => {
     } finally {
       await bare.close();
     }
+  });
+});
+
+describe('an execution of the queue', () => {
+  /** A queued execution of the rows, recorded as running in `pid`. */
+  async function queued(name: string, pid?: number) {
+    await writeText(stack.store, `inbox/${name}.jsonl`, rows.map((row) => `${row}\n`).join(''));
+    await stack.executions.start(name, {
+      inputs: [`inbox/${name}.jsonl`],
+      job: { model, dataProcessing: { inputFilter: '$.features' }, endpointMaxRecords: 10 },
+    });
+    if (pid !== undefined) await stack.executions.update(name, { status: 'RUNNING', pid });
+  }
+
+  it('whose process ended while it ran is run again from the start, once what it left is cleared', async () => {
+    // Prepare: what a process killed just after Finish leaves of an endpoint job.
+    await queued('again', spawnSync(process.execPath, ['-e', '']).pid);
+    await writeText(stack.store, 'results/again/_summary.json', '{"status": "Succeeded"}');
+    await writeText(stack.store, 'results/again/again.jsonl.out', 'the previous attempt\n');
+    await writeText(stack.store, 'work/again/shards/0/0.jsonl', 'the previous attempt\n');
+    await writeFile(join(stack.store.root, 'work/again/shards/0/1.jsonl.1.2.partial'), 'half');
+    const registry = new ResourceRegistry(stack.store.root);
+    for (const kind of ['model', 'endpoint', 'endpoint-config'] as const) await registry.add(kind, 'again');
+
+    // Act
+    const outcome = await stack.execute('again');
+
+    // Assess
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(await readText(stack.store, 'results/again/again.jsonl.out')).toBe(
+      '[2.0,4.0]\n[6.0,-8.0]\n[1.0,2.0]\n',
+    );
+    expect(JSON.parse(await readText(stack.store, 'results/again/_summary.json'))).toMatchObject({
+      records: { in: 3, out: 3, errors: 0 },
+    });
+    expect(await stack.executions.get('again')).toMatchObject({ status: 'SUCCEEDED', pid: process.pid });
+    expect(await registry.list()).toEqual([]);
+    expect(await stack.store.temporaries()).toEqual([]);
+    expect(await stack.store.head('work/again/shards/0/0.jsonl')).toBeUndefined();
+  });
+
+  it('is not run while another process runs it, nor once it has ended', async () => {
+    await queued('elsewhere', process.pid);
+    await queued('done');
+    await stack.executions.update('done', { status: 'SUCCEEDED' });
+    const runner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      await writeFile(
+        join(stack.store.root, 'executions', 'elsewhere.lock'),
+        JSON.stringify({ pid: runner.pid }),
+      );
+      await expect(stack.execute('elsewhere')).rejects.toThrow(
+        new ExecutionNotRunnableError(`job elsewhere is running in process ${runner.pid}`),
+      );
+    } finally {
+      runner.kill();
+    }
+    await expect(stack.execute('done')).rejects.toThrow(
+      new ExecutionNotRunnableError('job done has already ended (SUCCEEDED)'),
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { ByteSink } from '../io.ts';
+import { abandon, type ByteSink } from '../io.ts';
 
 /**
  * Where inputs, work files and results live: an S3 bucket in the cloud, a local folder on one machine.
@@ -36,6 +36,10 @@ export async function readText(store: ObjectStore, key: string): Promise<string>
 
 export async function writeText(store: ObjectStore, key: string, text: string): Promise<void> {
   const sink = await store.write(key);
-  await sink.write(Buffer.from(text));
+  try {
+    await sink.write(Buffer.from(text));
+  } catch (error) {
+    await abandon([sink], error);
+  }
   await sink.close();
 }

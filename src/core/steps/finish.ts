@@ -1,6 +1,7 @@
+import { abandon } from '../io.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import type { CompiledJob } from '../spec/compile.ts';
-import { mergedKey, mergeErrorsKey, resultsPrefix, shardErrorsKey } from './layout.ts';
+import { mergedKey, mergeErrorsKey, resultsPrefix, shardErrorsKey, summaryKey } from './layout.ts';
 import type { MergeResult } from './merge.ts';
 import type { Plan } from './plan.ts';
 
@@ -32,11 +33,15 @@ export async function finishStep(
     merged.push(JSON.parse(await readText(store, mergedKey(plan.jobId, input.index))) as MergeResult);
   }
   const errors = await store.write(`${resultsPrefix(plan.jobId)}_errors.jsonl`);
-  for (const input of plan.inputs) {
-    for (const key of [shardErrorsKey(plan.jobId, input.index), mergeErrorsKey(plan.jobId, input.index)]) {
-      if (!(await store.head(key))) continue;
-      for await (const chunk of store.read(key)) await errors.write(chunk);
+  try {
+    for (const input of plan.inputs) {
+      for (const key of [shardErrorsKey(plan.jobId, input.index), mergeErrorsKey(plan.jobId, input.index)]) {
+        if (!(await store.head(key))) continue;
+        for await (const chunk of store.read(key)) await errors.write(chunk);
+      }
     }
+  } catch (error) {
+    await abandon([errors], error);
   }
   await errors.close();
   const records = { in: 0, out: 0, errors: 0 };
@@ -64,10 +69,7 @@ export async function finishStep(
     }),
     ...(plan.rerunOf !== undefined && { rerunOf: plan.rerunOf }),
   };
-  await writeText(
-    store,
-    `${resultsPrefix(plan.jobId)}_summary.json`,
-    `${JSON.stringify(summary, null, 2)}\n`,
-  );
+  // Last, and whole (the store writes atomically): a reader that sees it sees the complete results.
+  await writeText(store, summaryKey(plan.jobId), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }

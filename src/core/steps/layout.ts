@@ -50,6 +50,11 @@ export function resultsPrefix(jobId: string): string {
   return `results/${jobId}/`;
 }
 
+/** Written last: its presence means the job's results are complete. */
+export function summaryKey(jobId: string): string {
+  return `${resultsPrefix(jobId)}_summary.json`;
+}
+
 /** An input's name in the results: its path relative to the inbox. */
 export function inputName(key: string): string {
   return key.startsWith(INBOX) ? key.slice(INBOX.length) : key;

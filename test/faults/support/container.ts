@@ -8,6 +8,8 @@ export type Answer =
   | 'ok'
   /** Never answers. */
   | 'hang'
+  /** Answers as 'ok' does, once `after` has settled. */
+  | { readonly after: Promise<unknown> }
   /** Drops every connection and stops listening, as a process that died would; it comes back shortly. */
   | 'crash'
   /** The same, and it never comes back. */
@@ -122,7 +124,9 @@ export class ScriptedContainer {
       res.writeHead(400, { 'Content-Type': 'application/json' });
       return void res.end('{"error": "instances must be numbers"}');
     }
-    const predictions = answer === 'ok' ? right : answer.predictions(right);
+    if (typeof answer === 'object' && 'after' in answer) await answer.after;
+    const predictions =
+      typeof answer === 'object' && 'predictions' in answer ? answer.predictions(right) : right;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ predictions }));
   }
