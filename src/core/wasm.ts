@@ -28,7 +28,23 @@ function signedLeb128(value: number): number[] {
   }
 }
 
+/** Signed LEB128 of a 64-bit constant. */
+function signedLeb128Big(value: bigint): number[] {
+  const bytes: number[] = [];
+  value = BigInt.asIntN(64, value);
+  for (;;) {
+    const byte = Number(value & 0x7fn);
+    value >>= 7n;
+    if ((value === 0n && (byte & 0x40) === 0) || (value === -1n && (byte & 0x40) !== 0)) {
+      bytes.push(byte);
+      return bytes;
+    }
+    bytes.push(byte | 0x80);
+  }
+}
+
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const V128 = 0x7b;
 
 /** Instruction encoders, named after the text format. */
@@ -52,6 +68,7 @@ export const op = {
   eq: [0x46],
   ne: [0x47],
   ltU: [0x49],
+  gtU: [0x4b],
   geU: [0x4f],
   ctz: [0x68],
   popcnt: [0x69],
@@ -62,19 +79,62 @@ export const op = {
   xor: [0x73],
   shl: [0x74],
   shrU: [0x76],
+  i64Const: (value: bigint) => [0x42, ...signedLeb128Big(value)],
+  i64Load: (offset: number) => [0x29, 0x00, ...leb128(offset)],
+  i64Eqz: [0x50],
+  i64Ne: [0x52],
+  i64Ctz: [0x7a],
+  i64Popcnt: [0x7b],
+  i64Add: [0x7c],
+  i64Sub: [0x7d],
+  i64And: [0x83],
+  i64Or: [0x84],
+  i64Xor: [0x85],
+  i64Shl: [0x86],
+  i64ShrU: [0x88],
+  i32WrapI64: [0xa7],
+  i64ExtendI32U: [0xad],
   v128Load: (offset: number) => [0xfd, 0x00, 0x00, ...leb128(offset)],
+  v128Store: (offset: number) => [0xfd, 0x0b, 0x00, ...leb128(offset)],
   v128Zero: [0xfd, 0x0c, ...Array<number>(16).fill(0)],
   v128And: [0xfd, 0x4e],
   v128Or: [0xfd, 0x50],
+  v128Xor: [0xfd, 0x51],
   v128AnyTrue: [0xfd, 0x53],
+  /** Lanes of the first operand at the indexes in the second; 0 where an index is 16 or more. */
+  i8x16Swizzle: [0xfd, 0x0e],
+  /** As i8x16Swizzle for indexes below 16; other indexes give lanes the engine chooses. */
+  i8x16RelaxedSwizzle: [0xfd, 0x80, 0x02],
   i8x16Splat: [0xfd, 0x0f],
   i8x16Eq: [0xfd, 0x23],
+  i8x16Add: [0xfd, 0x6e],
   i8x16Sub: [0xfd, 0x71],
   i8x16Bitmask: [0xfd, 0x64],
   i16x8ExtaddPairwiseU8: [0xfd, 0x7d],
+  i16x8Shl: [0xfd, 0x8b, 0x01],
   i32x4ExtaddPairwiseU16: [0xfd, 0x7f],
   i32x4ExtractLane: (lane: number) => [0xfd, 0x1b, lane],
 } as const;
+
+/**
+ * Whether the engine has relaxed SIMD (V8 since 11.4, so Node 22): a module whose function
+ * `(v128, v128) -> v128` does one relaxed swizzle compiles.
+ */
+export const relaxedSimd = compiles([
+  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+  ...[0x01, 0x07, 0x01, 0x60, 0x02, V128, V128, 0x01, V128],
+  ...[0x03, 0x02, 0x01, 0x00],
+  ...[0x0a, 0x0b, 0x01, 0x09, 0x00, ...op.get(0), ...op.get(1), ...op.i8x16RelaxedSwizzle, ...op.end],
+]);
+
+function compiles(bytes: number[]): boolean {
+  try {
+    new WebAssembly.Module(Uint8Array.from(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface FunctionSpec {
   readonly params: number;

@@ -16,6 +16,8 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const LETTER_A = 0x61;
 const LETTER_Z = 0x7a;
+const CAPITAL_I = 0x49;
+const CAPITAL_N = 0x4e;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
@@ -166,7 +168,7 @@ function found(at: number): number {
 /**
  * Calls `scalar` with the span of each string, number, true, false and null in the valid JSON
  * b[i, end), in the order they are written: the elements of lists and the values of objects (not their
- * keys), at any depth.
+ * keys), at any depth. Numbers include the NaN, Infinity and -Infinity of model responses.
  */
 export function forEachScalar(
   b: Uint8Array,
@@ -181,8 +183,14 @@ export function forEachScalar(
       // A string followed by ':' is a key.
       if (b[skipSpace(b, stringEnd, end)] !== COLON) scalar(i, stringEnd);
       i = stringEnd;
-    } else if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9) || (c >= LETTER_A && c <= LETTER_Z)) {
-      // A number, true, false or null.
+    } else if (
+      c === MINUS ||
+      (c >= DIGIT_0 && c <= DIGIT_9) ||
+      (c >= LETTER_A && c <= LETTER_Z) ||
+      c === CAPITAL_N ||
+      c === CAPITAL_I
+    ) {
+      // A number (NaN and Infinity too), true, false or null.
       const valueEnd = skipValue(b, i, end);
       scalar(i, valueEnd);
       i = valueEnd;

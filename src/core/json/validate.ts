@@ -1,9 +1,10 @@
-import { I32, instantiate, op, reserveMemory } from '../wasm.ts';
+import { compileKernel, I32, op, reserveMemory } from '../wasm.ts';
 
 /**
  * A table-driven JSON validator: one table lookup per byte, with a stack only at brackets. It checks
  * the grammar of RFC 8259 (UTF-8 validity is left to node:buffer isUtf8) several times faster than a
- * hand-written recursive scanner, which is what lets records be validated at disk speed.
+ * hand-written recursive scanner, which is what lets records be validated at disk speed. A second
+ * table also takes the non-finite numbers of model responses (validateJsonWithNonFinite).
  *
  * Every lexical state exists once per context (top level, inside an array, inside an object) so that
  * a comma or the end of a number needs no look at the stack.
@@ -51,6 +52,9 @@ interface ContextStates {
   expSign: number;
   expDigits: number;
   literals: Map<string, number[]>;
+  /** After each letter of NaN but the last; of Infinity. */
+  nan: number[];
+  infinity: number[];
 }
 
 const contexts: ContextStates[] = CONTEXTS.map(() => ({
@@ -70,100 +74,121 @@ const contexts: ContextStates[] = CONTEXTS.map(() => ({
   literals: new Map(
     ['true', 'false', 'null'].map((word) => [word, Array.from(word.slice(1), () => newState())]),
   ),
+  nan: Array.from('Na', () => newState()),
+  infinity: Array.from('Infinit', () => newState()),
 }));
 
 if (stateCount > 255) throw new Error('JSON validator: too many states for a byte table');
-
-const table = new Uint8Array(stateCount * 256);
-const WHITESPACE = [0x20, 0x09, 0x0a, 0x0d];
-const DIGITS = Array.from({ length: 10 }, (_, k) => 0x30 + k);
-const HEX = [...DIGITS, ...Array.from('abcdefABCDEF', (c) => c.charCodeAt(0))];
-const ESCAPES = Array.from('"\\/bfnrt', (c) => c.charCodeAt(0));
-
-const on = (from: number, bytes: readonly number[], to: number): void => {
-  for (const c of bytes) table[from * 256 + c] = to;
-};
-const code = (c: string): number => c.charCodeAt(0);
-
-function stringStates(string: number, escaped: number, hex: number[], done: number): void {
-  for (let c = 0x20; c < 256; c++) table[string * 256 + c] = string;
-  on(string, [code('"')], done);
-  on(string, [code('\\')], escaped);
-  on(escaped, ESCAPES, string);
-  on(escaped, [code('u')], hex[0] as number);
-  for (let k = 0; k < 3; k++) on(hex[k] as number, HEX, hex[k + 1] as number);
-  on(hex[3] as number, HEX, string);
-}
-
-stringStates(keyString, keyEscape, keyHex, COLON);
-on(KEY_OR_CLOSE, WHITESPACE, KEY_OR_CLOSE);
-on(KEY_OR_CLOSE, [code('"')], keyString);
-on(KEY_OR_CLOSE, [code('}')], POP_OBJECT);
-on(KEY, WHITESPACE, KEY);
-on(KEY, [code('"')], keyString);
-on(COLON, WHITESPACE, COLON);
-
 for (const context of CONTEXTS) {
   const s = contexts[context] as ContextStates;
   valueState[context] = s.value;
   afterState[context] = s.after;
   numberEnd[context] = [s.zero, s.int, s.frac, s.expDigits];
+}
 
-  // What may follow a value here; also what ends a number or a literal.
-  const follow = (from: number): void => {
-    on(from, WHITESPACE, s.after);
-    if (context === ARR) {
-      on(from, [code(',')], s.value);
-      on(from, [code(']')], POP_ARRAY);
-    } else if (context === OBJ) {
-      on(from, [code(',')], KEY);
-      on(from, [code('}')], POP_OBJECT);
+const WHITESPACE = [0x20, 0x09, 0x0a, 0x0d];
+const DIGITS = Array.from({ length: 10 }, (_, k) => 0x30 + k);
+const HEX = [...DIGITS, ...Array.from('abcdefABCDEF', (c) => c.charCodeAt(0))];
+const ESCAPES = Array.from('"\\/bfnrt', (c) => c.charCodeAt(0));
+const code = (c: string): number => c.charCodeAt(0);
+
+/**
+ * The transition table: strict JSON, or, with `nonFinite`, JSON whose numbers may also be the bare
+ * `NaN`, `Infinity` and `-Infinity` that TensorFlow Serving (like Python's json) writes for non-finite
+ * floats, spelled exactly so.
+ */
+function transitions(nonFinite: boolean): Uint8Array {
+  const table = new Uint8Array(stateCount * 256);
+  const on = (from: number, bytes: readonly number[], to: number): void => {
+    for (const c of bytes) table[from * 256 + c] = to;
+  };
+  /** The word's first letter from each of `from`, its other letters through `states`, then `done`. */
+  const word = (from: readonly number[], text: string, states: readonly number[], done: number): void => {
+    for (const state of from) on(state, [code(text[0] as string)], states[0] as number);
+    for (let k = 1; k < text.length; k++) {
+      on(
+        states[k - 1] as number,
+        [code(text[k] as string)],
+        k + 1 < text.length ? (states[k] as number) : done,
+      );
     }
   };
+  const stringStates = (string: number, escaped: number, hex: number[], done: number): void => {
+    for (let c = 0x20; c < 256; c++) table[string * 256 + c] = string;
+    on(string, [code('"')], done);
+    on(string, [code('\\')], escaped);
+    on(escaped, ESCAPES, string);
+    on(escaped, [code('u')], hex[0] as number);
+    for (let k = 0; k < 3; k++) on(hex[k] as number, HEX, hex[k + 1] as number);
+    on(hex[3] as number, HEX, string);
+  };
 
-  on(s.value, WHITESPACE, s.value);
-  on(s.value, [code('{')], PUSH_OBJECT);
-  on(s.value, [code('[')], PUSH_ARRAY);
-  on(s.value, [code('"')], s.string);
-  on(s.value, [code('-')], s.minus);
-  on(s.value, [code('0')], s.zero);
-  on(s.value, DIGITS.slice(1), s.int);
-  for (const [word, states] of s.literals) {
-    on(s.value, [code(word[0] as string)], states[0] as number);
-    for (let k = 1; k < word.length; k++) {
-      const next = k + 1 < word.length ? (states[k] as number) : s.after;
-      on(states[k - 1] as number, [code(word[k] as string)], next);
+  stringStates(keyString, keyEscape, keyHex, COLON);
+  on(KEY_OR_CLOSE, WHITESPACE, KEY_OR_CLOSE);
+  on(KEY_OR_CLOSE, [code('"')], keyString);
+  on(KEY_OR_CLOSE, [code('}')], POP_OBJECT);
+  on(KEY, WHITESPACE, KEY);
+  on(KEY, [code('"')], keyString);
+  on(COLON, WHITESPACE, COLON);
+
+  for (const context of CONTEXTS) {
+    const s = contexts[context] as ContextStates;
+
+    // What may follow a value here; also what ends a number or a literal.
+    const follow = (from: number): void => {
+      on(from, WHITESPACE, s.after);
+      if (context === ARR) {
+        on(from, [code(',')], s.value);
+        on(from, [code(']')], POP_ARRAY);
+      } else if (context === OBJ) {
+        on(from, [code(',')], KEY);
+        on(from, [code('}')], POP_OBJECT);
+      }
+    };
+
+    on(s.value, WHITESPACE, s.value);
+    on(s.value, [code('{')], PUSH_OBJECT);
+    on(s.value, [code('[')], PUSH_ARRAY);
+    on(s.value, [code('"')], s.string);
+    on(s.value, [code('-')], s.minus);
+    on(s.value, [code('0')], s.zero);
+    on(s.value, DIGITS.slice(1), s.int);
+    for (const [text, states] of s.literals) word([s.value], text, states, s.after);
+    if (nonFinite) {
+      word([s.value], 'NaN', s.nan, s.after);
+      word([s.value, s.minus], 'Infinity', s.infinity, s.after);
     }
-  }
-  stringStates(s.string, s.escape, s.hex, s.after);
-  follow(s.after);
+    stringStates(s.string, s.escape, s.hex, s.after);
+    follow(s.after);
 
-  on(s.minus, [code('0')], s.zero);
-  on(s.minus, DIGITS.slice(1), s.int);
-  on(s.int, DIGITS, s.int);
-  for (const whole of [s.zero, s.int]) {
-    on(whole, [code('.')], s.dot);
-    on(whole, [code('e'), code('E')], s.exp);
-    follow(whole);
+    on(s.minus, [code('0')], s.zero);
+    on(s.minus, DIGITS.slice(1), s.int);
+    on(s.int, DIGITS, s.int);
+    for (const whole of [s.zero, s.int]) {
+      on(whole, [code('.')], s.dot);
+      on(whole, [code('e'), code('E')], s.exp);
+      follow(whole);
+    }
+    on(s.dot, DIGITS, s.frac);
+    on(s.frac, DIGITS, s.frac);
+    on(s.frac, [code('e'), code('E')], s.exp);
+    follow(s.frac);
+    on(s.exp, [code('+'), code('-')], s.expSign);
+    on(s.exp, DIGITS, s.expDigits);
+    on(s.expSign, DIGITS, s.expDigits);
+    on(s.expDigits, DIGITS, s.expDigits);
+    follow(s.expDigits);
   }
-  on(s.dot, DIGITS, s.frac);
-  on(s.frac, DIGITS, s.frac);
-  on(s.frac, [code('e'), code('E')], s.exp);
-  follow(s.frac);
-  on(s.exp, [code('+'), code('-')], s.expSign);
-  on(s.exp, DIGITS, s.expDigits);
-  on(s.expSign, DIGITS, s.expDigits);
-  on(s.expDigits, DIGITS, s.expDigits);
-  follow(s.expDigits);
-}
 
-on(COLON, [code(':')], valueState[OBJ] as number);
-// '[' is followed by a value or ']'.
-for (let c = 0; c < 256; c++) {
-  table[VALUE_OR_CLOSE * 256 + c] = table[(valueState[ARR] as number) * 256 + c] as number;
+  on(COLON, [code(':')], valueState[OBJ] as number);
+  // '[' is followed by a value or ']'.
+  for (let c = 0; c < 256; c++) {
+    table[VALUE_OR_CLOSE * 256 + c] = table[(valueState[ARR] as number) * 256 + c] as number;
+  }
+  on(VALUE_OR_CLOSE, WHITESPACE, VALUE_OR_CLOSE);
+  on(VALUE_OR_CLOSE, [code(']')], POP_ARRAY);
+  return table;
 }
-on(VALUE_OR_CLOSE, WHITESPACE, VALUE_OR_CLOSE);
-on(VALUE_OR_CLOSE, [code(']')], POP_ARRAY);
 
 const topAfter = afterState[TOP] as number;
 const topEnds = new Set([topAfter, ...(numberEnd[TOP] as number[])]);
@@ -173,43 +198,85 @@ const topEnds = new Set([topAfter, ...(numberEnd[TOP] as number[])]);
  * Returns -1 when valid, otherwise the offset from `start` of the first byte that breaks the grammar
  * (`end - start` when the value is incomplete). Depth is limited only by memory.
  */
-export function validateJson(b: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  ensureCapacity(length);
-  dataView.set(b.length === length ? b : b.subarray(start, end));
-  let depth = 0;
-  let context = TOP;
-  let state = valueState[TOP] as number;
-  let i = 0;
-  for (;;) {
-    state = run(i, length, state);
-    if (state >= FIRST_PLAIN) break;
-    i = positionView[0] as number;
-    switch (state) {
-      case PUSH_ARRAY:
-        stack[depth++] = context;
-        context = ARR;
-        state = VALUE_OR_CLOSE;
-        break;
-      case PUSH_OBJECT:
-        stack[depth++] = context;
-        context = OBJ;
-        state = KEY_OR_CLOSE;
-        break;
-      case POP_ARRAY:
-      case POP_OBJECT:
-        context = stack[--depth] as number;
-        state = afterState[context] as number;
-        break;
-      default:
-        return i;
-    }
-    i++;
-  }
-  return depth === 0 && topEnds.has(state) ? -1 : length;
+export const validateJson: Validate = validator(false);
+
+/**
+ * As validateJson, for JSON as TensorFlow Serving writes it: a number may also be `NaN`, `Infinity` or
+ * `-Infinity`, exactly so (not `nan`, `Inf`, `+Infinity` or `-NaN`).
+ */
+export const validateJsonWithNonFinite: Validate = validator(true);
+
+type Validate = (b: Uint8Array, start: number, end: number) => number;
+
+/** Each variant's table and kernel instance are made when it is first used. */
+function validator(nonFinite: boolean): Validate {
+  let walk: TableWalk | undefined;
+  return (b, start, end) => {
+    walk ??= new TableWalk(transitions(nonFinite));
+    return walk.validate(b, start, end);
+  };
 }
 
-const stack: number[] = [];
+class TableWalk {
+  private readonly kernel = newKernel();
+  private readonly run = this.kernel.run;
+  private readonly stack: number[] = [];
+  private positionView = new Int32Array(this.kernel.memory.buffer, POSITION, 1);
+  private dataView = new Uint8Array(this.kernel.memory.buffer, DATA);
+
+  constructor(table: Uint8Array) {
+    new Uint8Array(this.kernel.memory.buffer, 0, table.length).set(table);
+    const flags = new Uint8Array(this.kernel.memory.buffer, RUN_FLAGS, 256);
+    for (const s of contexts) {
+      for (const digits of [s.int, s.frac, s.expDigits]) flags[digits] = DIGIT_RUN;
+      flags[s.string] = STRING_RUN;
+    }
+    flags[keyString] = STRING_RUN;
+  }
+
+  validate(b: Uint8Array, start: number, end: number): number {
+    const length = end - start;
+    this.ensureCapacity(length);
+    this.dataView.set(b.length === length ? b : b.subarray(start, end));
+    const { run, stack } = this;
+    let depth = 0;
+    let context = TOP;
+    let state = valueState[TOP] as number;
+    let i = 0;
+    for (;;) {
+      state = run(i, length, state);
+      if (state >= FIRST_PLAIN) break;
+      i = this.positionView[0] as number;
+      switch (state) {
+        case PUSH_ARRAY:
+          stack[depth++] = context;
+          context = ARR;
+          state = VALUE_OR_CLOSE;
+          break;
+        case PUSH_OBJECT:
+          stack[depth++] = context;
+          context = OBJ;
+          state = KEY_OR_CLOSE;
+          break;
+        case POP_ARRAY:
+        case POP_OBJECT:
+          context = stack[--depth] as number;
+          state = afterState[context] as number;
+          break;
+        default:
+          return i;
+      }
+      i++;
+    }
+    return depth === 0 && topEnds.has(state) ? -1 : length;
+  }
+
+  private ensureCapacity(length: number): void {
+    if (!reserveMemory(this.kernel.memory, DATA + length)) return;
+    this.dataView = new Uint8Array(this.kernel.memory.buffer, DATA);
+    this.positionView = new Int32Array(this.kernel.memory.buffer, POSITION, 1);
+  }
+}
 
 /*
  * The per-byte loop runs in WebAssembly: in JavaScript the same table walk costs several times more per
@@ -274,23 +341,7 @@ const body = [
   ...storePosition(end), ...op.get(state),
 ];
 
-const kernel = instantiate<(i: number, end: number, state: number) => number>(
+const newKernel = compileKernel<(i: number, end: number, state: number) => number>(
   { params: 3, locals: [{ count: 1, type: I32 }], body },
   3,
 );
-const run = kernel.run;
-let positionView = new Int32Array(kernel.memory.buffer, POSITION, 1);
-let dataView = new Uint8Array(kernel.memory.buffer, DATA);
-new Uint8Array(kernel.memory.buffer, 0, table.length).set(table);
-const flags = new Uint8Array(kernel.memory.buffer, RUN_FLAGS, 256);
-for (const s of contexts) {
-  for (const digits of [s.int, s.frac, s.expDigits]) flags[digits] = DIGIT_RUN;
-  flags[s.string] = STRING_RUN;
-}
-flags[keyString] = STRING_RUN;
-
-function ensureCapacity(length: number): void {
-  if (!reserveMemory(kernel.memory, DATA + length)) return;
-  dataView = new Uint8Array(kernel.memory.buffer, DATA);
-  positionView = new Int32Array(kernel.memory.buffer, POSITION, 1);
-}

@@ -8,7 +8,7 @@ import {
   skipValue,
   trimSpan,
 } from '../json/scan.ts';
-import { validateJson } from '../json/validate.ts';
+import { validateJsonWithNonFinite } from '../json/validate.ts';
 
 /**
  * TensorFlow Serving's REST bodies, on bytes: requests built from instance JSON without re-encoding
@@ -143,7 +143,8 @@ export function packRequests(
  * The spans of the per-record outputs in one TFS response body b[start, end): the elements of
  * `predictions` (predict, row format), of `outputs` (columnar; a map of lists is turned into one object
  * per record, returned as new bytes in `assembled`), or of `results` (classify and regress). The body
- * must be one valid JSON document.
+ * must be one valid JSON document, whose numbers may be `NaN`, `Infinity` or `-Infinity` as TFS writes
+ * non-finite floats; they are passed on as written.
  */
 export function splitResponse(
   b: Buffer,
@@ -152,7 +153,7 @@ export function splitResponse(
   method: TfsMethod,
 ): { spans: Spans; assembled?: Buffer } {
   [start, end] = trimSpan(b, start, end);
-  const invalidAt = validateJson(b, start, end);
+  const invalidAt = validateJsonWithNonFinite(b, start, end);
   if (invalidAt !== -1) {
     throw new ResponseFormatError(
       `response is not valid JSON (at byte ${invalidAt + 1}): ${preview(b, start, end)}`,

@@ -290,6 +290,12 @@ describe('forEachScalar', () => {
     expect(scalarsOf(Buffer.from(' -0.0e+5 '))).toEqual(['-0.0e+5']);
     expect(scalarsOf(Buffer.from('[[],{}]'))).toEqual([]);
   });
+
+  it('gives NaN, Infinity and -Infinity whole, as numbers of model responses', () => {
+    const b = Buffer.from('{"p": [NaN, -Infinity], "q": {"r": Infinity}, "s": "NaN", "t": null}');
+
+    expect(scalarsOf(b)).toEqual(['NaN', '-Infinity', 'Infinity', '"NaN"', 'null']);
+  });
 });
 
 describe('trimSpan', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateJson } from '../../../src/core/json/validate.ts';
+import { validateJson, validateJsonWithNonFinite } from '../../../src/core/json/validate.ts';
 
 const validate = (text: string | Buffer): number => {
   const b = typeof text === 'string' ? Buffer.from(text) : text;
@@ -262,5 +262,98 @@ describe('validateJson limits', () => {
     expect(validate(`{"a":"${'x'.repeat(200_000)}"}`)).toBe(-1);
     expect(validate('{"a":"x')).toBe(7);
     expect(validate('12')).toBe(-1);
+  });
+});
+
+describe('validateJsonWithNonFinite', () => {
+  const validateNonFinite = (text: string): number => {
+    const b = Buffer.from(text);
+    return validateJsonWithNonFinite(b, 0, b.length);
+  };
+  /** JSON.parse, once each NaN, Infinity and -Infinity that stands where a value may is made a 0. */
+  const parsesNonFinite = (text: string): boolean =>
+    parses(text.replace(/(?<=^|[ \t\n\r,[:])(?:-?Infinity|NaN)(?=$|[ \t\n\r,\]}])/g, '0'));
+  const nonFiniteToken = fc.oneof(
+    token,
+    fc.constantFrom(
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      'Nan',
+      'nan',
+      'Inf',
+      'inf',
+      '+Infinity',
+      'N',
+      'I',
+      'a',
+      'y',
+    ),
+  );
+
+  it.each([
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    ' NaN\n',
+    '[NaN,-Infinity,Infinity]',
+    '[ NaN , 1 ]',
+    '[[NaN],[0.5,Infinity]]',
+    '{"p":NaN,"q":[-Infinity],"r":{"s":Infinity}}',
+  ])('accepts %j, which validateJson refuses', (text) => {
+    expect(validateNonFinite(text)).toBe(-1);
+    expect(validate(text)).not.toBe(-1);
+  });
+
+  it.each([
+    ['[Nan]', 3],
+    ['[nan]', 2],
+    ['[Inf]', 4],
+    ['[Infinit]', 8],
+    ['[+Infinity]', 1],
+    ['[-NaN]', 2],
+    ['[NaNx]', 4],
+    ['[NaN1]', 4],
+    ['[1NaN]', 2],
+    ['[--Infinity]', 2],
+    ['[- Infinity]', 2],
+    ['[Infinity.5]', 9],
+    ['[1e-Infinity]', 4],
+    ['{"a":-NaN}', 6],
+    ['{NaN:1}', 1],
+  ])('%j fails at byte %i', (text, offset) => {
+    expect(validateNonFinite(text)).toBe(offset);
+  });
+
+  it('accepts every JSON text, and the JSON texts validateJson accepts', () => {
+    fc.assert(
+      fc.property(jsonText, (text) => {
+        expect(validateNonFinite(text)).toBe(-1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accepts and rejects the same texts as JSON.parse with the three words made numbers', () => {
+    fc.assert(
+      fc.property(fc.array(nonFiniteToken, { maxLength: 14 }), (tokens) => {
+        const text = tokens.join('');
+        expect(validateNonFinite(text) === -1).toBe(parsesNonFinite(text));
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it('takes the words in strings as strings, as both variants do', () => {
+    expect(validateNonFinite('{"NaN":"Infinity"}')).toBe(-1);
+    expect(validate('{"NaN":"Infinity"}')).toBe(-1);
+  });
+
+  it('leaves validateJson as strict as before, whichever is used first', () => {
+    expect(validateNonFinite('[NaN]')).toBe(-1);
+    expect(validate('[NaN]')).toBe(1);
+    expect(validate('{"a":Infinity}')).toBe(5);
+    expect(validate('-Infinity')).toBe(1);
+    expect(validateNonFinite('[NaN]')).toBe(-1);
   });
 });

@@ -11,6 +11,7 @@ import {
   type ShardSettings,
   shardName,
   shardOptions,
+  shardToMemory,
 } from '../../support/shards.ts';
 
 const OUT = 'results/in.out';
@@ -273,6 +274,125 @@ describe('mergeInput', () => {
       expect(objects.objects.has(OUT)).toBe(false);
     },
   );
+
+  describe('with the NaN, Infinity and -Infinity that TFS writes for non-finite floats', () => {
+    const csvJoin = {
+      joinSource: 'Input',
+      csvInput: true,
+      readInput: readInput({ splitType: 'Line', decoding: 'csv' }),
+    } as const;
+    it.each([
+      ['numbers', '{"predictions":[NaN,1.5,-Infinity,Infinity]}', {}, 'NaN\n1.5\n-Infinity\nInfinity\n'],
+      ['lists', '{"predictions":[[0.5,NaN],[-Infinity,Infinity]]}', {}, '[0.5,NaN]\n[-Infinity,Infinity]\n'],
+      ['spaced lists', '{"predictions": [[0.5, NaN], [-Infinity]]}', {}, '[0.5, NaN]\n[-Infinity]\n'],
+      ['lists of lists', '{"predictions":[[[NaN,1]],[[2,-Infinity]]]}', {}, '[[NaN,1]]\n[[2,-Infinity]]\n'],
+      [
+        'objects',
+        '{"predictions":[{"p":NaN,"c":[Infinity]},{"p":-Infinity,"c":[]}]}',
+        {},
+        '{"p":NaN,"c":[Infinity]}\n{"p":-Infinity,"c":[]}\n',
+      ],
+      [
+        'classify results',
+        '{"results":[[["cat",NaN],["dog",Infinity]],[["cat",0.5],["dog",-Infinity]]]}',
+        { tfsMethod: 'classify' },
+        '[["cat",NaN],["dog",Infinity]]\n[["cat",0.5],["dog",-Infinity]]\n',
+      ],
+      ['regress results', '{"results":[NaN,-Infinity]}', { tfsMethod: 'regress' }, 'NaN\n-Infinity\n'],
+      [
+        'outputs of a multi-output model',
+        '{"outputs":{"scores":[[NaN,1],[Infinity,0]],"label":[-Infinity,2]}}',
+        {},
+        '{"scores":[NaN,1],"label":-Infinity}\n{"scores":[Infinity,0],"label":2}\n',
+      ],
+      [
+        'filtered outputs',
+        '{"predictions":[[1,NaN],[2,Infinity]]}',
+        { outputFilter: compileJsonPath('$[1]') },
+        'NaN\nInfinity\n',
+      ],
+      [
+        'outputs joined to JSON records',
+        '{"predictions":[NaN,[-Infinity]]}',
+        joinJsonLines,
+        '{"id":1,"SageMakerOutput":NaN}\n{"id":2,"SageMakerOutput":[-Infinity]}\n',
+      ],
+      [
+        'outputs joined to CSV rows',
+        '{"predictions":[[NaN,0.5],[Infinity]]}',
+        csvJoin,
+        '1,NaN,0.5\n2,Infinity\n',
+      ],
+    ] as const)('merges %s as written', async (_, response, options, expected) => {
+      const records = expected.split('\n').length - 1;
+      const input = Array.from({ length: records }, (_, k) =>
+        'csvInput' in options ? `${k + 1}` : `{"id":${k + 1}}`,
+      );
+      const objects = prepare([[response]], linesOf(...input));
+
+      const result = await merge(objects, indexOf([records]), options);
+
+      expect(objects.text(OUT)).toBe(expected);
+      expect(result).toEqual(summary(records, records, 0));
+    });
+
+    it.each(
+      ['Nan', 'nan', 'Inf', '+Infinity', '-NaN', 'NaNx'].flatMap((word) => [
+        [word, `{"predictions":[1,${word}]}`],
+        [word, `{"predictions":[[0.5],[0.5,${word}]]}`],
+        [word, `{"predictions":[{"p":${word}},{"p":1}]}`],
+      ]),
+    )('fails on %s in %s, and writes nothing', async (_, response) => {
+      const objects = prepare([[response]]);
+
+      const merging = merge(objects, indexOf([2]));
+
+      await expect(merging).rejects.toMatchObject({
+        name: 'ResponseFormatError',
+        message: expect.stringMatching(
+          /^shard 0 of in: output line 1: response is not valid JSON \(at byte \d+\)/,
+        ),
+      });
+      expect(objects.objects.has(OUT)).toBe(false);
+    });
+
+    it('still quarantines an input record that holds one, as invalid JSON', async () => {
+      // Prepare: records 2 and 3 hold non-finite numbers; the model answers NaN for record 1.
+      const input = '{"f":[1,2]}\n{"f":[NaN,1]}\n{"f":[3,-Infinity]}\n{"f":[4,5]}\n';
+      const sharded = await shardToMemory(Buffer.from(input), {
+        splitType: 'Line',
+        decoding: 'json',
+        inputFilter: '$.f',
+      });
+      const objects = prepare([['{"predictions":[[NaN],[0.5]]}']], input);
+      // Act
+      const result = await merge(objects, sharded.index, joinJsonLines);
+      // Assess
+      expect(sharded.shards.map((shard) => shard.toString())).toEqual([linesOf('[1,2]', '[4,5]')]);
+      expect(sharded.errors).toEqual([
+        {
+          input: 'in',
+          record: 2,
+          line: 2,
+          reason: 'invalid JSON at column 7',
+          raw: '{"f":[NaN,1]}',
+          size: 13,
+        },
+        {
+          input: 'in',
+          record: 3,
+          line: 3,
+          reason: 'invalid JSON at column 10',
+          raw: '{"f":[3,-Infinity]}',
+          size: 19,
+        },
+      ] satisfies ErrorRowSeen[]);
+      expect(objects.text(OUT)).toBe(
+        linesOf('{"f":[1,2],"SageMakerOutput":[NaN]}', '{"f":[4,5],"SageMakerOutput":[0.5]}'),
+      );
+      expect(result).toEqual(summary(4, 2, 2));
+    });
+  });
 
   it('writes an empty output for an input none of whose records was sent', async () => {
     const objects = prepare([], '{bad\n{bad\n');

@@ -296,6 +296,44 @@ describe('splitResponse', () => {
     expect(outputs('{"results": [0.5, 1.5e2]}', 'regress')).toEqual(['0.5', '1.5e2']);
   });
 
+  it('passes on NaN, Infinity and -Infinity as TFS writes them, wherever a number may stand', () => {
+    expect(outputs('{"predictions": [NaN, -Infinity, Infinity, 0.5]}')).toEqual([
+      'NaN',
+      '-Infinity',
+      'Infinity',
+      '0.5',
+    ]);
+    expect(outputs('{"predictions":[[NaN,0.5],[[Infinity]],{"p":-Infinity}]}')).toEqual([
+      '[NaN,0.5]',
+      '[[Infinity]]',
+      '{"p":-Infinity}',
+    ]);
+    expect(outputs('{"results": [[["cat", NaN], ["dog", Infinity]]]}', 'classify')).toEqual([
+      '[["cat", NaN], ["dog", Infinity]]',
+    ]);
+    expect(outputs('{"results": [-Infinity, NaN]}', 'regress')).toEqual(['-Infinity', 'NaN']);
+    expect(outputs('{"outputs": {"scores": [[NaN, 1]], "ids": [-Infinity]}}')).toEqual([
+      '{"scores":[NaN, 1],"ids":-Infinity}',
+    ]);
+  });
+
+  it.each(['Nan', 'nan', 'Inf', '+Infinity', '-NaN', 'NaNx'])(
+    'refuses %s where a number may stand, as invalid JSON',
+    (word) => {
+      for (const [response, method] of [
+        [`{"predictions": [1, ${word}]}`, 'predict'],
+        [`{"predictions": [[${word}]]}`, 'predict'],
+        [`{"predictions": [{"p": ${word}}]}`, 'predict'],
+        [`{"results": [${word}]}`, 'regress'],
+        [`{"outputs": {"a": [${word}]}}`, 'predict'],
+      ] as const) {
+        const error = failure(() => outputs(response, method));
+        expect(error).toBeInstanceOf(ResponseFormatError);
+        expect(error.message).toMatch(/^response is not valid JSON \(at byte \d+\)/);
+      }
+    },
+  );
+
   it('reads a response inside a larger buffer', () => {
     const b = Buffer.from('xx{"predictions": [1, 2]}{"predictions": [3]}');
     expect(outputs(b, 'predict', 2, 25)).toEqual(['1', '2']);

@@ -21,14 +21,15 @@ function lines(text: string): string | -1 {
 
 /**
  * What `appendValues` must make of the content `text`: one line per value when `[text]` is a JSON list
- * of numbers, or of lists of numbers (as its first byte says), with no white space; otherwise -1.
+ * of numbers, or of lists of numbers (as its first byte says), with no white space; otherwise -1. A
+ * number may also be NaN, Infinity or -Infinity, standing alone as a value.
  */
 function expectedLines(text: string): string | -1 {
   if (text.length === 0) return '';
   if (/\s/.test(text)) return -1;
   let values: unknown;
   try {
-    values = JSON.parse(`[${text}]`);
+    values = JSON.parse(`[${text.replace(/(?<=^|[,[])(?:-?Infinity|NaN)(?=$|[,\]])/g, '0')}]`);
   } catch {
     return -1;
   }
@@ -41,15 +42,24 @@ function expectedLines(text: string): string | -1 {
   return `${text.split(separator).join(lists ? ']\n[' : '\n')}\n`;
 }
 
-/** Numbers as models write them: signs, fractions, exponents with and without their sign. */
-const numberText = fc
-  .tuple(
-    fc.constantFrom('', '-'),
-    fc.constantFrom('0', '1', '7', '10', '250'),
-    fc.constantFrom('', '.0', '.5', '.012345'),
-    fc.constantFrom('', 'e5', 'E+2', 'e-07', 'e+308'),
-  )
-  .map((parts) => parts.join(''));
+/**
+ * Numbers as models write them: signs, fractions, exponents with and without their sign, and the
+ * non-finite ones.
+ */
+const numberText = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom('', '-'),
+        fc.constantFrom('0', '1', '7', '10', '250'),
+        fc.constantFrom('', '.0', '.5', '.012345'),
+        fc.constantFrom('', 'e5', 'E+2', 'e-07', 'e+308'),
+      )
+      .map((parts) => parts.join('')),
+  },
+  { weight: 1, arbitrary: fc.constantFrom('NaN', 'Infinity', '-Infinity') },
+);
 const contentText = fc.oneof(
   fc.array(numberText, { minLength: 1, maxLength: 12 }).map((numbers) => numbers.join(',')),
   fc
@@ -60,7 +70,7 @@ const contentText = fc.oneof(
 const edit = fc.tuple(
   fc.nat(),
   fc.constantFrom('insert', 'delete', 'replace'),
-  fc.constantFrom(...'0123456789.,-+eE[] "\na{}:\0'),
+  fc.constantFrom(...'0123456789.,-+eE[] "\na{}:\0NIfinty'),
 );
 
 describe('LineBuffer', () => {
@@ -144,6 +154,24 @@ describe('LineBuffer', () => {
     ['an exponent without digits', '[1e+]'],
     ['a sign inside a number', '[1-2]'],
     ['text after the last list', '[1],[2]x'],
+    ...[
+      'Nan',
+      'nan',
+      'Inf',
+      'Infinit',
+      '+Infinity',
+      '-NaN',
+      'NaNx',
+      'NaN1',
+      '1NaN',
+      '--Infinity',
+      'Infinity.5',
+    ].flatMap((word) => [
+      [`${word} among numbers`, `1,${word},2`],
+      [`${word} alone`, word],
+      [`${word} in a list`, `[1],[0.5,${word}]`],
+    ]),
+    ['-Infinity as an exponent', '1e-Infinity'],
   ])('refuses %s, appending nothing', (_, text) => {
     const buffer = new LineBuffer();
     buffer.append(Buffer.from('kept\n'), 0, 5);
@@ -173,8 +201,23 @@ describe('LineBuffer', () => {
     );
   });
 
+  it('passes NaN, Infinity and -Infinity through as written, wherever blocks are cut', () => {
+    for (let shift = 0; shift < 140; shift++) {
+      const before = '1,'.repeat(shift);
+      expect(lines(`${before}NaN,-Infinity,Infinity`)).toBe(
+        `${before.replaceAll(',', '\n')}NaN\n-Infinity\nInfinity\n`,
+      );
+      expect(lines(`[${before}NaN],[-Infinity,0.5],[Infinity]`)).toBe(
+        `[${before}NaN]\n[-Infinity,0.5]\n[Infinity]\n`,
+      );
+      expect(lines(`${before}Infinity`)).toBe(`${before.replaceAll(',', '\n')}Infinity\n`);
+      expect(lines(`${before}NaN,Nan`)).toBe(-1);
+      expect(lines(`[${before}1],[-NaN]`)).toBe(-1);
+    }
+  });
+
   it('ends a list on a newline where the comma after it starts the next block', () => {
-    for (let shift = 0; shift < 40; shift++) {
+    for (let shift = 0; shift < 140; shift++) {
       const text = `[${'1,'.repeat(shift)}2],[3],[4]`;
       expect(lines(text)).toBe(`[${'1,'.repeat(shift)}2]\n[3]\n[4]\n`);
     }
