@@ -10,7 +10,7 @@ export async function serveCommand(
   stop: Promise<unknown> = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]),
 ): Promise<number> {
   if (!options.model) throw new UsageError('serve needs --model <folder>');
-  const server = await startModelServer({ modelDir: options.model, port: options.port, host: options.host });
+  const server = await startModelServer({ model: options.model, port: options.port, host: options.host });
   output.stderr(
     `Serving ${server.modelName} version ${server.version} at ${server.url}\n` +
       `  POST ${server.url}/invocations, ${server.url}/v1/models/${server.modelName}:predict; Ctrl-C stops\n`,
