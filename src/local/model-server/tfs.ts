@@ -7,8 +7,12 @@
  * name), and for classify and regress `examples` (objects keyed by input name; keys the model does not
  * take are ignored, as tf.Example features are) with an optional shared `context`.
  * Answers: `predictions` (row) or `outputs` (columnar), one output as its value, several as an object
- * keyed by output name; `results` for classify (`[["<class index>", score], ...]` per example) and
- * regress (one number per example).
+ * keyed by output name; `results` for classify (`[[label, score], ...]` per example) and regress (one
+ * number per example).
+ * Tensors of every type onnxruntime takes; an input of no declared shape takes the shape sent; a
+ * `{"b64": ...}` image for a numeric rank-4 input is decoded into its pixels (images.ts). A model has one
+ * signature, `serving_default`, which predict requests may name; classify and regress requests name the
+ * classify or regress signature of the SavedModel the ONNX file was exported from, and so any name.
  */
 import type { TfsMethod } from '../../core/tfs/codec.ts';
 import { RequestError } from '../errors.ts';
@@ -89,7 +93,7 @@ export async function prepareRequest(
       `JSON Value: ${preview(request)} not formatted correctly. 'signature_name' key must be a string value.`,
     );
   }
-  if (signatureName !== undefined && signatureName !== SIGNATURE_NAME) {
+  if (method === 'predict' && signatureName !== undefined && signatureName !== SIGNATURE_NAME) {
     throw new RequestError(`Serving signature name: ${preview(signatureName)} not found in signature def`);
   }
   if (method !== 'predict') return examples(request, method, signature);
@@ -410,25 +414,28 @@ interface NamedTensor {
   readonly tensor: OutputTensor;
 }
 
-function singleOutput(tensors: readonly NamedTensor[], method: TfsMethod): OutputTensor {
-  const [only] = tensors;
-  if (tensors.length !== 1 || only === undefined) {
+/**
+ * Classify's `[[label, score], ...]` per example: scores from the one numeric output, labels from a
+ * string output when the model has one, else "", as TFS answers a signature without classes.
+ */
+function classifyResults(tensors: readonly NamedTensor[], batch: number): string {
+  const labels = tensors.find(({ tensor }) => tensor.type === 'string')?.tensor;
+  const scores = tensors.filter(({ tensor }) => tensor.type !== 'string');
+  const [only] = scores;
+  if (scores.length !== 1 || only === undefined || tensors.length - scores.length > 1) {
     throw new RequestError(
-      `${method} needs a model with one output; this one has ${listed(tensors.map((t) => t.name))}`,
+      `classify needs a model with one output of scores (and at most one of class labels, strings); this one has ${listed(tensors.map((t) => t.name))}`,
     );
   }
-  return only.tensor;
-}
-
-function classifyResults(tensors: readonly NamedTensor[], batch: number): string {
-  const tensor = singleOutput(tensors, 'classify');
+  const { tensor } = only;
   const classes = rowSize(tensor);
   const value = elementText(tensor.type, '');
   let text = '{"results":[';
   for (let r = 0; r < batch; r++) {
     text += r > 0 ? ',[' : '[';
     for (let c = 0; c < classes; c++) {
-      text += `${c > 0 ? ',' : ''}["${c}",${value(tensor.data[r * classes + c])}]`;
+      const label = JSON.stringify(labels?.data[r * classes + c] ?? '');
+      text += `${c > 0 ? ',' : ''}[${label},${value(tensor.data[r * classes + c])}]`;
     }
     text += ']';
   }
@@ -436,7 +443,13 @@ function classifyResults(tensors: readonly NamedTensor[], batch: number): string
 }
 
 function regressResults(tensors: readonly NamedTensor[], batch: number): string {
-  const tensor = singleOutput(tensors, 'regress');
+  const [only] = tensors;
+  if (tensors.length !== 1 || only === undefined) {
+    throw new RequestError(
+      `regress needs a model with one output; this one has ${listed(tensors.map((t) => t.name))}`,
+    );
+  }
+  const { tensor } = only;
   if (rowSize(tensor) !== 1) {
     throw new RequestError(`regress needs one value per example; the model's output has ${rowSize(tensor)}`);
   }

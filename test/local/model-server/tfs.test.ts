@@ -208,9 +208,17 @@ describe('formatResponse', () => {
     );
   });
 
-  it('answers classify with class indexes and scores, and regress with one number per example', async () => {
+  it('answers classify with labels and scores, and regress with one number per example', async () => {
     expect(formatResponse(rows(2, 'classify'), iris.outputs, { probabilities })).toBe(
-      '{"results":[[["0",0.25],["1",0.5],["2",0.25]],[["0",0.1],["1",0.2],["2",0.7]]]}',
+      '{"results":[[["",0.25],["",0.5],["",0.25]],[["",0.1],["",0.2],["",0.7]]]}',
+    );
+    const labelled = [
+      { name: 'classes', type: 'string', shape: ['n', 3] },
+      { name: 'scores', type: 'float32', shape: ['n', 3] },
+    ];
+    const classes = { type: 'string', dims: [2, 3], data: ['a', 'b', 'c', 'a', 'b', 'c'] };
+    expect(formatResponse(rows(2, 'classify'), labelled, { classes, scores: probabilities })).toBe(
+      '{"results":[[["a",0.25],["b",0.5],["c",0.25]],[["a",0.1],["b",0.2],["c",0.7]]]}',
     );
     const value = { type: 'float32', dims: [3, 1], data: Float32Array.of(1.5, -2, 0.1) };
     expect(
@@ -228,7 +236,9 @@ describe('formatResponse', () => {
     };
     expect(
       (await failure(() => formatResponse(rows(1, 'classify'), twoInputs.outputs, results))).message,
-    ).toBe('classify needs a model with one output; this one has "sum", "label"');
+    ).toBe(
+      'classify needs a model with one output of scores (and at most one of class labels, strings); this one has "sum", "label"',
+    );
     expect((await failure(() => formatResponse(rows(3), iris.outputs, { probabilities }))).message).toBe(
       'output "probabilities" has 2 rows for 3 instances; the row format needs one per instance',
     );
