@@ -4,6 +4,7 @@ import { checkCommand } from './check.ts';
 import { UsageError } from './errors.ts';
 import {
   CHECK_HELP,
+  PACKAGE_HELP,
   PIPELINE_HELP,
   PLAN_HELP,
   RERUN_HELP,
@@ -14,6 +15,7 @@ import {
   UP_HELP,
 } from './help.ts';
 import { DEFAULT_DATA_DIR, rerunCommand, statusCommand } from './jobs.ts';
+import { packageCommand } from './package.ts';
 import { planCommand } from './plan.ts';
 import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
@@ -128,6 +130,24 @@ const COMMANDS: Record<string, Command> = {
           model: typeof values.model === 'string' ? values.model : undefined,
           port,
           host: String(values.host),
+        },
+        output,
+      );
+    },
+  },
+  package: {
+    help: PACKAGE_HELP,
+    options: {
+      code: { type: 'string' },
+      out: { type: 'string', default: 'model.tar.gz' },
+    },
+    run: (values, [modelDir, ...extra], output) => {
+      if (modelDir === undefined || extra.length > 0) throw new UsageError('package takes one model folder');
+      return packageCommand(
+        {
+          modelDir,
+          out: String(values.out),
+          ...(typeof values.code === 'string' && { codeDir: values.code }),
         },
         output,
       );
