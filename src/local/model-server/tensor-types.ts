@@ -147,7 +147,8 @@ export function storeElement(type: string, out: TensorData, index: number, value
 /** The 400 for a JSON value that cannot be an element of the input, in TFS's words, naming the input. */
 export function typeError(value: unknown, type: string, input: string, where: string): RequestError {
   const tfName = rule(type).tfName;
-  const range = typeof value === 'number' && Number.isInteger(value) && isNumericType(type);
+  const whole = typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value));
+  const range = whole && isNumericType(type);
   const reason = range ? `is out of range for ${tfName}` : `is not of expected type: ${tfName}`;
   return new RequestError(
     `JSON Value: ${preview(value)} Type: ${jsonType(value)} ${reason} (input ${JSON.stringify(input)}, ${where})`,
