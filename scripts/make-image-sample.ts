@@ -29,13 +29,16 @@ const random = seededRandom(SEED);
 const EDGE = [-1, -1, -1, 0, 0, 0, 1, 1, 1];
 const FILTERS = [EDGE, EDGE.map((w) => -w), transpose(EDGE), transpose(EDGE).map((w) => -w)];
 
-/** One image of a kind, `width` x `height`, RGB channels last: stripes of random width and colours, some noise. */
+/**
+ * One image of a kind, `width` x `height`, RGB channels last: stripes of random colours and width (as
+ * wide, once the image is resized to 32 x 32, as in the training images), some noise.
+ */
 function drawImage(kind: number, width: number, height: number): Uint8Array {
   const pixels = new Uint8Array(width * height * 3);
-  const stripe = 2 + Math.floor(random() * 5);
-  const colours = [0, 1].map(() => [0, 1, 2].map(() => Math.floor(random() * 256)));
-  const [first = [], second = []] = colours;
-  if (kind !== 2) second.forEach((_, c) => (second[c] = ((first[c] ?? 0) + 96 + random() * 64) % 256));
+  const stripe = Math.round((2 + Math.floor(random() * 5)) * ((kind === 0 ? height : width) / SIZE));
+  const first = [0, 1, 2].map(() => Math.floor(random() * 256));
+  // The second colour is much lighter or darker than the first, so stripes always show.
+  const second = first.map((value) => value + (value < 128 ? 1 : -1) * (100 + random() * 27));
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const along = kind === 0 ? y : x;
@@ -113,7 +116,11 @@ function transpose(kernel: readonly number[]): number[] {
 function model(dense: { weights: Float32Array; bias: Float32Array }): Uint8Array {
   const convWeights = new Float32Array(FILTERS.length * 3 * 9);
   FILTERS.forEach((filter, f) => {
-    for (let c = 0; c < 3; c++) filter.forEach((w, k) => (convWeights[(f * 3 + c) * 9 + k] = w / (3 * 255)));
+    for (let c = 0; c < 3; c++)
+      convWeights.set(
+        filter.map((w) => w / (3 * 255)),
+        (f * 3 + c) * 9,
+      );
   });
   return onnxModel({
     inputs: [{ name: 'image', dims: ['batch', SIZE, SIZE, 3] }],
