@@ -3,8 +3,9 @@
  * sharp into the input's pixels: what the DecodeJpeg at the start of a TF image model's graph does, which
  * ONNX exports lack. Values are 0-255 in the input's type; normalisation belongs in the graph.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import { RequestError } from '../errors.ts';
+import { decodeSimplePng } from './png.ts';
 import type { TensorInfo } from './tfs.ts';
 
 export interface ImageGeometry {
@@ -42,36 +43,23 @@ export interface DecodedImage {
 
 /**
  * Decodes one image to the geometry's channels, resized (every side stretched, as tf.image.resize does)
- * to its height and width when the model fixes them. `where` names the instance in errors.
+ * to its height and width when the model fixes them. `where` names the instance in errors. An image
+ * declaring more than MAX_IMAGE_PIXELS is refused before its pixels are decoded.
  */
 export async function decodeImage(
   bytes: Buffer,
   geometry: ImageGeometry,
   where: string,
 ): Promise<DecodedImage> {
+  const simple = decodeSimplePng(bytes, geometry.channels, MAX_IMAGE_PIXELS);
+  const sized = (image: DecodedImage) =>
+    (geometry.height ?? image.height) === image.height && (geometry.width ?? image.width) === image.width;
+  if (simple && sized(simple)) return simple;
   const refuse = (reason: string, cause?: unknown) =>
     new RequestError(`${where}: ${reason}`, 400, cause === undefined ? undefined : { cause });
-  let declared: Metadata;
-  try {
-    declared = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (error) {
-    throw refuse(
-      `the b64 value is not an image that can be decoded (JPEG, PNG or WebP): ${message(error)}`,
-      error,
-    );
-  }
-  const { width = 0, height = 0 } = declared;
-  if (width * height > MAX_IMAGE_PIXELS) {
-    throw refuse(
-      `the image declares ${width} x ${height} pixels, over the limit of ${MAX_IMAGE_PIXELS} (a decompression bomb?)`,
-    );
-  }
   let image = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error' });
   if (geometry.height !== undefined || geometry.width !== undefined) {
-    image = image.resize(geometry.width ?? width, geometry.height ?? height, {
-      fit: 'fill',
-      kernel: 'linear',
-    });
+    image = image.resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' });
   }
   image = geometry.channels === 1 ? image.toColourspace('b-w') : image.toColourspace('srgb');
   try {
@@ -82,8 +70,33 @@ export async function decodeImage(
     return { height: info.height, width: info.width, pixels: data };
   } catch (error) {
     if (error instanceof RequestError) throw error;
-    throw refuse(`the image cannot be decoded: ${message(error)}`, error);
+    throw await decodeError(bytes, error, refuse);
   }
+}
+
+/** Why an image was not decoded, worded for the user: its declared size when that is what was refused. */
+async function decodeError(
+  bytes: Buffer,
+  error: unknown,
+  refuse: (reason: string, cause?: unknown) => RequestError,
+): Promise<RequestError> {
+  const declared = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  if (declared === undefined) {
+    return refuse(
+      `the b64 value is not an image that can be decoded (JPEG, PNG or WebP): ${message(error)}`,
+      error,
+    );
+  }
+  const { width = 0, height = 0 } = declared;
+  if (width * height > MAX_IMAGE_PIXELS) {
+    return refuse(
+      `the image declares ${width} x ${height} pixels, over the limit of ${MAX_IMAGE_PIXELS} (a decompression bomb?)`,
+      error,
+    );
+  }
+  return refuse(`the image cannot be decoded: ${message(error)}`, error);
 }
 
 function message(error: unknown): string {

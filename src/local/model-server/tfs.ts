@@ -16,7 +16,7 @@
  */
 import type { TfsMethod } from '../../core/tfs/codec.ts';
 import { RequestError } from '../errors.ts';
-import { decodeImage, type ImageGeometry, imageGeometry } from './images.ts';
+import { type DecodedImage, decodeImage, type ImageGeometry, imageGeometry } from './images.ts';
 import {
   allocateTensor,
   elementText,
@@ -67,6 +67,8 @@ export const SIGNATURE_NAME = 'serving_default';
 
 /** The most bytes the images of one request may decode to: memory stays bounded whatever is sent. */
 export const MAX_IMAGE_TENSOR_BYTES = 1024 ** 3;
+/** Images of a request decoded at once: enough to keep sharp's threads busy, few enough to hold. */
+const IMAGES_IN_FLIGHT = 8;
 
 type JsonObject = Record<string, unknown>;
 
@@ -207,8 +209,8 @@ function columns(inputs: unknown, signature: Signature): Prepared {
 }
 
 /**
- * Images sent as `{"b64": ...}` (or, among them, as pixel arrays), decoded one after the other into the
- * input's tensor: at most one decoded image is held besides the tensor.
+ * Images sent as `{"b64": ...}` (or, among them, as pixel arrays), decoded into the input's tensor a few
+ * at a time: at most IMAGES_IN_FLIGHT decoded images are held besides the tensor.
  */
 async function imageFeed(
   input: TensorInfo,
@@ -216,45 +218,50 @@ async function imageFeed(
   values: readonly unknown[],
   where: (r: number) => string,
 ): Promise<Feed> {
-  let dims: number[] | undefined;
-  let data: TensorData | undefined;
-  for (const [r, value] of values.entries()) {
-    const image = isBase64(value)
-      ? await decodeImage(Buffer.from(value.b64, 'base64'), geometry, where(r))
-      : undefined;
-    if (dims === undefined) {
-      const height = image?.height ?? geometry.height;
-      const width = image?.width ?? geometry.width;
-      if (height === undefined || width === undefined) {
-        throw new RequestError(
-          `${where(r)}: the first instance of image input ${JSON.stringify(input.name)} must be {"b64": ...} to give its size`,
-        );
-      }
-      dims = geometry.channelsLast ? [height, width, geometry.channels] : [geometry.channels, height, width];
-      const elements = values.length * height * width * geometry.channels;
-      const bytes = elements * bytesPerElement(input.type);
-      if (bytes > MAX_IMAGE_TENSOR_BYTES) {
-        throw new RequestError(
-          `the ${values.length} images of input ${JSON.stringify(input.name)} decode to ${bytes} bytes, over the limit of ${MAX_IMAGE_TENSOR_BYTES}: send fewer per request`,
-        );
-      }
-      data = allocateTensor(input.type, elements);
-    }
-    const size = dims.reduce((a, b) => a * b, 1);
-    if (data === undefined) throw new Error('unreachable: the tensor is allocated with the first image');
-    if (image === undefined) {
-      fillChecked(value, dims, input, data, r * size, where(r));
-      continue;
-    }
-    const [height, width] = geometry.channelsLast ? [dims[0], dims[1]] : [dims[1], dims[2]];
+  const decode = (r: number) => {
+    const value = values[r];
+    return isBase64(value) ? decodeImage(Buffer.from(value.b64, 'base64'), geometry, where(r)) : undefined;
+  };
+  // The first image gives the size when the model fixes none.
+  const first = await decode(0);
+  const height = first?.height ?? geometry.height;
+  const width = first?.width ?? geometry.width;
+  if (height === undefined || width === undefined) {
+    throw new RequestError(
+      `${where(0)}: the first instance of image input ${JSON.stringify(input.name)} must be {"b64": ...} to give its size`,
+    );
+  }
+  const dims = geometry.channelsLast
+    ? [height, width, geometry.channels]
+    : [geometry.channels, height, width];
+  const size = height * width * geometry.channels;
+  const bytes = values.length * size * bytesPerElement(input.type);
+  if (bytes > MAX_IMAGE_TENSOR_BYTES) {
+    throw new RequestError(
+      `the ${values.length} images of input ${JSON.stringify(input.name)} decode to ${bytes} bytes, over the limit of ${MAX_IMAGE_TENSOR_BYTES}: send fewer per request`,
+    );
+  }
+  const data = allocateTensor(input.type, values.length * size);
+  const place = (r: number, image: DecodedImage | undefined) => {
+    if (image === undefined) return fillChecked(values[r], dims, input, data, r * size, where(r));
     if (image.height !== height || image.width !== width) {
       throw new RequestError(
         `${where(r)}: the image is ${image.width} x ${image.height} pixels, but the first one of the request is ${width} x ${height} and the model fixes no size`,
       );
     }
     writePixels(image.pixels, geometry, data, r * size);
+  };
+  place(0, first);
+  for (let start = 1; start < values.length; start += IMAGES_IN_FLIGHT) {
+    const rows = Array.from(
+      { length: Math.min(IMAGES_IN_FLIGHT, values.length - start) },
+      (_, k) => start + k,
+    );
+    const images = await Promise.all(rows.map(decode));
+    rows.forEach((r, k) => {
+      place(r, images[k]);
+    });
   }
-  if (dims === undefined || data === undefined) throw new RequestError(`input ${input.name} got no instance`);
   return { name: input.name, type: input.type, data, dims: [values.length, ...dims] };
 }
 
