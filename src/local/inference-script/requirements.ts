@@ -8,7 +8,8 @@ import type { Python } from './python.ts';
 
 /**
  * Prints, as JSON, the lines of a requirements file that the Python running it does not satisfy
- * already; an option line, a URL or a path counts as unsatisfied, since only pip can tell.
+ * already; a URL, a path or another file (`-r`, `-e`) counts as unsatisfied, since only pip can tell.
+ * Lines that only tell pip where to look (`--no-index`, `--find-links ...`) are no requirement.
  */
 const UNSATISFIED = `
 import json, sys
@@ -17,10 +18,12 @@ try:
     from packaging.requirements import Requirement
 except ImportError:
     from pip._vendor.packaging.requirements import Requirement
+WHERE_TO_LOOK = {"--no-index", "--find-links", "-f", "--index-url", "-i", "--extra-index-url", "--trusted-host",
+                 "--pre", "--prefer-binary", "--only-binary", "--no-binary"}
 unsatisfied = []
 for line in open(sys.argv[1], encoding="utf-8"):
     line = line.split(" #")[0].strip()
-    if not line or line.startswith("#"):
+    if not line or line.startswith("#") or line.split("=")[0].split()[0] in WHERE_TO_LOOK:
         continue
     try:
         requirement = Requirement(line)

@@ -39,7 +39,8 @@ export interface ModelServerOptions {
   /** Inference worker threads, each running one request at a time. Default: the cores, at most 4. */
   readonly workers?: number;
   /**
-   * The container's environment: SAGEMAKER_TFS_DEFAULT_MODEL_NAME (the default model of several),
+   * The container's environment: SAGEMAKER_TFS_DEFAULT_MODEL_NAME or TFS_DEFAULT_MODEL_NAME (the
+   * default model of several),
    * SAGEMAKER_GUNICORN_WORKERS (inference.py workers; default one per core), and what the script sees.
    * Default: this process's.
    */
@@ -80,7 +81,8 @@ const CUSTOM_ATTRIBUTE = /tfs-[a-z-]+=[^,]+/g;
 export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
   const { port = 0, host = '127.0.0.1', environment = process.env } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const defaultName = environment.SAGEMAKER_TFS_DEFAULT_MODEL_NAME || undefined;
+  const defaultName =
+    environment.SAGEMAKER_TFS_DEFAULT_MODEL_NAME || environment.TFS_DEFAULT_MODEL_NAME || undefined;
   const artifact = await openModel(options.model, {
     ...(defaultName !== undefined && { defaultModelName: defaultName }),
     ...(options.maxUnpackedBytes !== undefined && { maxUnpackedBytes: options.maxUnpackedBytes }),

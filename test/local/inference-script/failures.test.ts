@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningModelServer, startModelServer } from '../../../src/local/model-server/server.ts';
 import { halfPlusThreeRoot } from '../../support/half-plus-three.ts';
@@ -191,5 +193,45 @@ describe('a script that cannot serve', () => {
         'code/inference.py runs with python3, and none was found (tried PIPELINE_PYTHON)',
       ),
     });
+  });
+});
+
+describe('code/requirements.txt', () => {
+  it('is installed once into the cache, and the script imports what it installed', async () => {
+    const wheels = join(root, 'wheels');
+    await mkdir(wheels, { recursive: true });
+    // A wheel built by hand, so that pip installs it without reaching any index.
+    await promisify(execFile)('/usr/bin/python3', [
+      '-c',
+      [
+        'import sys, zipfile',
+        'files = {"tinyhelper/__init__.py": "ANSWER = 42\\n",',
+        '  "tinyhelper-0.1.dist-info/METADATA": "Metadata-Version: 2.1\\nName: tinyhelper\\nVersion: 0.1\\n",',
+        '  "tinyhelper-0.1.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: hand\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+        'record = "".join(name + ",,\\n" for name in files) + "tinyhelper-0.1.dist-info/RECORD,,\\n"',
+        'with zipfile.ZipFile(sys.argv[1] + "/tinyhelper-0.1-py3-none-any.whl", "w") as wheel:',
+        '    for name, text in files.items(): wheel.writestr(name, text)',
+        '    wheel.writestr("tinyhelper-0.1.dist-info/RECORD", record)',
+      ].join('\n'),
+      wheels,
+    ]);
+    const code = {
+      'inference.py':
+        'import tinyhelper\ndef handler(data, context):\n    return str(tinyhelper.ANSWER), "text/plain"\n',
+      'requirements.txt': `--no-index\n--find-links ${wheels}\ntinyhelper==0.1\n`,
+    };
+    const environment = { ...process.env, PIPELINE_CACHE_DIR: join(root, 'requirements-cache') };
+    lines.length = 0;
+
+    for (let start = 0; start < 2; start++) {
+      const server = await serve(code, environment);
+      try {
+        expect((await invoke(server, '')).text).toBe('42');
+      } finally {
+        await server.close();
+      }
+    }
+
+    expect(lines.filter((line) => line.startsWith('installing tinyhelper==0.1'))).toHaveLength(1);
   });
 });
