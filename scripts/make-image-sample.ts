@@ -213,7 +213,9 @@ async function servedAccuracy(model: Uint8Array): Promise<number> {
   const session = await InferenceSession.create(model);
   const test = Array.from({ length: 300 }, (_, k) => k % LABELS.length);
   const images = new Float32Array(test.length * SIZE * SIZE * 3);
-  test.forEach((kind, k) => images.set(drawImage(kind, SIZE, SIZE), k * SIZE * SIZE * 3));
+  test.forEach((kind, k) => {
+    images.set(drawImage(kind, SIZE, SIZE), k * SIZE * SIZE * 3);
+  });
   const output = await session.run({ image: new Tensor('float32', images, [test.length, SIZE, SIZE, 3]) });
   await session.release();
   const probabilities = output.probabilities?.data as Float32Array;
