@@ -4,8 +4,8 @@
  * images apart. Its convolution is constructed (edge filters, as the first layer of an image model
  * learns them); its dense layer is trained here, from a fixed seed, on generated images. Writes
  *   samples/models/stripes/1/model.onnx    input `image` [batch, 32, 32, 3] (0-255, channels last),
- *                                          output `probabilities` [batch, 3]
- *   samples/models/stripes/code/inference.py   the pre- and post-processing (see the README)
+ *                                          output `probabilities` [batch, 3], in the order of LABELS,
+ *                                          which samples/models/stripes/code/inference.py names
  *   samples/images/*.png, *.jpg            a few images of each kind, of other sizes than 32 x 32
  * and prints the accuracy onnxruntime reaches on new generated images.
  */
@@ -153,41 +153,12 @@ function model(dense: { weights: Float32Array; bias: Float32Array }): Uint8Array
   });
 }
 
-const INFERENCE_PY = `"""Pre- and post-processing for the stripes sample, in the shape the SageMaker TFS container runs.
-
-Each request is one image file (JPEG, PNG or WebP), as a transform job sends an object with
-SplitType None. The model's serving signature takes images as {"b64": ...} values, as TF image models
-that decode JPEG in their graph do, so the image is passed on base64-encoded and undecoded.
-"""
-import base64
-import json
-
-LABELS = ${JSON.stringify(LABELS)}
-
-
-def input_handler(data, context):
-    image = data.read()
-    if not image:
-        raise ValueError("the request has no image")
-    return json.dumps({"instances": [{"b64": base64.b64encode(image).decode("ascii")}]})
-
-
-def output_handler(response, context):
-    if response.status_code != 200:
-        raise ValueError(response.text)
-    scores = response.json()["predictions"][0]
-    best = max(range(len(scores)), key=scores.__getitem__)
-    return json.dumps({"label": LABELS[best], "score": round(scores[best], 4)}), "application/json"
-`;
-
 const kinds = Array.from({ length: 600 }, (_, k) => k % LABELS.length);
 const training = kinds.map((kind) => features(drawImage(kind, SIZE, SIZE)));
 const bytes = model(trainDense(training, kinds));
 const modelPath = samples('models/stripes/1/model.onnx');
 mkdirSync(dirname(modelPath), { recursive: true });
 writeFileSync(modelPath, bytes);
-mkdirSync(samples('models/stripes/code'), { recursive: true });
-writeFileSync(samples('models/stripes/code/inference.py'), INFERENCE_PY);
 
 mkdirSync(samples('images'), { recursive: true });
 const bundled: [string, number, number, number, 'png' | 'jpg'][] = [

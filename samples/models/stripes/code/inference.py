@@ -7,7 +7,7 @@ that decode JPEG in their graph do, so the image is passed on base64-encoded and
 import base64
 import json
 
-LABELS = ["horizontal stripes","vertical stripes","plain"]
+LABELS = ["horizontal stripes", "vertical stripes", "plain"]  # the model's output order (scripts/make-image-sample.ts)
 
 
 def input_handler(data, context):
