@@ -75,7 +75,7 @@ describe.each(Object.entries(SCRIPTS))('code/inference.py with %s', (name, code)
   beforeAll(async () => {
     const model = await halfPlusThreeRoot(join(root, name.replaceAll(/\W+/g, '-')), code);
     serve = await pipelineServe(['--model', model]);
-  });
+  }, 120_000);
   afterAll(async () => {
     await serve?.stop();
   });

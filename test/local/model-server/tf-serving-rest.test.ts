@@ -17,7 +17,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'tf-serving-rest-'));
   await halfPlusThreeRoot(join(root, 'model'));
   serve = await pipelineServe(['--model', join(root, 'model', 'half_plus_three')]);
-});
+}, 120_000);
 
 afterAll(async () => {
   await serve?.stop();
