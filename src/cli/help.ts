@@ -51,6 +51,7 @@ Options:
   --port N               the webhook's port (default 8080; 0 picks a free one)
   --host H               the address it listens on (default 127.0.0.1)
   --model-url URL        score with a running server that speaks the SageMaker container contract
+                         (jobs then need no model)
   --settle-seconds N     how long an inbox job waits for a sidecar before planning (default 2)
   -h, --help             this text
 
