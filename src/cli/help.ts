@@ -8,7 +8,8 @@ Usage:
   pipeline status [jobId]              the jobs of a data dir and how they ended
   pipeline rerun <jobId>               run a past job again: same inputs and spec (an interrupted one
                                        under its own id, any other under a new one)
-  pipeline serve --model DIR           the local model server alone (TFS REST API, SageMaker contract)
+  pipeline serve --model M             the local model server alone (TFS REST API, SageMaker contract)
+  pipeline package <model dir>         check a model and write the model.tar.gz the TFS container takes
   pipeline check <file...> [options]   read files as the Shard step would and report bad records
   pipeline plan <file...> [options]    what a job would do in the cloud and about what it would cost
   pipeline sweep [options]             find (and with --delete, delete) what stopped runs left behind
@@ -26,13 +27,15 @@ record, in input order), <out>/_errors.jsonl (records that could not be scored, 
 <out>/_summary.json (counts). Progress goes to stderr.
 
 Options:
-  --model M          a model folder in TFS layout: <name>/<version>/model.onnx (the highest version serves)
+  --model M          a model folder in TFS layout (<name>/<version>/model.onnx), a model root as
+                     model.tar.gz lays it out (version folders, code/inference.py), or the .tar.gz
   --job F            a job spec (JSON; see the README); a relative "model" in it is relative to F
   --out DIR          where the results go (default: results/<jobId>, or the data dir's results/<jobId>)
   --data-dir DIR     the folder playing the bucket (default: a fresh temporary one, removed afterwards);
                      the same run, interrupted there before, runs again from the start under its job id
   --model-url URL    score with a running server that speaks the SageMaker container contract
-                     (/ping, /invocations), such as TensorFlow Serving's SageMaker image, instead
+                     (/ping, /invocations), such as TensorFlow Serving's SageMaker image, instead;
+                     no model is needed then
   --json             print the job's summary as JSON, as the last line of stdout
   -h, --help         this text
 `;
@@ -57,6 +60,7 @@ Options:
   --port N               the webhook's port (default 8080; 0 picks a free one)
   --host H               the address it listens on (default 127.0.0.1)
   --model-url URL        score with a running server that speaks the SageMaker container contract
+                         (jobs then need no model)
   --settle-seconds N     how long an inbox job waits for a sidecar before planning (default 2)
   --grace-seconds N      how long jobs under way may take to end once stopped (default 30)
   -h, --help             this text
@@ -91,17 +95,41 @@ Options:
   -h, --help        this text
 `;
 
-export const SERVE_HELP = `pipeline serve --model DIR [options]: the local model server alone, like tensorflow_model_server
+export const SERVE_HELP = `pipeline serve --model M [options]: the local model server alone, like the SageMaker TFS container
 
-DIR holds a model in TFS layout, <version>/model.onnx (the highest version serves; its name is DIR's
-folder name). It answers GET /ping, POST /invocations, GET /execution-parameters, and the TFS REST API:
+M is what a model.tar.gz for the SageMaker TensorFlow Serving container holds, or the .tar.gz itself:
+a model folder with version folders (<name>/<version>/model.onnx; its name is the folder's), or a
+model root with version folders or <name>/<version>/ folders and an optional code/ (inference.py,
+requirements.txt, lib/). Every all-digit folder is a version (00000123 is 123) and every version
+serves; a request naming none gets the highest. Several models: SAGEMAKER_TFS_DEFAULT_MODEL_NAME names
+the default. Each version needs a model.onnx (a SavedModel beside it is for the cloud).
+
+It answers GET /ping, POST /invocations (through code/inference.py when there is one, run by python3
+worker processes: PIPELINE_PYTHON, else the first of python3 and /usr/bin/python3 that has the
+requests package), GET /execution-parameters, and the TFS REST API:
 POST /v1/models/<name>[/versions/<v>]:predict|classify|regress, GET /v1/models/<name>[/metadata].
 
 Options:
-  --model DIR    the model folder
+  --model M      the model folder, model root or model.tar.gz
   --port N       the port (default 8080; 0 picks a free one)
   --host H       the address to listen on (default 127.0.0.1)
   -h, --help     this text
+`;
+
+export const PACKAGE_HELP = `pipeline package <model dir> [options]: write the model.tar.gz the SageMaker TFS container takes
+
+The model folder holds version folders (all digits, each with saved_model.pb or model.onnx), or
+<name>/<version>/ folders, and maybe code/. The archive holds them at its root with code/ beside them,
+so the same file serves locally (pipeline serve --model model.tar.gz) and in the cloud. Checked first:
+each version folder holds a model, and code/inference.py compiles under python3 and defines handler,
+or both input_handler and output_handler.
+
+Options:
+  --code DIR     the code/ to package (inference.py, requirements.txt, lib/) instead of <model dir>/code
+  --out FILE     the archive to write (default model.tar.gz)
+  -h, --help     this text
+
+Exit status: 0 when written, 2 when a rule is broken (named on stderr).
 `;
 
 export const CHECK_HELP = `pipeline check <file...> [options]: read files as the Shard step would and report bad records

@@ -9,6 +9,8 @@ import { UsageError } from './errors.ts';
 export interface JobOptions {
   readonly model?: string;
   readonly jobFile?: string;
+  /** A running server to score with (`--model-url`): the model then needs no other name. */
+  readonly modelUrl?: string;
 }
 
 /**
@@ -23,8 +25,11 @@ export async function commandLineJob(options: JobOptions): Promise<JobSource> {
     job.model = localPath(job.model, dirname(resolve(options.jobFile)));
   }
   if (options.model !== undefined) job.model = localPath(options.model, process.cwd());
+  if (job.model === undefined && options.modelUrl !== undefined) job.model = options.modelUrl;
   if (job.model === undefined)
-    throw new UsageError('no model: give --model <folder> or a job file with "model" (--job job.json)');
+    throw new UsageError(
+      'no model: give --model <folder or model.tar.gz>, --model-url, or a job file with "model" (--job job.json)',
+    );
   return job;
 }
 

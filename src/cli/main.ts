@@ -4,6 +4,7 @@ import { SPLIT_TYPES, type SplitType } from '../core/spec/split-types.ts';
 import { UsageError } from './errors.ts';
 import {
   CHECK_HELP,
+  PACKAGE_HELP,
   PIPELINE_HELP,
   PLAN_HELP,
   RERUN_HELP,
@@ -122,7 +123,8 @@ const COMMANDS: Record<string, Command> = {
     },
     run: async (values, extra, output) => {
       if (extra.length > 0) throw new UsageError(`serve takes no file (got ${extra.join(' ')}); use --model`);
-      if (typeof values.model !== 'string') throw new UsageError('serve needs --model <folder>');
+      if (typeof values.model !== 'string')
+        throw new UsageError('serve needs --model <folder or model.tar.gz>');
       const port = Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError('--port must be a port number from 0 to 65535');
@@ -131,6 +133,24 @@ const COMMANDS: Record<string, Command> = {
           model: values.model,
           port,
           host: String(values.host),
+        },
+        output,
+      );
+    },
+  },
+  package: {
+    help: PACKAGE_HELP,
+    options: {
+      code: { type: 'string' },
+      out: { type: 'string', default: 'model.tar.gz' },
+    },
+    run: async (values, [modelDir, ...extra], output) => {
+      if (modelDir === undefined || extra.length > 0) throw new UsageError('package takes one model folder');
+      return (await import('./package.ts')).packageCommand(
+        {
+          modelDir,
+          out: String(values.out),
+          ...(typeof values.code === 'string' && { codeDir: values.code }),
         },
         output,
       );

@@ -17,7 +17,6 @@ export interface RunCommand extends JobOptions {
   readonly out?: string;
   /** The folder playing the bucket; a fresh temporary one, removed afterwards, when not given. */
   readonly dataDir?: string;
-  readonly modelUrl?: string;
   readonly json: boolean;
 }
 

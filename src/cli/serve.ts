@@ -8,9 +8,16 @@ export async function serveCommand(
   output: Output,
   stop: Promise<unknown> = Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]),
 ): Promise<number> {
-  const server = await startModelServer({ modelDir: options.model, port: options.port, host: options.host });
+  const server = await startModelServer({
+    model: options.model,
+    port: options.port,
+    host: options.host,
+    log: (line) => output.stderr(`${line}\n`),
+  });
+  const models = server.models.map(({ name, versions }) => `${name} (versions ${versions.join(', ')})`);
   output.stderr(
-    `Serving ${server.modelName} version ${server.version} at ${server.url}\n` +
+    `Serving ${models.join('; ')} at ${server.url}; the default model is ${server.modelName}\n` +
+      (server.inferenceScript ? '  POST /invocations goes through code/inference.py\n' : '') +
       `  POST ${server.url}/invocations, ${server.url}/v1/models/${server.modelName}:predict; Ctrl-C stops\n`,
   );
   output.stdout(`${server.url}\n`);

@@ -72,9 +72,27 @@ export class ModelLayoutError extends PipelineError {
   override readonly name = 'ModelLayoutError';
 }
 
+/** A model.tar.gz holds an entry that would land outside the folder it is unpacked into, or too much. */
+export class UnsafeArchiveError extends PipelineError {
+  override readonly name = 'UnsafeArchiveError';
+}
+
 /** onnxruntime cannot load the model, or the model has inputs the local model server cannot feed. */
 export class ModelLoadError extends PipelineError {
   override readonly name = 'ModelLoadError';
+}
+
+/**
+ * A model's code/inference.py cannot serve: it defines neither `handler` nor both `input_handler` and
+ * `output_handler`, it fails to load, or its requirements.txt cannot be installed. The server does not start.
+ */
+export class InferenceScriptError extends PipelineError {
+  override readonly name = 'InferenceScriptError';
+}
+
+/** No python3 (with the requests package) to run a model's code/inference.py. */
+export class PythonNotFoundError extends PipelineError {
+  override readonly name = 'PythonNotFoundError';
 }
 
 /** A request the server answers with a client error; `status` is the HTTP status, as TFS would give. */

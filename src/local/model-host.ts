@@ -13,7 +13,7 @@ export interface LocalModelHostOptions {
   readonly baseDir?: string;
   /** A running container that speaks the SageMaker contract, used for every model instead of a local server. */
   readonly modelUrl?: string;
-  readonly start?: (modelDir: string) => Promise<RunningModelServer>;
+  readonly start?: (model: string) => Promise<RunningModelServer>;
 }
 
 /**
@@ -29,16 +29,25 @@ export class LocalModelHost implements ModelHost {
     this.options = options;
   }
 
-  async start(container: { modelDataUrl: string }): Promise<{ url: string; close(): Promise<void> }> {
+  async start(container: {
+    modelDataUrl: string;
+    environment?: Record<string, string>;
+  }): Promise<{ url: string; close(): Promise<void> }> {
     const { modelUrl } = this.options;
     if (modelUrl) return { url: modelUrl.replace(/\/+$/, ''), close: async () => undefined };
-    const folder = this.folderOf(container.modelDataUrl);
-    let entry = this.servers.get(folder);
+    const model = this.pathOf(container.modelDataUrl);
+    const environment = container.environment ?? {};
+    const key = `${model}\n${JSON.stringify(environment)}`;
+    let entry = this.servers.get(key);
     if (!entry) {
-      const server = (this.options.start ?? ((modelDir) => startModelServer({ modelDir })))(folder);
+      const start =
+        this.options.start ??
+        ((path: string, env: Record<string, string>) =>
+          startModelServer({ model: path, environment: { ...process.env, ...env } }));
+      const server = start(model, environment);
       entry = { server, users: 0 };
-      this.servers.set(folder, entry);
-      server.catch(() => this.servers.delete(folder));
+      this.servers.set(key, entry);
+      server.catch(() => this.servers.delete(key));
     }
     entry.users++;
     const started = entry;
@@ -51,7 +60,7 @@ export class LocalModelHost implements ModelHost {
         closed = true;
         started.users--;
         if (started.users > 0) return;
-        this.servers.delete(folder);
+        this.servers.delete(key);
         await (await started.server).close();
       },
     };
@@ -64,17 +73,16 @@ export class LocalModelHost implements ModelHost {
     await Promise.allSettled(entries.map(async ({ server }) => (await server).close()));
   }
 
-  private folderOf(modelDataUrl: string): string {
+  private pathOf(modelDataUrl: string): string {
     const bucketUrl = `s3://${LOCAL_BUCKET}/`;
-    const archive = /\.tar\.gz$/.test(modelDataUrl);
-    if (modelDataUrl.startsWith(bucketUrl) && !archive) {
+    if (modelDataUrl.startsWith(bucketUrl)) {
       return resolve(this.options.dataDir, modelDataUrl.slice(bucketUrl.length));
     }
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(modelDataUrl) || archive) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(modelDataUrl)) {
       throw new LocalModelError(
-        `model ${modelDataUrl}: local mode serves a model folder in TFS layout (<name>/<version>/model.onnx), ` +
-          'given as a path or as s3://local/<folder in the data dir>; to score with another server (TensorFlow ' +
-          'Serving for a SavedModel, such as a packaged TF-Hub model), give --model-url',
+        `model ${modelDataUrl}: local mode serves a model folder in TFS layout (<name>/<version>/model.onnx) ` +
+          'or a model.tar.gz, given as a path or as s3://local/<key in the data dir>; to score with another ' +
+          'server (TensorFlow Serving for a SavedModel, such as a packaged TF-Hub model), give --model-url',
       );
     }
     return isAbsolute(modelDataUrl)

@@ -81,6 +81,8 @@ export class LocalStack {
       trainingImage: 'local/tensorflow-training',
       packagingSource: packagingSource(TRAINING_SOURCE),
       localModels: true,
+      // Jobs scored by a server given by URL need no model of their own.
+      ...(options.modelUrl !== undefined && { defaultJob: { model: options.modelUrl } }),
     };
     const workers = shardThreads(Math.min(4, availableParallelism()));
     this.functions = {

@@ -144,7 +144,8 @@ describe('the local stack', () => {
     const failure = first.outcome.status === 'FAILED' ? first.outcome.error.message : '';
     expect(JSON.parse(failure)).toMatchObject({
       EndpointStatus: 'Failed',
-      FailureReason: expect.stringContaining('local mode serves a model folder in TFS layout'),
+      // The packaged model.tar.gz is read as the container reads it; its SavedModel runs only in the cloud.
+      FailureReason: expect.stringContaining('is a TensorFlow SavedModel, which runs only in the cloud'),
     });
     const cached: string[] = [];
     for await (const object of stack.store.list('models/hub-cache/')) cached.push(object.key);

@@ -22,24 +22,33 @@ const LINE_END = /\r?\n/;
 
 const decoder = new TextDecoder();
 
-/** The TFS request a body stands for, parsed. */
-export function readRequest(kind: BodyKind, body: Uint8Array): unknown {
+type Reviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
+
+/** Integers past 2^53 as BigInt, from their digits, for 64-bit integer inputs. */
+const exactIntegers: Reviver = (_key, value, context) =>
+  typeof value === 'number' && !Number.isSafeInteger(value) && /^-?\d+$/.test(context?.source ?? '')
+    ? BigInt(context?.source ?? '')
+    : value;
+
+/** The TFS request a body stands for, parsed; with `exact`, large integers are kept exact as BigInt. */
+export function readRequest(kind: BodyKind, body: Uint8Array, exact = false): unknown {
   const text = decoder.decode(body);
-  if (kind === 'csv') return { instances: parseJson(`[${lines(text).map(csvLine).join(',')}]`) };
-  if (kind === 'tfs' || TFS_KEY.test(text)) return parseJson(text);
-  if (JSON_LINES.test(text)) return jsonLines(text);
-  return { instances: parseJson(LIST_OF_LISTS.test(text) ? text : `[${text}]`) };
+  const reviver = exact ? exactIntegers : undefined;
+  if (kind === 'csv') return { instances: parseJson(`[${lines(text).map(csvLine).join(',')}]`, '', reviver) };
+  if (kind === 'tfs' || TFS_KEY.test(text)) return parseJson(text, '', reviver);
+  if (JSON_LINES.test(text)) return jsonLines(text, reviver);
+  return { instances: parseJson(LIST_OF_LISTS.test(text) ? text : `[${text}]`, '', reviver) };
 }
 
-function jsonLines(text: string): unknown {
+function jsonLines(text: string, reviver: Reviver | undefined): unknown {
   const found = lines(text);
   const [only] = found;
-  if (found.length === 1 && only !== undefined) return { instances: parseJson(only.text) };
+  if (found.length === 1 && only !== undefined) return { instances: parseJson(only.text, '', reviver) };
   try {
-    return { instances: JSON.parse(`[${found.map((line) => line.text).join(',')}]`) as unknown };
+    return { instances: JSON.parse(`[${found.map((line) => line.text).join(',')}]`, reviver) as unknown };
   } catch {
     // Parsed again line by line only to name the line that breaks.
-    return { instances: found.map((line) => parseJson(line.text, ` on line ${line.number}`)) };
+    return { instances: found.map((line) => parseJson(line.text, ` on line ${line.number}`, reviver)) };
   }
 }
 
@@ -62,10 +71,10 @@ function csvLine(line: Line): string {
   return csvInstance(parseCsvFields(Buffer.from(line.text)));
 }
 
-function parseJson(text: string, where = ''): unknown {
+function parseJson(text: string, where: string, reviver: Reviver | undefined): unknown {
   if (text.trim() === '') throw new RequestError('JSON Parse error: The document is empty');
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(text, reviver) as unknown;
   } catch (error) {
     throw new RequestError(`JSON Parse error${where}: ${(error as Error).message}`);
   }

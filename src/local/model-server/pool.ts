@@ -4,9 +4,11 @@ import { ModelLoadError } from '../errors.ts';
 import type { BodyKind } from './invocation.ts';
 import type { Signature } from './tfs.ts';
 
-/** What a worker is sent: a request body, moved to it, with how to read it. */
+/** What a worker is sent: a request body, moved to it, with how to read it and the servable it is for. */
 export interface Job {
   readonly id: number;
+  /** The index of the model version in the files the pool was started on. */
+  readonly servable: number;
   readonly kind: BodyKind;
   readonly method: TfsMethod;
   readonly body: Uint8Array;
@@ -27,9 +29,9 @@ export interface Stop {
   readonly stop: true;
 }
 
-/** A worker's first message, once its session is loaded. */
+/** A worker's first message, once its sessions are loaded: each servable's signature. */
 export interface Ready {
-  readonly signature: Signature;
+  readonly signatures: readonly Signature[];
 }
 
 interface Pending {
@@ -45,16 +47,17 @@ interface Slot {
 }
 
 /**
- * Worker threads, each with its own onnxruntime session of the model, so inference never blocks the
- * HTTP thread. A job goes to the worker with the fewest jobs in hand; each worker runs its jobs in turn.
+ * Worker threads, each with its own onnxruntime session of every servable, so inference never blocks
+ * the HTTP thread. A job goes to the worker with the fewest jobs in hand; each worker runs its jobs in turn.
  */
 export class InferencePool {
-  readonly signature: Signature;
+  /** Each servable's signature, in the order of the files given. */
+  readonly signatures: readonly Signature[];
   private readonly slots: Slot[];
   private nextId = 0;
 
-  private constructor(workers: readonly Worker[], signature: Signature) {
-    this.signature = signature;
+  private constructor(workers: readonly Worker[], signatures: readonly Signature[]) {
+    this.signatures = signatures;
     this.slots = workers.map((worker) => {
       const slot: Slot = { worker, pending: new Map(), alive: true };
       worker.on('message', ({ id, status, body }: Reply) => {
@@ -75,25 +78,25 @@ export class InferencePool {
     });
   }
 
-  /** Starts `size` workers on the model file and waits until each has loaded it. */
-  static async start(file: string, size: number): Promise<InferencePool> {
+  /** Starts `size` workers on the model files and waits until each has loaded them. */
+  static async start(files: readonly string[], size: number): Promise<InferencePool> {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`a model server needs a whole number of workers, at least 1, not ${size}`);
     }
-    const spawn = () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { file } });
+    const spawn = () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { files } });
     const first = spawn();
     const others = Array.from({ length: size - 1 }, spawn);
     const workers = [first, ...others];
     const loads = [loaded(first), ...others.map(loaded)] as const;
     try {
-      const [signature] = await Promise.all(loads);
-      return new InferencePool(workers, signature);
+      const [signatures] = await Promise.all(loads);
+      return new InferencePool(workers, signatures);
     } catch (error) {
       // The others may still be loading: they are stopped once they are done, never in the middle.
       await Promise.allSettled(loads);
       await Promise.all(workers.map(stop));
       const reason = error instanceof Error ? error.message : String(error);
-      throw new ModelLoadError(`${file} cannot be served: ${reason}`, { cause: error });
+      throw new ModelLoadError(`${files.join(', ')} cannot be served: ${reason}`, { cause: error });
     }
   }
 
@@ -102,7 +105,7 @@ export class InferencePool {
   }
 
   /** Runs one request on the least busy worker. The body's buffer is moved there, so it is unusable after. */
-  run(kind: BodyKind, method: TfsMethod, body: Uint8Array): Promise<Answer> {
+  run(servable: number, kind: BodyKind, method: TfsMethod, body: Uint8Array): Promise<Answer> {
     let slot: Slot | undefined;
     for (const candidate of this.slots) {
       if (candidate.alive && (slot === undefined || candidate.pending.size < slot.pending.size)) {
@@ -113,7 +116,7 @@ export class InferencePool {
     const id = this.nextId++;
     const { pending, worker } = slot;
     const answer = new Promise<Answer>((resolve, reject) => pending.set(id, { resolve, reject }));
-    const job: Job = { id, kind, method, body };
+    const job: Job = { id, servable, kind, method, body };
     worker.postMessage(job, [body.buffer as ArrayBuffer]);
     return answer;
   }
@@ -138,9 +141,9 @@ function stop(worker: Worker): Promise<void> {
   });
 }
 
-function loaded(worker: Worker): Promise<Signature> {
+function loaded(worker: Worker): Promise<readonly Signature[]> {
   return new Promise((resolve, reject) => {
-    worker.once('message', ({ signature }: Ready) => resolve(signature));
+    worker.once('message', ({ signatures }: Ready) => resolve(signatures));
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`model worker stopped with exit code ${code}`)));
   });

@@ -1,12 +1,14 @@
 /**
- * The local model server: an ONNX model in TensorFlow Serving layout behind the HTTP interfaces the
- * pipeline and its users talk to in the cloud.
+ * The local model server: the models of a model root (a folder, or a model.tar.gz) in TensorFlow
+ * Serving layout, on onnxruntime, behind the HTTP interfaces the pipeline and its users talk to in the
+ * cloud.
  *
  * SageMaker container contract: `GET /ping`, `POST /invocations` (content types and the
- * `X-Amzn-SageMaker-Custom-Attributes` header as the SageMaker TFS container reads them),
- * `GET /execution-parameters`.
+ * `X-Amzn-SageMaker-Custom-Attributes` header as the SageMaker TFS container reads them; through the
+ * model's code/inference.py when it has one), `GET /execution-parameters`.
  * TFS REST API: `POST /v1/models/<name>[/versions/<v>]:predict|classify|regress`,
  * `GET /v1/models/<name>[/versions/<v>]` (status), `GET /v1/models/<name>[/versions/<v>]/metadata`.
+ * Every version of every model serves; a request that names no version gets the highest.
  * Errors are TFS's `{"error": "..."}` with a 4xx status; inference runs on worker threads, so `/ping`
  * answers while a batch is being scored.
  */
@@ -15,29 +17,51 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { TfsMethod } from '../../core/tfs/codec.ts';
 import { RequestError } from '../errors.ts';
+import { InferenceScript, type ScriptContext } from '../inference-script/service.ts';
 import { listen } from '../listen.ts';
+import { openModel } from './artifact.ts';
 import type { BodyKind } from './invocation.ts';
-import { findModel } from './model-dir.ts';
+import type { ServedModel } from './model-dir.ts';
 import { InferencePool } from './pool.ts';
+import { dtypeOf } from './tensor-types.ts';
 import { SIGNATURE_NAME, type Signature, type TensorInfo } from './tfs.ts';
 
 export interface ModelServerOptions {
-  /** A model folder in TensorFlow Serving layout, `<name>/<version>/model.onnx`; `<name>` names the model. */
-  readonly modelDir: string;
+  /**
+   * A model folder in TensorFlow Serving layout (`<name>/<version>/model.onnx`), a model root as
+   * model.tar.gz lays it out (version or `<name>/<version>/` folders, optional `code/`), or the .tar.gz.
+   */
+  readonly model: string;
   /** Default 0: any free port, which `url` then tells. (SageMaker containers listen on 8080.) */
   readonly port?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Inference worker threads, each running one request at a time. Default: the cores, at most 4. */
   readonly workers?: number;
+  /**
+   * The container's environment: SAGEMAKER_TFS_DEFAULT_MODEL_NAME or TFS_DEFAULT_MODEL_NAME (the
+   * default model of several),
+   * SAGEMAKER_GUNICORN_WORKERS (inference.py workers; default one per core), and what the script sees.
+   * Default: this process's.
+   */
+  readonly environment?: NodeJS.ProcessEnv;
+  /** Where inference.py's output goes; default stderr. */
+  readonly log?: (line: string) => void;
+  /** The most a model.tar.gz may unpack to. */
+  readonly maxUnpackedBytes?: number;
 }
 
 export interface RunningModelServer {
   /** `http://host:port`, without a trailing slash. */
   readonly url: string;
+  /** The default model: the one a request that names none gets. */
   readonly modelName: string;
-  /** The version served: the highest in the model folder. */
+  /** The default model's highest version, which a request that names none gets. */
   readonly version: number;
+  /** Every model served and its versions, highest first. */
+  readonly models: readonly { readonly name: string; readonly versions: readonly number[] }[];
+  /** Whether /invocations goes through the model's code/inference.py. */
+  readonly inferenceScript: boolean;
   /** Stops accepting requests, drops open connections and stops the workers. */
   close(): Promise<void>;
 }
@@ -55,51 +79,115 @@ const TFS_PATH = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+))?(\/metadata|:[a-z
 const CUSTOM_ATTRIBUTE = /tfs-[a-z-]+=[^,]+/g;
 
 export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
-  const { port = 0, host = '127.0.0.1' } = options;
-  const model = await findModel(options.modelDir);
-  const pool = await InferencePool.start(
-    model.file,
-    options.workers ?? Math.min(MAX_WORKERS, availableParallelism()),
-  );
-  const routes = new Routes(model.name, model.version, pool);
-  const server = createServer((req, res) => {
-    routes.handle(req, res).catch((error: unknown) => {
-      if (error instanceof RequestError) send(res, error.status, errorBody(error.message));
-      else send(res, 500, errorBody(error instanceof Error ? error.message : String(error)));
-    });
+  const { port = 0, host = '127.0.0.1', environment = process.env } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const defaultName =
+    environment.SAGEMAKER_TFS_DEFAULT_MODEL_NAME || environment.TFS_DEFAULT_MODEL_NAME || undefined;
+  const artifact = await openModel(options.model, {
+    ...(defaultName !== undefined && { defaultModelName: defaultName }),
+    ...(options.maxUnpackedBytes !== undefined && { maxUnpackedBytes: options.maxUnpackedBytes }),
   });
-  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  const cores = availableParallelism();
+  let pool: InferencePool | undefined;
+  let script: InferenceScript | undefined;
+  const server = createServer();
+  const stop = async () => {
+    await script?.close();
+    await pool?.close();
+    await artifact.close();
+  };
   try {
+    const servables = artifact.models.flatMap((model) => model.versions.map(({ file }) => file));
+    pool = await InferencePool.start(servables, options.workers ?? Math.min(MAX_WORKERS, cores));
+    const routes = new Routes(artifact.models, artifact.defaultModel, pool);
+    server.on('request', (req, res) => {
+      routes.handle(req, res).catch((error: unknown) => {
+        if (error instanceof RequestError) send(res, error.status, errorBody(error.message));
+        else send(res, 500, errorBody(error instanceof Error ? error.message : String(error)));
+      });
+    });
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
     await listen(server, port, host);
+    const { port: bound } = server.address() as AddressInfo;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    if (artifact.codeDir !== undefined) {
+      script = await InferenceScript.start({
+        codeDir: artifact.codeDir,
+        workers: Number(environment.SAGEMAKER_GUNICORN_WORKERS) || cores,
+        environment,
+        log,
+        callModel: async (uri, body) => {
+          const answer = await routes.tfs('POST', new URL(uri).pathname, body);
+          const bytes = typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body;
+          return {
+            status: answer.status,
+            headers: { 'Content-Type': 'application/json', 'Content-Length': String(bytes.byteLength) },
+            body: bytes,
+          };
+        },
+      });
+      routes.useScript(script, restBase(host, bound));
+    }
+    return {
+      url,
+      modelName: artifact.defaultModel.name,
+      version: artifact.defaultModel.versions[0]?.version ?? 0,
+      models: artifact.models.map(({ name, versions }) => ({
+        name,
+        versions: versions.map((v) => v.version),
+      })),
+      inferenceScript: script !== undefined,
+      close: async () => {
+        const closed = new Promise<void>((resolve, reject) =>
+          server.close((error) => (error ? reject(error) : resolve())),
+        );
+        server.closeAllConnections();
+        await closed;
+        await stop();
+      },
+    };
   } catch (error) {
-    await pool.close();
+    if (server.listening) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await stop();
     throw error;
   }
-  const { port: bound } = server.address() as AddressInfo;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
-    modelName: model.name,
-    version: model.version,
-    close: async () => {
-      const closed = new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
-      server.closeAllConnections();
-      await closed;
-      await pool.close();
-    },
-  };
+}
+
+/** Where the script's context.rest_uri points: this server, reached on loopback when it listens on every address. */
+function restBase(host: string, port: number): string {
+  if (host === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (host === '::') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: Uint8Array | string;
 }
 
 class Routes {
-  private readonly name: string;
-  private readonly version: number;
+  private readonly models: readonly ServedModel[];
+  private readonly defaultModel: ServedModel;
   private readonly pool: InferencePool;
+  /** Each model's versions' servable numbers in the pool, by name and version. */
+  private readonly servables = new Map<string, Map<number, number>>();
+  private script: { service: InferenceScript; restBase: string } | undefined;
 
-  constructor(name: string, version: number, pool: InferencePool) {
-    this.name = name;
-    this.version = version;
+  constructor(models: readonly ServedModel[], defaultModel: ServedModel, pool: InferencePool) {
+    this.models = models;
+    this.defaultModel = defaultModel;
     this.pool = pool;
+    let index = 0;
+    for (const model of models) {
+      this.servables.set(model.name, new Map(model.versions.map(({ version }) => [version, index++])));
+    }
+  }
+
+  useScript(service: InferenceScript, restBase: string): void {
+    this.script = { service, restBase };
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -108,23 +196,43 @@ class Routes {
     if (path === '/ping' && get) return send(res, 200, '');
     if (path === '/execution-parameters' && get) return sendJson(res, this.executionParameters());
     if (path === '/invocations' && req.method === 'POST') return this.invocations(req, res);
-    const tfs = TFS_PATH.exec(path);
-    if (tfs) {
-      const [, name = '', version, suffix] = tfs;
-      if (suffix === undefined && get) return sendJson(res, this.status(name, version));
-      if (suffix === '/metadata' && get) return sendJson(res, this.metadata(name, version));
-      const method = METHODS.find((known) => suffix === `:${known}`);
-      if (method && req.method === 'POST') {
-        return this.infer(res, 'tfs', method, name, version, await readBody(req));
-      }
+    if (TFS_PATH.test(path) && (get || req.method === 'POST')) {
+      const answer = await this.tfs(
+        req.method === 'POST' ? 'POST' : 'GET',
+        path,
+        get ? undefined : await readBody(req),
+      );
+      return send(res, answer.status, answer.body);
     }
     req.resume();
     throw new RequestError(`Malformed request: ${req.method} ${path}`, 404);
   }
 
+  /** A TFS REST API request, answered with TFS's status and body (errors included). */
+  async tfs(method: 'GET' | 'POST', path: string, body: Uint8Array | undefined): Promise<Answer> {
+    try {
+      const [, name = '', version, suffix] = TFS_PATH.exec(path) ?? [];
+      if (method === 'GET' && suffix === undefined) return json(this.status(name, version));
+      if (method === 'GET' && suffix === '/metadata') return json(this.metadata(name, version));
+      const tfsMethod = METHODS.find((known) => suffix === `:${known}`);
+      if (method === 'POST' && tfsMethod && body)
+        return await this.infer('tfs', tfsMethod, name, version, body);
+      throw new RequestError(`Malformed request: ${method} ${path}`, 404);
+    } catch (error) {
+      if (error instanceof RequestError) return { status: error.status, body: errorBody(error.message) };
+      throw error;
+    }
+  }
+
   private async invocations(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const attributes = customAttributes(req.headers['x-amzn-sagemaker-custom-attributes']);
+    const header = req.headers['x-amzn-sagemaker-custom-attributes'];
+    const attributes = customAttributes(header);
     const contentType = req.headers['content-type'];
+    if (this.script) {
+      const context = this.scriptContext(req, attributes, this.script.restBase);
+      const answer = await this.script.service.invoke(context, await readBody(req));
+      return send(res, answer.status, answer.body, answer.contentType);
+    }
     const kind = bodyKind(contentType);
     if (kind === undefined) {
       req.resume();
@@ -136,58 +244,90 @@ class Routes {
       req.resume();
       throw new RequestError(`tfs-method=${methodName}: expected predict, classify or regress`);
     }
-    const name = attributes.get('tfs-model-name') ?? this.name;
+    const name = attributes.get('tfs-model-name') ?? this.defaultModel.name;
     const body = await readBody(req);
-    return this.infer(res, kind, method, name, attributes.get('tfs-model-version'), body);
+    const answer = await this.infer(kind, method, name, attributes.get('tfs-model-version'), body);
+    send(res, answer.status, answer.body);
+  }
+
+  /** The container's Context for a request (tfs_utils.parse_request): only rest_uri gets defaults. */
+  private scriptContext(
+    req: IncomingMessage,
+    attributes: Map<string, string>,
+    restBase: string,
+  ): ScriptContext {
+    const name = attributes.get('tfs-model-name');
+    const version = attributes.get('tfs-model-version');
+    const method = attributes.get('tfs-method');
+    const header = (key: string) => {
+      const value = req.headers[key];
+      return (Array.isArray(value) ? value.join(', ') : value) || null;
+    };
+    const length = header('content-length');
+    return {
+      model_name: name ?? null,
+      model_version: version ?? null,
+      method: method ?? null,
+      rest_uri: `${restBase}/v1/models/${name ?? this.defaultModel.name}${version ? `/versions/${version}` : ''}:${method ?? 'predict'}`,
+      grpc_port: null,
+      custom_attributes: header('x-amzn-sagemaker-custom-attributes'),
+      request_content_type: header('content-type') ?? 'application/json',
+      accept_header: header('accept') ?? 'application/json',
+      content_length: length === null ? null : Number(length),
+    };
   }
 
   private async infer(
-    res: ServerResponse,
     kind: BodyKind,
     method: TfsMethod,
     name: string,
     version: string | undefined,
     body: Uint8Array,
-  ): Promise<void> {
-    this.servable(name, version);
-    const answer = await this.pool.run(kind, method, body);
-    send(res, answer.status, answer.body);
+  ): Promise<Answer> {
+    const servable = this.servable(name, version);
+    return this.pool.run(servable, kind, method, body);
   }
 
-  /** Throws TFS's 404 unless the request names this model and, if it names one, the version served. */
-  private servable(name: string, version: string | undefined): void {
-    if (name === this.name && (version === undefined || Number(version) === this.version)) return;
+  /** The pool's servable for a request, or TFS's 404 when the model or the version is not served. */
+  private servable(name: string, version: string | undefined): number {
+    const versions = this.servables.get(name);
+    const model = this.models.find((known) => known.name === name);
+    const wanted = version === undefined ? model?.versions[0]?.version : Number(version);
+    const servable = wanted === undefined ? undefined : versions?.get(wanted);
+    if (servable !== undefined) return servable;
     const request = version === undefined ? `Latest(${name})` : `Specific(${name}, ${version})`;
     throw new RequestError(`Servable not found for request: ${request}`, 404);
   }
 
   private status(name: string, version: string | undefined): unknown {
-    if (name !== this.name) throw new RequestError(`Could not find any versions of model ${name}`, 404);
-    if (version !== undefined && Number(version) !== this.version) {
+    const model = this.models.find((known) => known.name === name);
+    if (!model) throw new RequestError(`Could not find any versions of model ${name}`, 404);
+    const versions =
+      version === undefined ? model.versions : model.versions.filter((v) => v.version === Number(version));
+    if (versions.length === 0)
       throw new RequestError(`Could not find version ${version} of model ${name}`, 404);
-    }
     return {
-      model_version_status: [
-        {
-          version: String(this.version),
-          state: 'AVAILABLE',
-          status: { error_code: 'OK', error_message: '' },
-        },
-      ],
+      model_version_status: versions.map((v) => ({
+        version: String(v.version),
+        state: 'AVAILABLE',
+        status: { error_code: 'OK', error_message: '' },
+      })),
     };
   }
 
   private metadata(name: string, version: string | undefined): unknown {
-    this.servable(name, version);
-    const { inputs, outputs } = this.pool.signature;
+    const servable = this.servable(name, version);
+    const signature = this.pool.signatures[servable];
+    if (!signature) throw new Error(`no signature for servable ${servable}`);
+    const served = version ?? String(this.models.find((model) => model.name === name)?.versions[0]?.version);
     return {
-      model_spec: { name: this.name, signature_name: '', version: String(this.version) },
+      model_spec: { name, signature_name: '', version: String(Number(served)) },
       metadata: {
         signature_def: {
           signature_def: {
             [SIGNATURE_NAME]: {
-              inputs: tensorInfos(inputs),
-              outputs: tensorInfos(outputs),
+              inputs: tensorInfos(signature.inputs),
+              outputs: tensorInfos(signature.outputs),
               method_name: 'tensorflow/serving/predict',
             },
           },
@@ -224,34 +364,24 @@ function bodyKind(contentType: string | undefined): BodyKind | undefined {
   return media === 'text/csv' ? 'csv' : undefined;
 }
 
-const DTYPES: Readonly<Record<string, string>> = {
-  float32: 'DT_FLOAT',
-  float64: 'DT_DOUBLE',
-  float16: 'DT_HALF',
-  int8: 'DT_INT8',
-  uint8: 'DT_UINT8',
-  int16: 'DT_INT16',
-  uint16: 'DT_UINT16',
-  int32: 'DT_INT32',
-  uint32: 'DT_UINT32',
-  int64: 'DT_INT64',
-  uint64: 'DT_UINT64',
-  bool: 'DT_BOOL',
-  string: 'DT_STRING',
-};
-
-/** Tensors as TFS metadata describes them; a symbolic dimension has size -1 and its name. */
+/**
+ * Tensors as TFS metadata describes them; a symbolic dimension has size -1 and its name, and a tensor
+ * of no declared shape is of unknown rank.
+ */
 function tensorInfos(tensors: Signature['inputs']): Record<string, unknown> {
   const info = ({ name, type, shape }: TensorInfo) => ({
-    dtype: DTYPES[type] ?? 'DT_INVALID',
-    tensor_shape: {
-      dim: shape.map((dim) =>
-        typeof dim === 'number' && dim >= 0
-          ? { size: String(dim), name: '' }
-          : { size: '-1', name: typeof dim === 'string' ? dim : '' },
-      ),
-      unknown_rank: false,
-    },
+    dtype: dtypeOf(type),
+    tensor_shape:
+      shape.length === 0
+        ? { dim: [], unknown_rank: true }
+        : {
+            dim: shape.map((dim) =>
+              typeof dim === 'number' && dim >= 0
+                ? { size: String(dim), name: '' }
+                : { size: '-1', name: typeof dim === 'string' ? dim : '' },
+            ),
+            unknown_rank: false,
+          },
     name,
   });
   return Object.fromEntries(tensors.map((tensor) => [tensor.name, info(tensor)]));
@@ -294,14 +424,23 @@ function errorBody(message: string): string {
   return JSON.stringify({ error: message });
 }
 
+function json(value: unknown): Answer {
+  return { status: 200, body: JSON.stringify(value) };
+}
+
 function sendJson(res: ServerResponse, value: unknown): void {
   send(res, 200, JSON.stringify(value));
 }
 
-function send(res: ServerResponse, status: number, body: string | Uint8Array): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string | Uint8Array,
+  contentType = 'application/json',
+): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType,
     'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
   });
   res.end(body);

@@ -7,17 +7,32 @@
  * name), and for classify and regress `examples` (objects keyed by input name; keys the model does not
  * take are ignored, as tf.Example features are) with an optional shared `context`.
  * Answers: `predictions` (row) or `outputs` (columnar), one output as its value, several as an object
- * keyed by output name; `results` for classify (`[["<class index>", score], ...]` per example) and
- * regress (one number per example).
+ * keyed by output name; `results` for classify (`[[label, score], ...]` per example) and regress (one
+ * number per example).
+ * Tensors of every type onnxruntime takes; an input of no declared shape takes the shape sent; a
+ * `{"b64": ...}` image for a numeric rank-4 input is decoded into its pixels (images.ts). A model has one
+ * signature, `serving_default`, which predict requests may name; classify and regress requests name the
+ * classify or regress signature of the SavedModel the ONNX file was exported from, and so any name.
  */
 import type { TfsMethod } from '../../core/tfs/codec.ts';
 import { RequestError } from '../errors.ts';
-import { formatFloat32 } from './format.ts';
+import { type DecodedImage, decodeImage, type ImageGeometry, imageGeometry } from './images.ts';
+import {
+  allocateTensor,
+  elementText,
+  isBase64,
+  isNumericType,
+  preview,
+  storeElement,
+  type TensorData,
+  typeError,
+} from './tensor-types.ts';
 
 /** A model input or output as onnxruntime describes it: a string dimension is symbolic. */
 export interface TensorInfo {
   readonly name: string;
   readonly type: string;
+  /** Empty when the model declares no shape (or a scalar): the input then takes the shape sent. */
   readonly shape: readonly (number | string)[];
 }
 
@@ -28,7 +43,8 @@ export interface Signature {
 
 export interface Feed {
   readonly name: string;
-  readonly data: Float32Array;
+  readonly type: string;
+  readonly data: TensorData;
   readonly dims: readonly number[];
 }
 
@@ -49,18 +65,37 @@ export interface OutputTensor {
 
 export const SIGNATURE_NAME = 'serving_default';
 
+/** The most bytes the images of one request may decode to: memory stays bounded whatever is sent. */
+export const MAX_IMAGE_TENSOR_BYTES = 1024 ** 3;
+/** Images of a request decoded at once: enough to keep sharp's threads busy, few enough to hold. */
+const IMAGES_IN_FLIGHT = 8;
+
 type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function prepareRequest(request: unknown, method: TfsMethod, signature: Signature): Prepared {
+/** An object keyed by input names, as opposed to a value (`{"b64": ...}` is a value). */
+function isKeyed(value: unknown): value is JsonObject {
+  return isObject(value) && !isBase64(value);
+}
+
+export async function prepareRequest(
+  request: unknown,
+  method: TfsMethod,
+  signature: Signature,
+): Promise<Prepared> {
   if (!isObject(request)) {
     throw new RequestError(`the request must be a JSON object, not ${preview(request)}`);
   }
   const signatureName = request.signature_name;
-  if (signatureName !== undefined && signatureName !== SIGNATURE_NAME) {
+  if (signatureName !== undefined && typeof signatureName !== 'string') {
+    throw new RequestError(
+      `JSON Value: ${preview(request)} not formatted correctly. 'signature_name' key must be a string value.`,
+    );
+  }
+  if (method === 'predict' && signatureName !== undefined && signatureName !== SIGNATURE_NAME) {
     throw new RequestError(`Serving signature name: ${preview(signatureName)} not found in signature def`);
   }
   if (method !== 'predict') return examples(request, method, signature);
@@ -75,7 +110,7 @@ export function prepareRequest(request: unknown, method: TfsMethod, signature: S
   throw new RequestError("Missing 'inputs' or 'instances' key");
 }
 
-function examples(request: JsonObject, method: TfsMethod, signature: Signature): Prepared {
+function examples(request: JsonObject, method: TfsMethod, signature: Signature): Promise<Prepared> {
   const { examples: list, context } = request;
   if (list === undefined) {
     throw new RequestError(`Missing 'examples' key: the ${method} API takes {"examples": [...]}`);
@@ -88,20 +123,20 @@ function examples(request: JsonObject, method: TfsMethod, signature: Signature):
   return rows('examples', merged, method, signature, true);
 }
 
-function rows(
+async function rows(
   key: string,
   list: unknown,
   method: TfsMethod,
   signature: Signature,
   isExamples: boolean,
-): Prepared {
+): Promise<Prepared> {
   if (!Array.isArray(list) || list.length === 0) throw new RequestError(`'${key}' must be a non-empty list`);
   const batch = list.length;
   const names = signature.inputs.map((input) => input.name);
-  const keyed = isExamples || names.length > 1 || isObject(list[0]);
+  const keyed = isExamples || names.length > 1 || isKeyed(list[0]);
   if (keyed) {
     list.forEach((item, r) => {
-      if (!isObject(item)) throw new RequestError(`${key}[${r}] must be an object keyed by ${listed(names)}`);
+      if (!isKeyed(item)) throw new RequestError(`${key}[${r}] must be an object keyed by ${listed(names)}`);
       const missing = names.find((name) => !Object.hasOwn(item, name));
       if (missing !== undefined) throw new RequestError(`${key}[${r}] has no ${JSON.stringify(missing)}`);
       if (!isExamples && Object.keys(item).length !== names.length) {
@@ -109,24 +144,37 @@ function rows(
       }
     });
   }
-  const feeds = signature.inputs.map((input) => {
+  const feeds: Feed[] = [];
+  for (const input of signature.inputs) {
     const where = (r: number) => (keyed ? `${key}[${r}].${input.name}` : `${key}[${r}]`);
-    const value = (r: number): unknown => (keyed ? (list[r] as JsonObject)[input.name] : list[r]);
-    const dims = resolveDims(shapeOf(value(0)), input, where(0), 'per instance');
-    const size = dims.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(batch * size);
-    for (let r = 0; r < batch; r++) {
-      const item = value(r);
-      if (fill(item, dims, 0, data, r * size) < 0) throw fillError(item, dims, input, where(r));
-    }
-    return { name: input.name, data, dims: [batch, ...dims] };
-  });
+    const values = keyed ? list.map((item: JsonObject) => item[input.name]) : list;
+    feeds.push(await batchedFeed(input, values, where));
+  }
   return { method, columnar: false, batch, feeds };
+}
+
+/** One input's instances stacked into a tensor whose first dimension is the batch. */
+async function batchedFeed(
+  input: TensorInfo,
+  values: readonly unknown[],
+  where: (r: number) => string,
+): Promise<Feed> {
+  const geometry = imageGeometry(input);
+  if (geometry && isNumericType(input.type) && values.some(isBase64)) {
+    return imageFeed(input, geometry, values, where);
+  }
+  const dims = resolveDims(shapeOf(values[0]), input, where(0), 'per instance');
+  const size = dims.reduce((a, b) => a * b, 1);
+  const data = allocateTensor(input.type, values.length * size);
+  values.forEach((value, r) => {
+    fillChecked(value, dims, input, data, r * size, where(r));
+  });
+  return { name: input.name, type: input.type, data, dims: [values.length, ...dims] };
 }
 
 function columns(inputs: unknown, signature: Signature): Prepared {
   const names = signature.inputs.map((input) => input.name);
-  const named = isObject(inputs);
+  const named = isKeyed(inputs);
   if (!named && names.length > 1) {
     throw new RequestError(`'inputs' must be an object keyed by ${listed(names)}, the model's inputs`);
   }
@@ -140,16 +188,97 @@ function columns(inputs: unknown, signature: Signature): Prepared {
     const where = named ? `inputs.${input.name}` : 'inputs';
     const value = named ? inputs[input.name] : inputs;
     if (value === undefined) throw new RequestError(`'inputs' has no ${JSON.stringify(input.name)}`);
-    const [batch, ...shape] = shapeOf(value);
-    if (batch === undefined) {
-      throw new RequestError(`${where} must be a list, batch first, not ${preview(value)}`);
+    const shape = shapeOf(value);
+    let dims: number[];
+    if (input.shape.length === 0) dims = shape;
+    else {
+      const [batch, ...rest] = shape;
+      if (batch === undefined) {
+        throw new RequestError(`${where} must be a list, batch first, not ${preview(value)}`);
+      }
+      dims = [batch, ...resolveDims(rest, input, where, 'after the batch dimension')];
     }
-    const dims = [batch, ...resolveDims(shape, input, where, 'after the batch dimension')];
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    if (fill(value, dims, 0, data, 0) < 0) throw fillError(value, dims, input, where);
-    return { name: input.name, data, dims };
+    const data = allocateTensor(
+      input.type,
+      dims.reduce((a, b) => a * b, 1),
+    );
+    fillChecked(value, dims, input, data, 0, where);
+    return { name: input.name, type: input.type, data, dims };
   });
   return { method: 'predict', columnar: true, batch: feeds[0]?.dims[0] ?? 0, feeds };
+}
+
+/**
+ * Images sent as `{"b64": ...}` (or, among them, as pixel arrays), decoded into the input's tensor a few
+ * at a time: at most IMAGES_IN_FLIGHT decoded images are held besides the tensor.
+ */
+async function imageFeed(
+  input: TensorInfo,
+  geometry: ImageGeometry,
+  values: readonly unknown[],
+  where: (r: number) => string,
+): Promise<Feed> {
+  const decode = (r: number) => {
+    const value = values[r];
+    return isBase64(value) ? decodeImage(Buffer.from(value.b64, 'base64'), geometry, where(r)) : undefined;
+  };
+  // The first image gives the size when the model fixes none.
+  const first = await decode(0);
+  const height = first?.height ?? geometry.height;
+  const width = first?.width ?? geometry.width;
+  if (height === undefined || width === undefined) {
+    throw new RequestError(
+      `${where(0)}: the first instance of image input ${JSON.stringify(input.name)} must be {"b64": ...} to give its size`,
+    );
+  }
+  const dims = geometry.channelsLast
+    ? [height, width, geometry.channels]
+    : [geometry.channels, height, width];
+  const size = height * width * geometry.channels;
+  const bytes = values.length * size * bytesPerElement(input.type);
+  if (bytes > MAX_IMAGE_TENSOR_BYTES) {
+    throw new RequestError(
+      `the ${values.length} images of input ${JSON.stringify(input.name)} decode to ${bytes} bytes, over the limit of ${MAX_IMAGE_TENSOR_BYTES}: send fewer per request`,
+    );
+  }
+  const data = allocateTensor(input.type, values.length * size);
+  const place = (r: number, image: DecodedImage | undefined) => {
+    if (image === undefined) return fillChecked(values[r], dims, input, data, r * size, where(r));
+    if (image.height !== height || image.width !== width) {
+      throw new RequestError(
+        `${where(r)}: the image is ${image.width} x ${image.height} pixels, but the first one of the request is ${width} x ${height} and the model fixes no size`,
+      );
+    }
+    writePixels(image.pixels, geometry, data, r * size);
+  };
+  place(0, first);
+  for (let start = 1; start < values.length; start += IMAGES_IN_FLIGHT) {
+    const rows = Array.from(
+      { length: Math.min(IMAGES_IN_FLIGHT, values.length - start) },
+      (_, k) => start + k,
+    );
+    const images = await Promise.all(rows.map(decode));
+    rows.forEach((r, k) => {
+      place(r, images[k]);
+    });
+  }
+  return { name: input.name, type: input.type, data, dims: [values.length, ...dims] };
+}
+
+function writePixels(pixels: Uint8Array, geometry: ImageGeometry, out: TensorData, at: number): void {
+  const { channels, channelsLast } = geometry;
+  const plane = pixels.length / channels;
+  const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
+  for (let k = 0; k < pixels.length; k++) {
+    const index = channelsLast ? at + k : at + (k % channels) * plane + Math.floor(k / channels);
+    const value = pixels[k] ?? 0;
+    (out as unknown as unknown[])[index] = big ? BigInt(value) : value;
+  }
+}
+
+function bytesPerElement(type: string): number {
+  const data = allocateTensor(type, 0);
+  return Array.isArray(data) ? 8 : data.BYTES_PER_ELEMENT;
 }
 
 /** The dimensions of a JSON value as TFS reads them: list lengths, following first elements. */
@@ -163,8 +292,12 @@ function shapeOf(value: unknown): number[] {
   return shape;
 }
 
-/** The input's dimensions after the batch, symbolic ones taken from `shape`, when `shape` fits them. */
+/**
+ * The input's dimensions after the batch, symbolic ones taken from `shape`, when `shape` fits them; an
+ * input of no declared shape takes `shape` as it is.
+ */
 function resolveDims(shape: readonly number[], input: TensorInfo, where: string, per: string): number[] {
+  if (input.shape.length === 0) return [...shape];
   const modelDims = input.shape.slice(1);
   const fits =
     shape.length === modelDims.length &&
@@ -178,57 +311,56 @@ function resolveDims(shape: readonly number[], input: TensorInfo, where: string,
   return [...shape];
 }
 
+/** Writes `value`, which must have exactly `dims`, into `out` from `at`, or throws the 400 saying why not. */
+function fillChecked(
+  value: unknown,
+  dims: readonly number[],
+  input: TensorInfo,
+  out: TensorData,
+  at: number,
+  where: string,
+): void {
+  if (fill(value, dims, 0, input.type, out, at) >= 0) return;
+  const odd = firstWrongElement(value, dims.length, input.type);
+  if (odd !== undefined) throw typeError(odd.value, input.type, input.name, where);
+  throw new RequestError(
+    `${where} is not a dense tensor of shape [${dims.join(',')}] (its first elements give [${shapeOf(value).join(',')}])`,
+  );
+}
+
 /**
- * Writes the numbers of `value`, which must have exactly `dims`, into `out` from `at`. Returns the
+ * Writes the elements of `value`, which must have exactly `dims`, into `out` from `at`. Returns the
  * position after them, or -1 when the value does not have that shape or holds something else.
  */
-function fill(value: unknown, dims: readonly number[], level: number, out: Float32Array, at: number): number {
-  if (level === dims.length) {
-    if (typeof value !== 'number') return -1;
-    out[at] = value;
-    return at + 1;
-  }
+function fill(
+  value: unknown,
+  dims: readonly number[],
+  level: number,
+  type: string,
+  out: TensorData,
+  at: number,
+): number {
+  if (level === dims.length) return storeElement(type, out, at, value) ? at + 1 : -1;
   if (!Array.isArray(value) || value.length !== dims[level]) return -1;
   let next = at;
-  if (level === dims.length - 1) {
-    for (const item of value) {
-      if (typeof item !== 'number') return -1;
-      out[next++] = item;
-    }
-    return next;
-  }
   for (const item of value) {
-    next = fill(item, dims, level + 1, out, next);
+    next = fill(item, dims, level + 1, type, out, next);
     if (next < 0) return -1;
   }
   return next;
 }
 
-function fillError(value: unknown, dims: readonly number[], input: TensorInfo, where: string): RequestError {
-  const odd = firstNonNumber(value);
-  if (odd !== undefined) {
-    return new RequestError(
-      `${where}: ${preview(odd.value)} is not a number; input ${JSON.stringify(input.name)} is ${input.type}`,
-    );
+/** The first leaf (at the tensor's rank) that is not an element of the type. */
+function firstWrongElement(value: unknown, rank: number, type: string): { value: unknown } | undefined {
+  if (rank === 0 || !Array.isArray(value)) {
+    if (Array.isArray(value)) return undefined;
+    return storeElement(type, allocateTensor(type, 1), 0, value) ? undefined : { value };
   }
-  return new RequestError(
-    `${where} is not a dense tensor of shape [${dims.join(',')}] (its first elements give [${shapeOf(value).join(',')}])`,
-  );
-}
-
-function firstNonNumber(value: unknown): { value: unknown } | undefined {
-  if (typeof value === 'number') return undefined;
-  if (!Array.isArray(value)) return { value };
   for (const item of value) {
-    const odd = firstNonNumber(item);
+    const odd = firstWrongElement(item, rank - 1, type);
     if (odd !== undefined) return odd;
   }
   return undefined;
-}
-
-function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function listed(names: readonly string[]): string {
@@ -248,8 +380,13 @@ export function formatResponse(
   });
   if (prepared.columnar) {
     const [only] = tensors;
-    if (tensors.length === 1 && only) return `{"outputs":${tensorText(only.tensor, 0, 0)}}`;
-    const members = tensors.map(({ name, tensor }) => `${JSON.stringify(name)}:${tensorText(tensor, 0, 0)}`);
+    if (tensors.length === 1 && only) {
+      return `{"outputs":${tensorText(only.tensor, 0, 0, elementText(only.tensor.type, only.name))}}`;
+    }
+    const members = tensors.map(
+      ({ name, tensor }) =>
+        `${JSON.stringify(name)}:${tensorText(tensor, 0, 0, elementText(tensor.type, name))}`,
+    );
     return `{"outputs":{${members.join(',')}}}`;
   }
   for (const { name, tensor } of tensors) {
@@ -265,7 +402,7 @@ export function formatResponse(
     key: JSON.stringify(name),
     tensor,
     size: rowSize(tensor),
-    value: valueText(tensor.type),
+    value: elementText(tensor.type, name),
   }));
   const [only] = cells;
   const cellText = (cell: (typeof cells)[number], row: number) =>
@@ -284,25 +421,28 @@ interface NamedTensor {
   readonly tensor: OutputTensor;
 }
 
-function singleOutput(tensors: readonly NamedTensor[], method: TfsMethod): OutputTensor {
-  const [only] = tensors;
-  if (tensors.length !== 1 || only === undefined) {
+/**
+ * Classify's `[[label, score], ...]` per example: scores from the one numeric output, labels from a
+ * string output when the model has one, else "", as TFS answers a signature without classes.
+ */
+function classifyResults(tensors: readonly NamedTensor[], batch: number): string {
+  const labels = tensors.find(({ tensor }) => tensor.type === 'string')?.tensor;
+  const scores = tensors.filter(({ tensor }) => tensor.type !== 'string');
+  const [only] = scores;
+  if (scores.length !== 1 || only === undefined || tensors.length - scores.length > 1) {
     throw new RequestError(
-      `${method} needs a model with one output; this one has ${listed(tensors.map((t) => t.name))}`,
+      `classify needs a model with one output of scores (and at most one of class labels, strings); this one has ${listed(tensors.map((t) => t.name))}`,
     );
   }
-  return only.tensor;
-}
-
-function classifyResults(tensors: readonly NamedTensor[], batch: number): string {
-  const tensor = singleOutput(tensors, 'classify');
+  const { tensor } = only;
   const classes = rowSize(tensor);
-  const value = valueText(tensor.type);
+  const value = elementText(tensor.type, '');
   let text = '{"results":[';
   for (let r = 0; r < batch; r++) {
     text += r > 0 ? ',[' : '[';
     for (let c = 0; c < classes; c++) {
-      text += `${c > 0 ? ',' : ''}["${c}",${value(tensor.data[r * classes + c])}]`;
+      const label = JSON.stringify(labels?.data[r * classes + c] ?? '');
+      text += `${c > 0 ? ',' : ''}[${label},${value(tensor.data[r * classes + c])}]`;
     }
     text += ']';
   }
@@ -310,11 +450,17 @@ function classifyResults(tensors: readonly NamedTensor[], batch: number): string
 }
 
 function regressResults(tensors: readonly NamedTensor[], batch: number): string {
-  const tensor = singleOutput(tensors, 'regress');
+  const [only] = tensors;
+  if (tensors.length !== 1 || only === undefined) {
+    throw new RequestError(
+      `regress needs a model with one output; this one has ${listed(tensors.map((t) => t.name))}`,
+    );
+  }
+  const { tensor } = only;
   if (rowSize(tensor) !== 1) {
     throw new RequestError(`regress needs one value per example; the model's output has ${rowSize(tensor)}`);
   }
-  const value = valueText(tensor.type);
+  const value = elementText(tensor.type, '');
   let text = '{"results":[';
   for (let r = 0; r < batch; r++) text += `${r > 0 ? ',' : ''}${value(tensor.data[r])}`;
   return `${text}]}`;
@@ -329,7 +475,7 @@ function tensorText(
   tensor: OutputTensor,
   level: number,
   offset: number,
-  value = valueText(tensor.type),
+  value: (element: unknown) => string,
 ): string {
   const { dims, data } = tensor;
   if (level === dims.length) return value(data[offset]);
@@ -344,17 +490,4 @@ function tensorText(
     }
   }
   return `${text}]`;
-}
-
-function valueText(type: string): (value: unknown) => string {
-  switch (type) {
-    case 'float32':
-      return (value) => formatFloat32(value as number);
-    case 'string':
-      return (value) => JSON.stringify(value);
-    case 'bool':
-      return (value) => (value ? 'true' : 'false');
-    default:
-      return (value) => String(value);
-  }
 }

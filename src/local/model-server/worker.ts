@@ -1,7 +1,8 @@
 /**
- * Worker thread of the model server: loads the model into an onnxruntime session, says what its
- * inputs and outputs are, then answers the requests it is sent one at a time. Parsing, inference and
- * writing the answer all happen here, off the HTTP thread.
+ * Worker thread of the model server: loads every servable (each version of each model) into an
+ * onnxruntime session, says what their inputs and outputs are, then answers the requests it is sent
+ * one at a time. Parsing, image decoding, inference and writing the answer all happen here, off the
+ * HTTP thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
@@ -9,30 +10,43 @@ import { ModelLoadError, RequestError } from '../errors.ts';
 import { readRequest } from './invocation.ts';
 import { readNumericRows } from './numeric-rows.ts';
 import type { Answer, Job, Ready, Reply, Stop } from './pool.ts';
+import { isTensorType, TENSOR_TYPES } from './tensor-types.ts';
 import { formatResponse, type Prepared, prepareRequest, type Signature, type TensorInfo } from './tfs.ts';
 
 const port = parentPort;
 if (!port) throw new Error('model server worker: must run in a worker thread');
-const { file } = workerData as { file: string };
+const { files } = workerData as { files: string[] };
 
-// One thread per session: the pool runs one session per core already.
-const session = await InferenceSession.create(file, {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-});
-const signature: Signature = {
-  inputs: session.inputMetadata.map((metadata) => tensorInfo(metadata, 'input')),
-  outputs: session.outputMetadata.map((metadata) => tensorInfo(metadata, 'output')),
-};
-for (const input of signature.inputs) {
-  if (input.type !== 'float32' || input.shape.length === 0) {
-    throw new ModelLoadError(
-      `input ${JSON.stringify(input.name)} is ${input.type} of shape [${input.shape.join(',')}]; the local model server feeds float32 inputs whose first dimension is the batch`,
-    );
-  }
+interface Servable {
+  readonly session: InferenceSession;
+  readonly signature: Signature;
+  /** Whether integers must be read exactly (past 2^53) for a 64-bit integer input. */
+  readonly exactIntegers: boolean;
 }
-const ready: Ready = { signature };
+
+const servables: Servable[] = [];
+for (const file of files) {
+  // One thread per session: the pool runs one worker per core already.
+  const session = await InferenceSession.create(file, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  });
+  const signature: Signature = {
+    inputs: session.inputMetadata.map((metadata) => tensorInfo(metadata, 'input')),
+    outputs: session.outputMetadata.map((metadata) => tensorInfo(metadata, 'output')),
+  };
+  for (const tensor of [...signature.inputs, ...signature.outputs]) {
+    if (!isTensorType(tensor.type)) {
+      throw new ModelLoadError(
+        `${file}: ${JSON.stringify(tensor.name)} is ${tensor.type}; the local model server feeds and answers ${TENSOR_TYPES.join(', ')}`,
+      );
+    }
+  }
+  const exactIntegers = signature.inputs.some((input) => input.type === 'int64' || input.type === 'uint64');
+  servables.push({ session, signature, exactIntegers });
+}
+const ready: Ready = { signatures: servables.map((servable) => servable.signature) };
 port.postMessage(ready);
 
 const encoder = new TextEncoder();
@@ -55,10 +69,17 @@ port.on('message', (message: Job | Stop) => {
 
 async function answer(job: Job): Promise<Answer> {
   try {
+    const servable = servables[job.servable];
+    if (!servable) throw new Error(`no servable ${job.servable}`);
+    const { session, signature } = servable;
     const prepared =
-      numericRows(job) ?? prepareRequest(readRequest(job.kind, job.body), job.method, signature);
+      numericRows(job, signature) ??
+      (await prepareRequest(readRequest(job.kind, job.body, servable.exactIntegers), job.method, signature));
     const feeds = Object.fromEntries(
-      prepared.feeds.map(({ name, data, dims }) => [name, new Tensor('float32', data, dims)]),
+      prepared.feeds.map(({ name, type, data, dims }) => [
+        name,
+        new Tensor(type as Tensor.Type, data as Tensor.DataType, dims),
+      ]),
     );
     const results = await session.run(feeds).catch((error: unknown) => {
       throw new RequestError(`the model cannot run on this request: ${messageOf(error)}`);
@@ -70,11 +91,11 @@ async function answer(job: Job): Promise<Answer> {
   }
 }
 
-/** Rows of numbers for a model with one vector input, read without JSON arrays in between. */
-function numericRows(job: Job): Prepared | undefined {
+/** Rows of numbers for a model with one float32 vector input, read without JSON arrays in between. */
+function numericRows(job: Job, signature: Signature): Prepared | undefined {
   const [input, ...others] = signature.inputs;
   if (job.kind !== 'json' || job.method !== 'predict' || !input || others.length > 0) return undefined;
-  if (input.shape.length !== 2) return undefined;
+  if (input.shape.length !== 2 || input.type !== 'float32') return undefined;
   const dim = input.shape[1];
   const rows = readNumericRows(job.body, typeof dim === 'number' && dim >= 0 ? dim : undefined);
   if (!rows) return undefined;
@@ -82,7 +103,7 @@ function numericRows(job: Job): Prepared | undefined {
     method: 'predict',
     columnar: false,
     batch: rows.rows,
-    feeds: [{ name: input.name, data: rows.data, dims: [rows.rows, rows.width] }],
+    feeds: [{ name: input.name, type: 'float32', data: rows.data, dims: [rows.rows, rows.width] }],
   };
 }
 

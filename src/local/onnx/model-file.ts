@@ -1,6 +1,7 @@
 /**
- * ONNX model files written from TypeScript: the few messages of onnx.proto a feed-forward network
- * needs, encoded with protobufjs. Field numbers are those of onnx/onnx.proto.
+ * ONNX model files written from TypeScript: the few messages of onnx.proto small networks need
+ * (dense layers, convolutions, element-wise graphs), encoded with protobufjs. Field numbers are those
+ * of onnx/onnx.proto.
  */
 import protobuf from 'protobufjs';
 
@@ -34,6 +35,15 @@ message NodeProto {
   repeated string output = 2;
   optional string name = 3;
   optional string op_type = 4;
+  repeated AttributeProto attribute = 5;
+}
+
+message AttributeProto {
+  optional string name = 1;
+  optional float f = 2;
+  optional int64 i = 3;
+  repeated int64 ints = 8;
+  optional int32 type = 20;
 }
 
 message TensorProto {
@@ -70,29 +80,55 @@ const ModelProto = protobuf.parse(ONNX_SUBSET).root.lookupType('onnx.ModelProto'
 /** IR version 8 with the default opset 13: well inside what onnxruntime 1.x loads. */
 const IR_VERSION = 8;
 const OPSET = 13;
-/** TensorProto.DataType values. */
-const DATA_TYPES = { float32: 1, int64: 7 } as const;
-const FLOAT = DATA_TYPES.float32;
+/** TensorProto.DataType values, by onnxruntime's names of the types. */
+const DATA_TYPES = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  string: 8,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+} as const;
+export type OnnxType = keyof typeof DATA_TYPES;
+/** AttributeProto.AttributeType values. */
+const ATTRIBUTE_TYPES = { float: 1, int: 2, ints: 7 } as const;
 
-/** A graph input or output: a number per fixed dimension and a name per symbolic one; float32 by default. */
+/**
+ * A graph input or output: a number per fixed dimension and a name per symbolic one, or no `dims` at
+ * all for a tensor of unknown rank; float32 by default.
+ */
 export interface TensorSpec {
   readonly name: string;
-  readonly dims: readonly (number | string)[];
-  readonly type?: keyof typeof DATA_TYPES;
+  readonly dims?: readonly (number | string)[];
+  readonly type?: OnnxType;
 }
 
-/** A constant float32 tensor of the graph, in row-major order. */
+/** A constant tensor of the graph, in row-major order: float32, or int64 (shapes, indexes). */
 export interface Initializer {
   readonly name: string;
   readonly dims: readonly number[];
-  readonly values: Float32Array;
+  readonly values: Float32Array | BigInt64Array;
 }
 
-/** One operator of the default ONNX domain; none of those used here need attributes. */
+/** An operator attribute: a float, an int, or a list of ints. */
+export type AttributeValue =
+  | { readonly float: number }
+  | { readonly int: number }
+  | { readonly ints: readonly number[] };
+
+/** One operator of the default ONNX domain. */
 export interface GraphNode {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  readonly attributes?: Readonly<Record<string, AttributeValue>>;
 }
 
 export interface Graph {
@@ -109,7 +145,11 @@ export function onnxModel(graph: Graph): Uint8Array {
     type: {
       tensorType: {
         elemType: DATA_TYPES[type],
-        shape: { dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) },
+        ...(dims && {
+          shape: {
+            dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })),
+          },
+        }),
       },
     },
   });
@@ -124,12 +164,14 @@ export function onnxModel(graph: Graph): Uint8Array {
         opType: node.opType,
         input: node.inputs,
         output: node.outputs,
+        attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => attribute(name, value)),
       })),
       initializer: graph.initializers.map(({ name, dims, values }) => {
         if (values.length !== dims.reduce((size, dim) => size * dim, 1)) {
           throw new RangeError(`initializer ${name}: ${values.length} values do not fill dims [${dims}]`);
         }
-        return { name, dims, dataType: FLOAT, rawData: littleEndian(values) };
+        const dataType = values instanceof Float32Array ? DATA_TYPES.float32 : DATA_TYPES.int64;
+        return { name, dims, dataType, rawData: littleEndian(values) };
       }),
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
@@ -138,10 +180,19 @@ export function onnxModel(graph: Graph): Uint8Array {
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }
 
-function littleEndian(values: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(values.length * 4);
+function attribute(name: string, value: AttributeValue) {
+  if ('float' in value) return { name, type: ATTRIBUTE_TYPES.float, f: value.float };
+  if ('int' in value) return { name, type: ATTRIBUTE_TYPES.int, i: value.int };
+  return { name, type: ATTRIBUTE_TYPES.ints, ints: value.ints };
+}
+
+function littleEndian(values: Float32Array | BigInt64Array): Uint8Array {
+  const bytes = new Uint8Array(values.byteLength);
   const view = new DataView(bytes.buffer);
-  for (let k = 0; k < values.length; k++) view.setFloat32(k * 4, values[k] ?? 0, true);
+  values.forEach((value: number | bigint, k: number) => {
+    if (typeof value === 'bigint') view.setBigInt64(k * 8, value, true);
+    else view.setFloat32(k * 4, value, true);
+  });
   return bytes;
 }
 

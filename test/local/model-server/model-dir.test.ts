@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findModel } from '../../../src/local/model-server/model-dir.ts';
+import { readModelLayout } from '../../../src/local/model-server/model-dir.ts';
 
 let root: string;
 
@@ -21,57 +21,89 @@ async function place(...files: string[]): Promise<void> {
   }
 }
 
-describe('findModel', () => {
-  it('serves the highest numbered version that holds a model.onnx, named after the folder', async () => {
+const versions = (...numbers: number[]) =>
+  numbers.map((version) => ({ version, file: expect.stringContaining(`model.onnx`) as unknown }));
+
+describe('readModelLayout', () => {
+  it('serves every all-digit version, highest first, leading zeros dropped, named after the folder', async () => {
     await place(
       'iris/1/model.onnx',
-      'iris/2/model.onnx',
+      'iris/00000123/model.onnx',
       'iris/10/model.onnx',
-      'iris/11/saved_model.pb',
+      'iris/10/saved_model.pb',
+      'iris/.00000111/model.onnx',
       'iris/notes.txt',
     );
 
-    expect(await findModel(join(root, 'iris'))).toEqual({
-      name: 'iris',
-      version: 10,
-      file: join(root, 'iris', '10', 'model.onnx'),
-    });
+    const layout = await readModelLayout(join(root, 'iris'), 'iris', undefined);
+
+    expect(layout.models).toEqual([{ name: 'iris', versions: versions(123, 10, 1) }]);
+    expect(layout.models[0]?.versions[0]?.file).toBe(join(root, 'iris', '00000123', 'model.onnx'));
+    expect(layout.defaultModel.name).toBe('iris');
+    expect(layout.codeDir).toBeUndefined();
   });
 
-  it('explains the layout when there is no version folder with a model.onnx', async () => {
-    await place('empty/readme.md');
+  it('reads a model root as model.tar.gz lays it out: <name>/<version>/ folders and code/', async () => {
+    await place(
+      'half_plus_three/00000123/model.onnx',
+      'half_plus_three/00000124/model.onnx',
+      'other/1/model.onnx',
+      'code/inference.py',
+      'code/lib/dummy/__init__.py',
+    );
 
-    await expect(findModel(join(root, 'empty'))).rejects.toMatchObject({
+    const layout = await readModelLayout(root, 'model', 'half_plus_three');
+
+    expect(layout.models.map((model) => model.name)).toEqual(['half_plus_three', 'other']);
+    expect(layout.defaultModel.versions.map((v) => v.version)).toEqual([124, 123]);
+    expect(layout.codeDir).toBe(join(root, 'code'));
+  });
+
+  it('asks for the default model when the root holds several, and refuses one it does not hold', async () => {
+    await place('a/1/model.onnx', 'b/1/model.onnx');
+
+    await expect(readModelLayout(root, 'model', undefined)).rejects.toThrow(
+      'holds several models (a, b): set SAGEMAKER_TFS_DEFAULT_MODEL_NAME',
+    );
+    await expect(readModelLayout(root, 'model', 'c')).rejects.toThrow(
+      'the default model is c (SAGEMAKER_TFS_DEFAULT_MODEL_NAME), but',
+    );
+  });
+
+  it('refuses a version without a model.onnx, saying a SavedModel runs only in the cloud', async () => {
+    await place('hub/1/model.onnx', 'hub/3/saved_model.pb');
+
+    await expect(readModelLayout(join(root, 'hub'), 'hub', undefined)).rejects.toMatchObject({
       name: 'ModelLayoutError',
       message: expect.stringContaining(
-        'has no <version>/model.onnx; expected TensorFlow Serving layout <name>/<version>/model.onnx',
+        `version 3 (${join(root, 'hub', '3')}) is a TensorFlow SavedModel, which runs only in the cloud`,
       ),
     });
   });
 
-  it('says that a SavedModel does not run locally', async () => {
-    await place('hub/3/saved_model.pb');
+  it('refuses two folders that are the same version', async () => {
+    await place('m/7/model.onnx', 'm/007/model.onnx');
 
-    await expect(findModel(join(root, 'hub'))).rejects.toThrow(
-      'version 3 is a TensorFlow SavedModel, which runs only in the cloud; convert it to ONNX',
+    await expect(readModelLayout(join(root, 'm'), 'm', undefined)).rejects.toThrow(
+      'are both version 7 (leading zeros are dropped)',
     );
   });
 
-  it('tells what to pass when given a version folder or a loose model.onnx', async () => {
-    await place('iris/1/model.onnx', 'loose/model.onnx');
+  it('explains the layout when there is no version folder, and what to pass instead', async () => {
+    await place('empty/readme.md', 'iris/1/model.onnx', 'loose/model.onnx');
 
-    await expect(findModel(join(root, 'iris', '1'))).rejects.toThrow(
+    await expect(readModelLayout(join(root, 'empty'), 'empty', undefined)).rejects.toMatchObject({
+      name: 'ModelLayoutError',
+      message: expect.stringContaining('has no <version>/model.onnx; expected TensorFlow Serving layout'),
+    });
+    await expect(readModelLayout(join(root, 'iris', '1'), '1', undefined)).rejects.toThrow(
       'it is a version folder: pass the folder above it',
     );
-    await expect(findModel(join(root, 'loose'))).rejects.toThrow(
+    await expect(readModelLayout(join(root, 'loose'), 'loose', undefined)).rejects.toThrow(
       `model.onnx lies directly in it: move it to ${join(root, 'loose', '1', 'model.onnx')}`,
     );
-  });
-
-  it('says when the folder cannot be read', async () => {
-    await expect(findModel(join(root, 'missing'))).rejects.toMatchObject({
-      name: 'ModelLayoutError',
-      message: expect.stringContaining('missing cannot be read'),
-    });
+    await expect(readModelLayout(join(root, 'missing'), 'missing', undefined)).rejects.toThrow(
+      'missing cannot be read',
+    );
   });
 });

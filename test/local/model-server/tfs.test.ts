@@ -24,9 +24,9 @@ const twoInputs: Signature = {
   ],
 };
 
-function failure(run: () => unknown): RequestError {
+async function failure(run: () => unknown): Promise<RequestError> {
   try {
-    run();
+    await run();
   } catch (error) {
     if (error instanceof RequestError) return error;
   }
@@ -34,11 +34,15 @@ function failure(run: () => unknown): RequestError {
 }
 
 const feeds = (prepared: Prepared) =>
-  prepared.feeds.map(({ name, data, dims }) => ({ name, data: Array.from(data), dims }));
+  prepared.feeds.map(({ name, data, dims }) => ({
+    name,
+    data: Array.from(data as ArrayLike<unknown>),
+    dims,
+  }));
 
 describe('prepareRequest', () => {
-  it('batches row-format instances into one tensor per input', () => {
-    const prepared = prepareRequest(
+  it('batches row-format instances into one tensor per input', async () => {
+    const prepared = await prepareRequest(
       {
         instances: [
           [1, 2, 3, 4],
@@ -53,11 +57,11 @@ describe('prepareRequest', () => {
     expect(feeds(prepared)).toEqual([{ name: 'features', data: [1, 2, 3, 4, 5, 6, 7, 8], dims: [2, 4] }]);
   });
 
-  it('takes instances keyed by input name, for one input or several', () => {
-    expect(feeds(prepareRequest({ instances: [{ features: [1, 2, 3, 4] }] }, 'predict', iris))).toEqual([
-      { name: 'features', data: [1, 2, 3, 4], dims: [1, 4] },
-    ]);
-    const prepared = prepareRequest(
+  it('takes instances keyed by input name, for one input or several', async () => {
+    expect(feeds(await prepareRequest({ instances: [{ features: [1, 2, 3, 4] }] }, 'predict', iris))).toEqual(
+      [{ name: 'features', data: [1, 2, 3, 4], dims: [1, 4] }],
+    );
+    const prepared = await prepareRequest(
       {
         instances: [
           { b: 10, a: [1, 2] },
@@ -73,21 +77,21 @@ describe('prepareRequest', () => {
     ]);
   });
 
-  it('takes columnar inputs, batched tensor first', () => {
-    const prepared = prepareRequest({ inputs: { a: [[1, 2]], b: [3] } }, 'predict', twoInputs);
+  it('takes columnar inputs, batched tensor first', async () => {
+    const prepared = await prepareRequest({ inputs: { a: [[1, 2]], b: [3] } }, 'predict', twoInputs);
 
     expect(prepared).toMatchObject({ columnar: true, batch: 1 });
     expect(feeds(prepared)).toEqual([
       { name: 'a', data: [1, 2], dims: [1, 2] },
       { name: 'b', data: [3], dims: [1] },
     ]);
-    expect(feeds(prepareRequest({ inputs: [[1, 2, 3, 4]] }, 'predict', iris))).toEqual([
+    expect(feeds(await prepareRequest({ inputs: [[1, 2, 3, 4]] }, 'predict', iris))).toEqual([
       { name: 'features', data: [1, 2, 3, 4], dims: [1, 4] },
     ]);
   });
 
-  it('takes examples keyed by input name, with the shared context, ignoring other features', () => {
-    const prepared = prepareRequest(
+  it('takes examples keyed by input name, with the shared context, ignoring other features', async () => {
+    const prepared = await prepareRequest(
       {
         examples: [
           { a: [1, 2], note: 'x' },
@@ -106,7 +110,7 @@ describe('prepareRequest', () => {
     ]);
   });
 
-  it('refuses what TFS refuses, saying where', () => {
+  it('refuses what TFS refuses, saying where', async () => {
     const cases: [unknown, string, Signature?][] = [
       [[[1, 2, 3, 4]], 'the request must be a JSON object, not [[1,2,3,4]]'],
       [{ instances: [[1, 2, 3]] }, 'instances[0] has shape [3], but input "features" takes [4] per instance'],
@@ -119,7 +123,10 @@ describe('prepareRequest', () => {
         },
         'instances[1] is not a dense tensor of shape [4] (its first elements give [2])',
       ],
-      [{ instances: [[1, 2, '3', 4]] }, 'instances[0]: "3" is not a number; input "features" is float32'],
+      [
+        { instances: [[1, 2, '3', 4]] },
+        'JSON Value: "3" Type: String is not of expected type: float (input "features", instances[0])',
+      ],
       [{ instances: [] }, "'instances' must be a non-empty list"],
       [
         { instances: [[1, 2, 3, 4]], inputs: [[1, 2, 3, 4]] },
@@ -147,16 +154,16 @@ describe('prepareRequest', () => {
       ],
     ];
     for (const [request, message, signature = iris] of cases) {
-      const error = failure(() => prepareRequest(request, 'predict', signature));
+      const error = await failure(() => prepareRequest(request, 'predict', signature));
       expect(error.message).toBe(message);
       expect(error.status).toBe(400);
     }
-    expect(failure(() => prepareRequest({ instances: [[1, 2, 3, 4]] }, 'regress', iris)).message).toBe(
-      'Missing \'examples\' key: the regress API takes {"examples": [...]}',
-    );
-    expect(failure(() => prepareRequest({ examples: [[1, 2, 3, 4]] }, 'classify', iris)).message).toBe(
-      'examples[0] must be an object keyed by "features"',
-    );
+    expect(
+      (await failure(() => prepareRequest({ instances: [[1, 2, 3, 4]] }, 'regress', iris))).message,
+    ).toBe('Missing \'examples\' key: the regress API takes {"examples": [...]}');
+    expect(
+      (await failure(() => prepareRequest({ examples: [[1, 2, 3, 4]] }, 'classify', iris))).message,
+    ).toBe('examples[0] must be an object keyed by "features"');
   });
 });
 
@@ -173,7 +180,7 @@ describe('formatResponse', () => {
     feeds: [],
   });
 
-  it('answers one prediction per instance: the row of the only output, or an object of all outputs', () => {
+  it('answers one prediction per instance: the row of the only output, or an object of all outputs', async () => {
     expect(formatResponse(rows(2), iris.outputs, { probabilities })).toBe(
       '{"predictions":[[0.25,0.5,0.25],[0.1,0.2,0.7]]}',
     );
@@ -186,7 +193,7 @@ describe('formatResponse', () => {
     );
   });
 
-  it('answers columnar requests with the output tensors', () => {
+  it('answers columnar requests with the output tensors', async () => {
     const columnar: Prepared = { method: 'predict', columnar: true, batch: 2, feeds: [] };
 
     expect(formatResponse(columnar, iris.outputs, { probabilities })).toBe(
@@ -201,9 +208,17 @@ describe('formatResponse', () => {
     );
   });
 
-  it('answers classify with class indexes and scores, and regress with one number per example', () => {
+  it('answers classify with labels and scores, and regress with one number per example', async () => {
     expect(formatResponse(rows(2, 'classify'), iris.outputs, { probabilities })).toBe(
-      '{"results":[[["0",0.25],["1",0.5],["2",0.25]],[["0",0.1],["1",0.2],["2",0.7]]]}',
+      '{"results":[[["",0.25],["",0.5],["",0.25]],[["",0.1],["",0.2],["",0.7]]]}',
+    );
+    const labelled = [
+      { name: 'classes', type: 'string', shape: ['n', 3] },
+      { name: 'scores', type: 'float32', shape: ['n', 3] },
+    ];
+    const classes = { type: 'string', dims: [2, 3], data: ['a', 'b', 'c', 'a', 'b', 'c'] };
+    expect(formatResponse(rows(2, 'classify'), labelled, { classes, scores: probabilities })).toBe(
+      '{"results":[[["a",0.25],["b",0.5],["c",0.25]],[["a",0.1],["b",0.2],["c",0.7]]]}',
     );
     const value = { type: 'float32', dims: [3, 1], data: Float32Array.of(1.5, -2, 0.1) };
     expect(
@@ -211,18 +226,20 @@ describe('formatResponse', () => {
     ).toBe('{"results":[1.5,-2.0,0.1]}');
   });
 
-  it('refuses answers that do not fit the method or the instances', () => {
-    expect(failure(() => formatResponse(rows(2, 'regress'), iris.outputs, { probabilities })).message).toBe(
-      "regress needs one value per example; the model's output has 3",
-    );
+  it('refuses answers that do not fit the method or the instances', async () => {
+    expect(
+      (await failure(() => formatResponse(rows(2, 'regress'), iris.outputs, { probabilities }))).message,
+    ).toBe("regress needs one value per example; the model's output has 3");
     const results = {
       sum: { type: 'float32', dims: [1, 2], data: Float32Array.of(1, 2) },
       label: { type: 'int64', dims: [1], data: BigInt64Array.of(1n) },
     };
-    expect(failure(() => formatResponse(rows(1, 'classify'), twoInputs.outputs, results)).message).toBe(
-      'classify needs a model with one output; this one has "sum", "label"',
+    expect(
+      (await failure(() => formatResponse(rows(1, 'classify'), twoInputs.outputs, results))).message,
+    ).toBe(
+      'classify needs a model with one output of scores (and at most one of class labels, strings); this one has "sum", "label"',
     );
-    expect(failure(() => formatResponse(rows(3), iris.outputs, { probabilities })).message).toBe(
+    expect((await failure(() => formatResponse(rows(3), iris.outputs, { probabilities }))).message).toBe(
       'output "probabilities" has 2 rows for 3 instances; the row format needs one per instance',
     );
   });
