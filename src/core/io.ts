@@ -36,6 +36,12 @@ export async function abandon(
   throw error;
 }
 
+/** Bytes of an object from `start` up to, not including, `end`. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** Opens the sink for the nth shard of an input (0-based). */
 export type ShardSinkFactory = (shard: number) => Promise<ByteSink>;
 
