@@ -37,6 +37,11 @@ export interface JsonPath {
   /** True for `$`: the value itself. */
   readonly isRoot: boolean;
   /**
+   * The members of an object this path starts by selecting (`$.a.b`: a; `$['a','b']`: a and b), so a
+   * reader may read only those; undefined when it needs the whole value.
+   */
+  readonly members?: readonly string[];
+  /**
    * Selects from the valid JSON value in b[start, end) into `into`, without copying when a single value
    * is selected. Throws FilterMismatchError when nothing matches.
    */
@@ -46,9 +51,17 @@ export interface JsonPath {
 export function compileJsonPath(expression: string): JsonPath {
   const segments = parse(expression);
   const isRoot = segments.length === 0;
+  const [first] = segments;
+  const members =
+    first?.kind === 'name'
+      ? [first.name]
+      : first?.kind === 'names'
+        ? first.names.map(({ name }) => name)
+        : undefined;
   return {
     expression,
     isRoot,
+    ...(members && { members }),
     select(b, start, end, into) {
       if (isRoot) {
         into.bytes = b;

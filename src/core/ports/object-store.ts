@@ -1,4 +1,4 @@
-import type { ByteRange, ByteSink } from '../io.ts';
+import type { ByteRange, ByteSink, InputFile } from '../io.ts';
 
 /**
  * Where inputs, work files and results live: an S3 bucket in the cloud, a local folder on one machine.
@@ -39,4 +39,9 @@ export async function writeText(store: ObjectStore, key: string, text: string): 
   const sink = await store.write(key);
   await sink.write(Buffer.from(text));
   await sink.close();
+}
+
+/** An object as an input to read, whole or in ranges; `size` as the plan found it. */
+export function storedInput(store: ObjectStore, key: string, size: number): InputFile {
+  return { size, read: (range) => store.read(key, range) };
 }
