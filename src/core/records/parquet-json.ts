@@ -1,6 +1,6 @@
 /**
  * Parquet values as JSON text, from the physical values hyparquet decodes (its own conversions are
- * turned off, see parquet.ts) and the schema's annotations:
+ * turned off but for strings, see parquet.ts) and the schema's annotations:
  *   int64 and decimals exact (decimals as numbers with their scale's digits: 19.90), floats as the
  *   shortest decimal that reads back the same, NaN and infinities (which JSON lacks) as null;
  *   timestamps (INT96 too) as ISO-8601 UTC strings to their unit's precision, dates as YYYY-MM-DD,
@@ -188,10 +188,16 @@ function leafWriter(element: SchemaElement): JsonWriter {
   }
 }
 
+/** Text that hyparquet decodes itself (as UTF-8). */
+export function isString(element: SchemaElement): boolean {
+  return element.converted_type === 'UTF8' || element.logical_type?.type === 'STRING';
+}
+
 function bytesWriter(element: SchemaElement): JsonWriter {
   const logical = element.logical_type?.type;
   const converted = element.converted_type;
-  if (converted === 'UTF8' || converted === 'ENUM' || logical === 'STRING' || logical === 'ENUM')
+  if (isString(element)) return JSON.stringify;
+  if (converted === 'ENUM' || logical === 'ENUM')
     return (value) => JSON.stringify(utf8.decode(value as Uint8Array));
   if (converted === 'JSON' || logical === 'JSON') return (value) => jsonText(value as Uint8Array);
   if (logical === 'UUID') return (value) => `"${uuidText(value as Uint8Array)}"`;

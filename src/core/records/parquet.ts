@@ -15,7 +15,7 @@ import {
 import { compressors } from 'hyparquet-compressors';
 import { ParquetReadError, PipelineError } from '../errors.ts';
 import type { InputFile } from '../io.ts';
-import { columnWriter, typeName } from './parquet-json.ts';
+import { columnWriter, isString, typeName } from './parquet-json.ts';
 import type { RecordSource } from './types.ts';
 
 export const PARQUET_CONTENT_TYPE = 'application/x-parquet';
@@ -92,10 +92,11 @@ async function openParquet(file: InputFile, input: string): Promise<OpenedParque
   }
   // hyparquet would turn decimals into floating point (losing digits) and timestamps into Dates
   // (losing microseconds): it reads the physical values, and parquet-json.ts writes them exactly.
+  // Strings keep their annotation, so that hyparquet decodes them (map keys too).
   const physical: FileMetaData = {
     ...metadata,
     schema: metadata.schema.map((element) => {
-      if (element.num_children) return element;
+      if (element.num_children || isString(element)) return element;
       const { converted_type: _converted, logical_type: _logical, ...plain } = element;
       return plain;
     }),
