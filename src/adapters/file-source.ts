@@ -1,5 +1,6 @@
 import { close, open, read } from 'node:fs';
-import type { ByteRange } from '../core/io.ts';
+import { stat } from 'node:fs/promises';
+import type { ByteRange, InputFile } from '../core/io.ts';
 
 /**
  * A file's bytes as a stream of chunks, read one chunk ahead in the I/O thread pool, so the disk works
@@ -46,4 +47,10 @@ export async function* readFileChunks(
     await ahead.catch(() => 0);
     await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
+}
+
+/** A file as an input to read, whole or in ranges. */
+export async function fileInput(path: string): Promise<InputFile> {
+  const { size } = await stat(path);
+  return { size, read: (range) => readFileChunks(path, undefined, range) };
 }

@@ -98,8 +98,14 @@ function everyType(): Table {
         new Map(),
         null,
       ],
-      new Map_(
-        new Field('entries', new Struct([new Field('key', new Utf8()), nullable('value', new Int64())])),
+      new Map_<Utf8, Int64>(
+        new Field(
+          'entries',
+          new Struct<{ key: Utf8; value: Int64 }>([
+            new Field('key', new Utf8()),
+            new Field('value', new Int64(), true),
+          ]),
+        ),
       ),
     ),
   });
