@@ -19,7 +19,7 @@ import {
 import type { ByteRange, InputFile } from '../../src/core/io.ts';
 
 export interface ParquetWriting {
-  readonly compression?: 'none' | 'snappy' | 'gzip' | 'zstd';
+  readonly compression?: 'none' | 'snappy' | 'gzip' | 'zstd' | 'brotli';
   /** Dictionary pages (the writer's default), or every value plain. */
   readonly dictionary?: boolean;
   readonly rowGroupRows?: number;
@@ -32,6 +32,7 @@ const CODECS = {
   snappy: Compression.SNAPPY,
   gzip: Compression.GZIP,
   zstd: Compression.ZSTD,
+  brotli: Compression.BROTLI,
 };
 
 /**

@@ -3,16 +3,17 @@
  * how values are written). The file is read in byte ranges: its footer, then one row group at a time,
  * only the column chunks asked for, so memory is bounded by the largest row group.
  */
+import * as zlib from 'node:zlib';
 import {
   type AsyncBuffer,
   type ColumnData,
+  type Compressors,
   type FileMetaData,
   parquetMetadataAsync,
   parquetRead,
   parquetSchema,
   type SchemaTree,
 } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { ParquetReadError, PipelineError } from '../errors.ts';
 import type { InputFile } from '../io.ts';
 import { columnWriter, isString, typeName } from './parquet-json.ts';
@@ -47,6 +48,16 @@ export interface ParquetDescription {
   readonly rowGroups: number;
   readonly columns: ParquetColumn[];
 }
+
+/**
+ * Page codecs beyond hyparquet's own (uncompressed and snappy), by Node's zlib: no library to bundle.
+ * LZ4 pages are not read (hyparquet names the codec).
+ */
+const compressors: Compressors = {
+  GZIP: (input) => zlib.gunzipSync(input),
+  BROTLI: (input) => zlib.brotliDecompressSync(input),
+  ZSTD: (input) => zlib.zstdDecompressSync(input),
+};
 
 /** Rows are turned into JSON text this many at a time, then handed to the record handler. */
 const BATCH_ROWS = 4096;

@@ -134,6 +134,7 @@ describe('Parquet records', () => {
     ['snappy, dictionary pages', { compression: 'snappy' }],
     ['gzip, plain pages', { compression: 'gzip', dictionary: false }],
     ['zstd, data pages v2', { compression: 'zstd', dataPageV2: true }],
+    ['brotli, dictionary pages v2', { compression: 'brotli', dataPageV2: true }],
     ['uncompressed, plain pages v2', { compression: 'none', dictionary: false, dataPageV2: true }],
   ];
   it.each(writings)('reads every type as the JSON a user expects (%s)', async (_, writing) => {
