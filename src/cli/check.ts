@@ -42,9 +42,10 @@ export async function checkFiles(
     };
     const input = await fileInput(file);
     const reading = inputReading(job, file, basename(file));
-    const parquet = reading.parquet
-      ? await (await import('../core/records/parquet.ts')).describeParquet(input, reading.input)
-      : undefined;
+    const parquet =
+      reading.decoding === 'parquet'
+        ? await (await import('../core/records/parquet.ts')).describeParquet(input, reading.input)
+        : undefined;
     const index = await shardFile(
       input,
       { ...reading, shardBytes: Number.MAX_SAFE_INTEGER },

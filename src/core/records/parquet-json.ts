@@ -4,7 +4,8 @@
  *   int64 and decimals exact (decimals as numbers with their scale's digits: 19.90), floats as the
  *   shortest decimal that reads back the same, NaN and infinities (which JSON lacks) as null;
  *   timestamps (INT96 too) as ISO-8601 UTC strings to their unit's precision, dates as YYYY-MM-DD,
- *   times as HH:MM:SS.fff; strings, enums and UUIDs as strings; JSON columns as the JSON they hold;
+ *   times as HH:MM:SS.fff; strings, enums and UUIDs as strings; JSON columns as the JSON they hold
+ *   (as a string when it is not JSON);
  *   other binary as {"b64": ...}; lists as arrays, maps and structs as objects; nulls as null.
  */
 import type { SchemaElement, SchemaTree } from 'hyparquet';
@@ -224,11 +225,18 @@ function b64(bytes: Uint8Array): string {
 }
 
 /**
- * A JSON column's text as it stands; the whitespace between its tokens may hold newlines, which
- * cannot be inside JSON strings, and a record is one line.
+ * A JSON column's text as it stands, or as a string when it is not JSON (a row is sent as it is
+ * written, unchecked). The whitespace between its tokens may hold newlines, which cannot be inside
+ * JSON strings, and a record is one line.
  */
 function jsonText(bytes: Uint8Array): string {
-  return utf8.decode(bytes).replace(/[\r\n]/g, ' ');
+  const text = utf8.decode(bytes);
+  try {
+    JSON.parse(text);
+  } catch {
+    return JSON.stringify(text);
+  }
+  return text.replace(/[\r\n]/g, ' ');
 }
 
 function unscaled(value: unknown): bigint {

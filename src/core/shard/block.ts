@@ -15,8 +15,6 @@ export interface EncodeSettings {
   readonly inputFilter?: string;
   readonly maxRecordBytes: number;
   readonly requestPerLine: boolean;
-  /** The input is a Parquet file: its rows are the records (JSON objects), whatever splitType says. */
-  readonly parquet?: boolean;
 }
 
 /**
@@ -272,7 +270,7 @@ export async function createBlockEncoder(
 
 /** What the position of each record counts: Parquet's row groups, lines of text, bytes of binary framings. */
 function positionKind(settings: EncodeSettings): PositionKind {
-  if (settings.parquet) return 'rowGroup';
+  if (settings.decoding === 'parquet') return 'rowGroup';
   return settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord' ? 'offset' : 'line';
 }
 

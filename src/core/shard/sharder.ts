@@ -70,7 +70,7 @@ export async function shardFile(
   options: ShardOptions,
   targets: ShardTargets,
 ): Promise<ShardIndex> {
-  if (!options.parquet) return shardInput(file.read(), options, targets);
+  if (options.decoding !== 'parquet') return shardInput(file.read(), options, targets);
   const columns = compileJsonPath(options.inputFilter ?? '$').members;
   const reading = { input: options.input, ...(columns && { columns }) };
   return shardRecords(await parquetReader(file, reading), options, targets);
@@ -81,7 +81,7 @@ export async function shardFile(
  * row, whatever the input filter read.
  */
 export async function inputRecords(file: InputFile, options: ShardOptions): Promise<RecordSource> {
-  if (options.parquet) return parquetReader(file, { input: options.input });
+  if (options.decoding === 'parquet') return parquetReader(file, { input: options.input });
   return (handler) => framedRecords(file.read(), readerFor(options, handler));
 }
 

@@ -97,7 +97,7 @@ export function isParquetInput(spec: JobSpec, key: string): boolean {
  */
 export function inputReading(job: CompiledJob, key: string, name: string): Omit<ShardOptions, 'workers'> {
   const reading = { ...job.records, input: name };
-  return isParquetInput(job.spec, key) ? { ...reading, parquet: true, decoding: 'json' } : reading;
+  return isParquetInput(job.spec, key) ? { ...reading, decoding: 'parquet' } : reading;
 }
 
 /**
@@ -168,8 +168,8 @@ function decodingOf(spec: JobSpec): Decoding {
   const filter = spec.dataProcessing.inputFilter;
   const filtered = filter !== undefined && filter !== '$';
   let decoding: Decoding = 'none';
-  // Parquet rows are JSON objects whatever the split type (None is refused).
-  if (contentType === PARQUET_CONTENT_TYPE) decoding = 'json';
+  // Parquet rows are the records whatever the split type (None is refused).
+  if (contentType === PARQUET_CONTENT_TYPE) decoding = 'parquet';
   else if ((splitType === 'Line' || splitType === 'None') && JSON_TYPES.has(contentType)) decoding = 'json';
   else if (splitType === 'Line' && contentType === 'text/csv') decoding = 'csv';
   else if (splitType === 'TFRecord' && filtered) decoding = 'tf-example';

@@ -119,8 +119,8 @@ describe('compileJob', () => {
       'rec',
     ],
     [{ contentType: 'image/jpeg', splitType: 'None' }, 'none', 'original', 'bin'],
-    [{ contentType: 'application/x-parquet' }, 'json', 'instances', 'jsonl'],
-    [{ contentType: 'application/x-parquet', splitType: 'TFRecord' }, 'json', 'instances', 'jsonl'],
+    [{ contentType: 'application/x-parquet' }, 'parquet', 'instances', 'jsonl'],
+    [{ contentType: 'application/x-parquet', splitType: 'TFRecord' }, 'parquet', 'instances', 'jsonl'],
   ])('decodes %j as %s, shards holding %s records (.%s)', (fields, decoding, format, extension) => {
     const job = resolveJob({ model: 'm', ...fields });
     expect(job.records.decoding).toBe(decoding);
@@ -146,12 +146,11 @@ describe('compileJob', () => {
     const csv = resolveJob({ model: 'm', contentType: 'text/csv' });
     expect(inputReading(csv, 'inbox/day/part-0.snappy.parquet', 'day/part-0.snappy.parquet')).toMatchObject({
       input: 'day/part-0.snappy.parquet',
-      parquet: true,
-      decoding: 'json',
+      decoding: 'parquet',
     });
-    expect(inputReading(csv, 'inbox/day/a.csv', 'day/a.csv')).not.toHaveProperty('parquet');
+    expect(inputReading(csv, 'inbox/day/a.csv', 'day/a.csv')).toMatchObject({ decoding: 'csv' });
     const parquet = resolveJob({ model: 'm', contentType: 'application/x-parquet' });
-    expect(inputReading(parquet, 'inbox/day/table', 'day/table')).toMatchObject({ parquet: true });
+    expect(inputReading(parquet, 'inbox/day/table', 'day/table')).toMatchObject({ decoding: 'parquet' });
   });
 
   it('refuses splitType None for Parquet, naming the field', () => {
