@@ -18,10 +18,13 @@ import {
 
 type IndexItem = { kind: 'index'; index: number } | { kind: 'slice'; start?: number; end?: number };
 
+/** A name of a names list, with what starts its member in the object the list assembles. */
+type NamedMember = { name: string; bytes: Buffer; first: Buffer; next: Buffer };
+
 type Segment =
   | { kind: 'name'; name: string; bytes: Buffer }
   | { kind: 'index'; index: number }
-  | { kind: 'names'; names: { name: string; bytes: Buffer }[] }
+  | { kind: 'names'; names: NamedMember[] }
   | { kind: 'items'; items: IndexItem[] }
   | { kind: 'wildcard' };
 
@@ -127,7 +130,7 @@ function findClose(expression: string, open: number): number {
 function bracket(body: string, fail: (reason: string) => never): Segment {
   if (body === '*') return { kind: 'wildcard' };
   if (body.startsWith("'") || body.startsWith('"')) {
-    const names: { name: string; bytes: Buffer }[] = [];
+    const names: NamedMember[] = [];
     const pattern = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*(,|$)/y;
     // Each name is followed by a comma and another name, or by the end of the list.
     let closed = false;
@@ -136,7 +139,8 @@ function bracket(body: string, fail: (reason: string) => never): Segment {
       if (match === null) break;
       const raw = match[1] ?? match[2] ?? '';
       const name = raw.replace(/\\(.)/g, '$1');
-      names.push(named(name));
+      const key = JSON.stringify(name);
+      names.push({ ...named(name), first: Buffer.from(`{${key}:`), next: Buffer.from(`,${key}:`) });
       closed = match[3] === '';
     }
     if (!closed) fail(`invalid name list [${body}]`);
@@ -207,13 +211,10 @@ function evaluate(
       case 'names': {
         if (c !== OPEN_BRACE) throw mismatch('names asked of a value that is not an object');
         const parts: Buffer[] = [];
-        for (const { name, bytes } of segment.names) {
+        for (const { name, bytes, first, next } of segment.names) {
           const found = findMember(b, start, end, bytes, name);
           if (!found) continue;
-          parts.push(
-            Buffer.from(`${parts.length === 0 ? '{' : ','}${JSON.stringify(name)}:`),
-            b.subarray(found[0], found[1]),
-          );
+          parts.push(parts.length === 0 ? first : next, b.subarray(found[0], found[1]));
         }
         if (parts.length === 0) throw mismatch('none of the names is a member');
         parts.push(Buffer.from('}'));
