@@ -44,6 +44,8 @@ export interface JsonPath {
    * reader may read only those; undefined when it needs the whole value.
    */
   readonly members?: readonly string[];
+  /** True for `$['a','b']` (names not repeated): the object of those members alone, in that order. */
+  readonly picksMembers: boolean;
   /**
    * Selects from the valid JSON value in b[start, end) into `into`, without copying when a single value
    * is selected. Throws FilterMismatchError when nothing matches.
@@ -61,10 +63,15 @@ export function compileJsonPath(expression: string): JsonPath {
       : first?.kind === 'names'
         ? first.names.map(({ name }) => name)
         : undefined;
+  const picksMembers =
+    segments.length === 1 &&
+    first?.kind === 'names' &&
+    new Set(first.names.map(({ name }) => name)).size === first.names.length;
   return {
     expression,
     isRoot,
     ...(members && { members }),
+    picksMembers,
     select(b, start, end, into) {
       if (isRoot) {
         into.bytes = b;

@@ -59,7 +59,7 @@ function listElement(node: SchemaTree): SchemaTree {
 export function columnWriter(node: SchemaTree): ColumnWriter {
   const { element } = node;
   const plain = node.children.length === 0 && element.repetition_type !== 'REPEATED';
-  if (plain && isPlainNumber(element)) {
+  if (isPlainNumberColumn(node)) {
     return (values) =>
       values.length === 0 ? [] : JSON.stringify(Array.from(values)).slice(1, -1).split(',');
   }
@@ -73,6 +73,13 @@ export function columnWriter(node: SchemaTree): ColumnWriter {
   }
   const write = jsonWriter(node);
   return (values) => Array.from(values, write);
+}
+
+/** A column of numbers that JSON writes as JavaScript does: doubles and 32-bit integers, nothing more. */
+export function isPlainNumberColumn(node: SchemaTree): boolean {
+  return (
+    node.children.length === 0 && node.element.repetition_type !== 'REPEATED' && isPlainNumber(node.element)
+  );
 }
 
 function isPlainInteger(element: SchemaElement): boolean {

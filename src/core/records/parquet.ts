@@ -16,8 +16,8 @@ import {
 } from 'hyparquet';
 import { ParquetReadError, PipelineError } from '../errors.ts';
 import type { InputFile } from '../io.ts';
-import { columnWriter, isString, typeName } from './parquet-json.ts';
-import type { RecordSource } from './types.ts';
+import { type ColumnWriter, columnWriter, isPlainNumberColumn, isString, typeName } from './parquet-json.ts';
+import type { RecordHandler, RecordSource } from './types.ts';
 
 export const PARQUET_CONTENT_TYPE = 'application/x-parquet';
 
@@ -130,59 +130,114 @@ export async function describeParquet(file: InputFile, input: string): Promise<P
   };
 }
 
+export interface ParquetRows {
+  /** The columns each row holds, in the order asked for (the file's order when all are read). */
+  readonly columns: readonly string[];
+  readonly records: RecordSource;
+}
+
 /**
  * The rows of a Parquet file as records: JSON objects of the columns read, numbered from 1 in file
- * order, each with its row group (0-based) as its position. A file that is not Parquet, or a row group
- * that cannot be decoded, is a ParquetReadError naming the input and the row group.
+ * order, each with its row group (0-based) as its position. Its footer is read here; a file that is
+ * not Parquet, or a row group that cannot be decoded, is a ParquetReadError naming the input and the
+ * row group.
  */
-export function parquetRecords(file: InputFile, reading: ParquetReading): RecordSource {
-  return async function* (handler) {
-    const parquet = await openParquet(file, reading.input);
-    const columns = parquet.schema.children
-      .filter((column) => reading.columns === undefined || reading.columns.includes(column.element.name))
-      .map((column) => ({
-        name: column.element.name,
-        key: `${JSON.stringify(column.element.name)}:`,
-        write: columnWriter(column),
-      }));
-    const names = columns.map((column) => column.name);
-    const { first = 0, end = parquet.rowGroupRows.length } = reading.rowGroups ?? {};
-    let groupStart = parquet.rowGroupRows.slice(0, first).reduce((sum, rows) => sum + rows, 0);
-    for (let group = first; group < end; group++) {
-      const rows = parquet.rowGroupRows[group] ?? 0;
-      const values = await readRowGroup(parquet, reading.input, group, groupStart, names);
-      const runs = columns.map((column) => new ColumnRuns(values.get(column.name) ?? [], groupStart));
-      for (let row = 0; row < rows; ) {
-        const batchEnd = Math.min(rows, row + BATCH_ROWS);
-        let text = '';
-        try {
-          const texts = columns.map((column, k) =>
-            column.write((runs[k] as ColumnRuns).slice(row, batchEnd)),
-          );
-          for (let k = 0; k < batchEnd - row; k++) {
-            text += '{';
-            for (let c = 0; c < columns.length; c++) {
-              text +=
-                (c > 0 ? ',' : '') + (columns[c] as (typeof columns)[number]).key + (texts[c] as string[])[k];
-            }
-            text += '}\n';
-          }
-        } catch (error) {
-          throw rowGroupError(reading.input, group, groupStart, rows, error);
-        }
-        // The JSON written holds no raw newline: strings escape theirs, so each line is one row.
-        const bytes = Buffer.from(text);
-        let start = 0;
-        for (; row < batchEnd; row++) {
-          const newline = bytes.indexOf(NEWLINE, start);
-          handler.onRecord(bytes.subarray(start, newline), groupStart + row + 1, group);
-          start = newline + 1;
-        }
-        yield;
-      }
-      groupStart += rows;
-    }
+export async function parquetRows(file: InputFile, reading: ParquetReading): Promise<ParquetRows> {
+  const parquet = await openParquet(file, reading.input);
+  const byName = new Map(parquet.schema.children.map((column) => [column.element.name, column]));
+  const chosen = reading.columns
+    ? reading.columns.flatMap((name) => byName.get(name) ?? [])
+    : parquet.schema.children;
+  const columns: RowColumn[] = [...new Set(chosen)].map((column) => ({
+    name: column.element.name,
+    key: `${JSON.stringify(column.element.name)}:`,
+    write: columnWriter(column),
+    plainNumber: isPlainNumberColumn(column),
+  }));
+  return {
+    columns: columns.map((column) => column.name),
+    records: (handler) => readRows(parquet, reading, columns, handler),
   };
+}
+
+async function* readRows(
+  parquet: OpenedParquet,
+  reading: ParquetReading,
+  columns: readonly RowColumn[],
+  handler: RecordHandler,
+): AsyncGenerator<void> {
+  const names = columns.map((column) => column.name);
+  const { first = 0, end = parquet.rowGroupRows.length } = reading.rowGroups ?? {};
+  let groupStart = parquet.rowGroupRows.slice(0, first).reduce((sum, rows) => sum + rows, 0);
+  for (let group = first; group < end; group++) {
+    const rows = parquet.rowGroupRows[group] ?? 0;
+    const values = await readRowGroup(parquet, reading.input, group, groupStart, names);
+    const runs = columns.map((column) => new ColumnRuns(values.get(column.name) ?? [], groupStart));
+    for (let row = 0; row < rows; ) {
+      const batchEnd = Math.min(rows, row + BATCH_ROWS);
+      let text: string;
+      try {
+        text = rowsText(columns, runs, row, batchEnd);
+      } catch (error) {
+        throw rowGroupError(reading.input, group, groupStart, rows, error);
+      }
+      // The JSON written holds no raw newline: strings escape theirs, so each line is one row.
+      const bytes = Buffer.from(text);
+      let start = 0;
+      for (; row < batchEnd; row++) {
+        const newline = bytes.indexOf(NEWLINE, start);
+        handler.onRecord(bytes.subarray(start, newline), groupStart + row + 1, group);
+        start = newline + 1;
+      }
+      yield;
+    }
+    groupStart += rows;
+  }
+}
+
+interface RowColumn {
+  readonly name: string;
+  /** `"name":`, as it starts the column's member in a row. */
+  readonly key: string;
+  readonly write: ColumnWriter;
+  /** Its values are numbers JSON writes as JavaScript does (or null). */
+  readonly plainNumber: boolean;
+}
+
+/** Names an object keeps in the order they were set: not array indexes, not `__proto__`. */
+const ORDERED_NAME = /^(?!__proto__$)(?!(0|[1-9]\d*)$)/;
+
+/** Rows [from, to) of a row group as JSON objects, one per line. */
+function rowsText(
+  columns: readonly RowColumn[],
+  runs: readonly ColumnRuns[],
+  from: number,
+  to: number,
+): string {
+  const values = runs.map((run) => run.slice(from, to));
+  if (columns.every((column) => column.plainNumber && ORDERED_NAME.test(column.name))) {
+    // Rows of plain numbers (feature columns): JSON.stringify writes the row objects whole, faster
+    // than joining texts; they hold no brace but their own, so '},{' is where one row ends.
+    const rows: Record<string, unknown>[] = new Array(to - from);
+    for (let k = 0; k < rows.length; k++) {
+      const row: Record<string, unknown> = {};
+      for (let c = 0; c < columns.length; c++) {
+        row[(columns[c] as RowColumn).name] = (values[c] as ArrayLike<unknown>)[k] ?? null;
+      }
+      rows[k] = row;
+    }
+    return `${JSON.stringify(rows).slice(1, -1).replaceAll('},{', '}\n{')}\n`;
+  }
+  const texts = columns.map((column, c) => column.write(values[c] as ArrayLike<unknown>));
+  let text = '';
+  for (let k = 0; k < to - from; k++) {
+    text += '{';
+    for (let c = 0; c < columns.length; c++) {
+      text += (c > 0 ? ',' : '') + (columns[c] as RowColumn).key + (texts[c] as string[])[k];
+    }
+    text += '}\n';
+  }
+  return text;
 }
 
 /** The decoded values of one row group's columns, each in the pieces hyparquet gave them. */

@@ -2,7 +2,7 @@ import { abandon, type ByteSink, type InputFile, type ShardSinkFactory, Staging 
 import { compileJsonPath } from '../json/path.ts';
 import { createCsvReader } from '../records/csv.ts';
 import { createLineReader } from '../records/line.ts';
-import type { ParquetReading } from '../records/parquet.ts';
+import type { ParquetReading, ParquetRows } from '../records/parquet.ts';
 import { createRecordIoReader } from '../records/recordio.ts';
 import { createTfRecordReader } from '../records/tfrecord.ts';
 import { framedRecords, type RecordHandler, type RecordReader, type RecordSource } from '../records/types.ts';
@@ -71,9 +71,16 @@ export async function shardFile(
   targets: ShardTargets,
 ): Promise<ShardIndex> {
   if (options.decoding !== 'parquet') return shardInput(file.read(), options, targets);
-  const columns = compileJsonPath(options.inputFilter ?? '$').members;
-  const reading = { input: options.input, ...(columns && { columns }) };
-  return shardRecords(await parquetReader(file, reading), options, targets);
+  const { inputFilter, ...unfiltered } = options;
+  const filter = compileJsonPath(inputFilter ?? '$');
+  const rows = await parquetReader(file, {
+    input: options.input,
+    ...(filter.members && { columns: filter.members }),
+  });
+  // `$['a','b']` picks those members alone, in that order: rows read of those columns already are
+  // what it gives (unless none is a column, when it matches no row).
+  const picked = filter.picksMembers && rows.columns.length > 0;
+  return shardRecords(rows.records, picked ? unfiltered : options, targets);
 }
 
 /**
@@ -81,14 +88,14 @@ export async function shardFile(
  * row, whatever the input filter read.
  */
 export async function inputRecords(file: InputFile, options: ShardOptions): Promise<RecordSource> {
-  if (options.decoding === 'parquet') return parquetReader(file, { input: options.input });
+  if (options.decoding === 'parquet') return (await parquetReader(file, { input: options.input })).records;
   return (handler) => framedRecords(file.read(), readerFor(options, handler));
 }
 
 /** The Parquet reader, loaded only for Parquet inputs (a Lambda without one does not load hyparquet). */
-async function parquetReader(file: InputFile, reading: ParquetReading): Promise<RecordSource> {
-  const { parquetRecords } = await import('../records/parquet.ts');
-  return parquetRecords(file, reading);
+async function parquetReader(file: InputFile, reading: ParquetReading): Promise<ParquetRows> {
+  const { parquetRows } = await import('../records/parquet.ts');
+  return parquetRows(file, reading);
 }
 
 /** The shard engine, over records from any source. */

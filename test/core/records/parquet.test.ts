@@ -29,7 +29,7 @@ import {
 import { parquetMetadata } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import type { InputFile } from '../../../src/core/io.ts';
-import { describeParquet, type ParquetReading, parquetRecords } from '../../../src/core/records/parquet.ts';
+import { describeParquet, type ParquetReading, parquetRows } from '../../../src/core/records/parquet.ts';
 import {
   decimalVector,
   int64Vector,
@@ -46,7 +46,7 @@ interface Row {
 
 async function readRows(file: InputFile, reading: Partial<ParquetReading> = {}): Promise<Row[]> {
   const rows: Row[] = [];
-  const source = parquetRecords(file, { input: 'people.parquet', ...reading });
+  const { records: source } = await parquetRows(file, { input: 'people.parquet', ...reading });
   for await (const _ of source({
     onRecord: (data, record, rowGroup) => rows.push({ json: data.toString(), record, rowGroup }),
     onBadRecord: () => expect.unreachable('a Parquet row is never a bad record'),
@@ -196,7 +196,8 @@ describe('Parquet records', () => {
     const readBeforeGroup: number[] = [];
     const rows: Row[] = [];
 
-    for await (const _ of parquetRecords(file, { input: 'ids.parquet' })({
+    const { records } = await parquetRows(file, { input: 'ids.parquet' });
+    for await (const _ of records({
       onRecord: (data, record, rowGroup) => {
         // The footer is read first (the file's last bytes, as many as may hold it), the row groups after.
         if (rows.at(-1)?.rowGroup !== rowGroup) {
@@ -275,7 +276,8 @@ describe('Parquet records', () => {
     damaged.fill(0xff, pageStart, pageStart + 24);
 
     const rows: string[] = [];
-    const reading = parquetRecords(parquetInput(damaged), { input: 'people.parquet' })({
+    const { records } = await parquetRows(parquetInput(damaged), { input: 'people.parquet' });
+    const reading = records({
       onRecord: (data) => rows.push(data.toString()),
       onBadRecord: () => undefined,
       onSkipped: () => undefined,
