@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the record engine's throughput and memory on a generated JSON Lines file (1 GB by
- * default; BENCH_MB sets its size), each figure against a baseline measured in the same run.
+ * default; BENCH_MB sets its size), and on Parquet files of 20 double columns, each figure against a
+ * baseline measured in the same run.
  * Prints one JSON object per line: {"name", "value", "unit", "baseline", "ratio"}.
  *
  * Each measurement of ours runs in a child process of its own, so its peak RSS is its own, and trials
@@ -8,21 +9,27 @@
  * the disk's moods out of it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { parquetMetadata } from 'hyparquet';
+import { Compression, Table as ParquetTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import { openFileSink } from '../src/adapters/file-sink.ts';
-import { readFileChunks } from '../src/adapters/file-source.ts';
+import { fileInput, readFileChunks } from '../src/adapters/file-source.ts';
+import type { InputFile } from '../src/core/io.ts';
 import { mergeInput } from '../src/core/merge/merger.ts';
-import { type ShardIndex, type ShardOptions, shardInput } from '../src/core/shard/sharder.ts';
+import { type ShardIndex, type ShardOptions, shardFile, shardInput } from '../src/core/shard/sharder.ts';
 import { shardThreads } from '../src/core/shard/threads.ts';
 
 const dataDir = process.env.BENCH_DIR ?? fileURLToPath(new URL('./.data/', import.meta.url));
 const inputMb = Number(process.env.BENCH_MB ?? 1024);
 const trials = Number(process.env.BENCH_TRIALS ?? 3);
 const input = join(dataDir, `input-${inputMb}mb.jsonl`);
+/** The Parquet benchmark's filter: 2 of the 20 columns. */
+const COLUMNS_FILTER = "$['f3','f7']";
 const workers = shardThreads(Number(process.env.BENCH_WORKERS ?? Math.min(4, availableParallelism())));
 
 interface ChildResult {
@@ -105,7 +112,53 @@ async function main(): Promise<void> {
   });
   const peak = Math.max(...[bytes, json, merge].flatMap((pairs) => pairs.map(([, mine]) => mine.rssMb)));
   print({ name: 'peak RSS, any measurement', value: peak, unit: 'MB', baseline: 200, ratio: peak / 200 });
+  await benchParquet();
   rmSync(out, { recursive: true, force: true });
+}
+
+/**
+ * Parquet: a filter reading 2 of 20 columns against the same rows as JSON Lines through the same
+ * filter (the columnar read should win), and peak memory over 8 row groups against 2 of the same size
+ * (it should not grow with the file: one row group is held at a time).
+ */
+async function benchParquet(): Promise<void> {
+  const parquet = join(dataDir, 'columns-20x1m.parquet');
+  const jsonl = join(dataDir, 'columns-20x1m.jsonl');
+  await generateColumns(1_000_000, 125_000, parquet, jsonl);
+  const filtered = await alternate(
+    () => ours('jsonl-columns', jsonl),
+    () => ours('parquet-columns', parquet),
+  );
+  const rowsPerSecond = (r: ChildResult): number => r.records / r.seconds;
+  print({
+    name: `read + inputFilter ${COLUMNS_FILTER}, 1M rows of 20 double columns, snappy Parquet`,
+    value: Math.round(median(filtered.map(([, mine]) => rowsPerSecond(mine)))),
+    unit: 'rows/s',
+    baseline: Math.round(median(filtered.map(([base]) => rowsPerSecond(base)))),
+    baselineName: 'the same rows as JSON Lines, same filter',
+    ratio: round(median(filtered.map(([base, mine]) => rowsPerSecond(mine) / rowsPerSecond(base))), 3),
+  });
+
+  const groupRows = 256 * 1024;
+  const eight = join(dataDir, 'groups-8x256k.parquet');
+  const two = join(dataDir, 'groups-2x256k.parquet');
+  await generateColumns(8 * groupRows, groupRows, eight);
+  await generateColumns(2 * groupRows, groupRows, two);
+  let [large, small] = [0, 0];
+  for (let k = 0; k < trials; k++) {
+    large = Math.max(large, (await ours('parquet-all', eight)).rssMb);
+    small = Math.max(small, (await ours('parquet-all', two)).rssMb);
+  }
+  const [group] = parquetMetadata(readFileSync(eight)).row_groups;
+  print({
+    name: 'peak RSS, every column of 8 row groups of 256k rows against 2 of them',
+    value: large,
+    unit: 'MB',
+    baseline: small,
+    ratio: round(large / small, 3),
+    rowGroupMb: round(Number(group?.total_byte_size) / 1e6),
+    rowGroupCompressedMb: round(Number(group?.total_compressed_size) / 1e6),
+  });
 }
 
 type Pair = [ChildResult, ChildResult];
@@ -204,20 +257,67 @@ async function generateInput(path: string, megabytes: number): Promise<void> {
   await handle.close();
 }
 
+/**
+ * `rows` rows of 20 double columns (`f0`..`f19`) as snappy Parquet in row groups of `groupRows`, and
+ * the same rows as JSON Lines when asked; written once and reused.
+ */
+async function generateColumns(
+  rows: number,
+  groupRows: number,
+  parquet: string,
+  jsonl?: string,
+): Promise<void> {
+  if ([parquet, jsonl].every((path) => path === undefined || existsSync(path))) return;
+  let seed = 7;
+  const columns: Record<string, Float64Array> = {};
+  for (let c = 0; c < 20; c++) {
+    const values = new Float64Array(rows);
+    for (let k = 0; k < rows; k++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      values[k] = Math.round((seed / 2147483648) * 1e7) / 1e5;
+    }
+    columns[`f${c}`] = values;
+  }
+  const properties = new WriterPropertiesBuilder()
+    .setCompression(Compression.SNAPPY)
+    .setMaxRowGroupSize(groupRows)
+    .build();
+  const table = ParquetTable.fromIPCStream(tableToIPC(tableFromArrays(columns), 'stream'));
+  await writeFile(parquet, writeParquet(table, properties));
+  if (jsonl === undefined) return;
+  const handle = await open(jsonl, 'w');
+  const names = Object.keys(columns);
+  for (let start = 0; start < rows; start += 10_000) {
+    const lines: string[] = [];
+    for (let k = start; k < Math.min(rows, start + 10_000); k++) {
+      lines.push(`{${names.map((name) => `"${name}":${columns[name]?.[k]}`).join(',')}}\n`);
+    }
+    await handle.write(lines.join(''));
+  }
+  await handle.close();
+}
+
 async function runChild(measurement: string, file: string): Promise<ChildResult> {
   const out = reset(join(dataDir, 'out'));
   const size = statSync(file).size;
   const shard = async (
     options: Omit<ShardOptions, 'input' | 'maxRecordBytes' | 'requestPerLine' | 'shardBytes'>,
+    parquet?: InputFile,
   ) => {
-    return shardInput(
-      readFileChunks(file),
-      { input: file, maxRecordBytes: 6 << 20, requestPerLine: false, shardBytes: 64 << 20, ...options },
-      {
-        openShard: (n) => openFileSink(join(out, `shard-${n}`)),
-        errors: await openFileSink(join(out, 'errors.jsonl')),
-      },
-    );
+    const settings = {
+      input: file,
+      maxRecordBytes: 6 << 20,
+      requestPerLine: false,
+      shardBytes: 64 << 20,
+      ...options,
+    };
+    const targets = {
+      openShard: (n: number) => openFileSink(join(out, `shard-${n}`)),
+      errors: await openFileSink(join(out, 'errors.jsonl')),
+    };
+    return parquet
+      ? shardFile(parquet, settings, targets)
+      : shardInput(readFileChunks(file), settings, targets);
   };
   const start = process.hrtime.bigint();
   let bytes = size;
@@ -230,6 +330,17 @@ async function runChild(measurement: string, file: string): Promise<ChildResult>
       records = (await shard({ splitType: 'Line', decoding: 'json', inputFilter: '$.features', workers }))
         .records.sent;
       break;
+    case 'jsonl-columns':
+      records = (await shard({ splitType: 'Line', decoding: 'json', inputFilter: COLUMNS_FILTER, workers }))
+        .records.sent;
+      break;
+    case 'parquet-columns':
+    case 'parquet-all': {
+      const filter = measurement === 'parquet-columns' ? { inputFilter: COLUMNS_FILTER } : {};
+      const options = { splitType: 'Line', decoding: 'parquet', workers, ...filter } as const;
+      records = (await shard(options, await fileInput(file))).records.sent;
+      break;
+    }
     case 'parse-stringify':
       // A throughput baseline: a prefix of the file is enough, and the whole would take minutes.
       bytes = Math.min(size, 256e6);

@@ -2,7 +2,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { readdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '../core/errors.ts';
-import type { ByteSink } from '../core/io.ts';
+import type { ByteRange, ByteSink } from '../core/io.ts';
 import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
 import { openFileSink, temporaryWriter } from './file-sink.ts';
 import { readFileChunks } from './file-source.ts';
@@ -30,7 +30,7 @@ export class LocalObjectStore implements ObjectStore {
     this.root = resolve(root);
   }
 
-  async *read(key: string): AsyncGenerator<Buffer> {
+  async *read(key: string, range?: ByteRange): AsyncGenerator<Buffer> {
     const path = await this.inside(key);
     try {
       if (!(await stat(path)).isFile()) throw new ObjectNotFoundError(key);
@@ -38,7 +38,7 @@ export class LocalObjectStore implements ObjectStore {
       if (error instanceof ObjectNotFoundError) throw error;
       throw new ObjectNotFoundError(key, { cause: error });
     }
-    yield* readFileChunks(path);
+    yield* readFileChunks(path, undefined, range);
   }
 
   async write(key: string): Promise<ByteSink> {

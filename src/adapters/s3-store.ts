@@ -10,7 +10,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { ObjectNotFoundError, TransientStorageError } from '../core/errors.ts';
-import type { ByteSink } from '../core/io.ts';
+import type { ByteRange, ByteSink } from '../core/io.ts';
 import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
 
 /**
@@ -61,10 +61,18 @@ export class S3ObjectStore implements ObjectStore {
     this.upload = options.upload;
   }
 
-  async *read(key: string): AsyncGenerator<Buffer> {
+  async *read(key: string, range?: ByteRange): AsyncGenerator<Buffer> {
+    if (range && range.end <= range.start) return;
     let body: AsyncIterable<Uint8Array>;
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          // Both ends given: some S3-compatible servers mishandle the suffix form (bytes=-N).
+          ...(range && { Range: `bytes=${range.start}-${range.end - 1}` }),
+        }),
+      );
       body = response.Body as AsyncIterable<Uint8Array>;
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(key, { cause: error });

@@ -1,9 +1,10 @@
 import { basename } from 'node:path';
-import { readFileChunks } from '../adapters/file-source.ts';
+import { fileInput } from '../adapters/file-source.ts';
 import type { ByteSink } from '../core/io.ts';
+import type { ParquetDescription } from '../core/records/parquet.ts';
 import type { ErrorRow } from '../core/shard/error-rows.ts';
-import { type ShardIndex, shardInput } from '../core/shard/sharder.ts';
-import { type CompiledJob, resolveJob } from '../core/spec/compile.ts';
+import { type ShardIndex, shardFile } from '../core/shard/sharder.ts';
+import { type CompiledJob, inputReading, resolveJob } from '../core/spec/compile.ts';
 import type { SplitType } from '../core/spec/split-types.ts';
 import type { Output } from './usage.ts';
 
@@ -11,11 +12,14 @@ export interface FileCheck {
   readonly file: string;
   readonly records: ShardIndex['records'];
   readonly errors: ErrorRow[];
+  /** A Parquet file's schema and row groups. */
+  readonly parquet?: ParquetDescription;
 }
 
 /**
- * Reads files as the Shard step would (same framing, validation, filter and size limit) without
- * writing shards, and reports what would be quarantined.
+ * Reads files as the Shard step would (same framing, validation, filter and size limit; a Parquet
+ * file by row groups, its schema described) without writing shards, and reports what would be
+ * quarantined.
  */
 export async function checkFiles(
   files: readonly string[],
@@ -36,12 +40,18 @@ export async function checkFiles(
       close: async () => {},
       abort: async () => {},
     };
-    const index = await shardInput(
-      readFileChunks(file),
-      { ...job.records, input: basename(file), shardBytes: Number.MAX_SAFE_INTEGER },
+    const input = await fileInput(file);
+    const reading = inputReading(job, file, basename(file));
+    const parquet =
+      reading.decoding === 'parquet'
+        ? await (await import('../core/records/parquet.ts')).describeParquet(input, reading.input)
+        : undefined;
+    const index = await shardFile(
+      input,
+      { ...reading, shardBytes: Number.MAX_SAFE_INTEGER },
       { openShard: async () => discard, errors: errorSink },
     );
-    results.push({ file, records: index.records, errors });
+    results.push({ file, records: index.records, errors, ...(parquet && { parquet }) });
   }
   return results;
 }
@@ -78,13 +88,24 @@ export async function checkCommand(command: CheckCommand, output: Output): Promi
       output.stdout(`${JSON.stringify(result)}\n`);
       continue;
     }
-    const { records } = result;
+    const { records, parquet } = result;
+    if (parquet) {
+      output.stdout(
+        `${result.file}: Parquet, ${count(parquet.rows, 'row')} in ${count(parquet.rowGroups, 'row group')}, columns:\n`,
+      );
+      for (const column of parquet.columns) output.stdout(`  ${column.name}: ${column.type}\n`);
+    }
     output.stdout(
       `${result.file}: ${count(records.in, 'record')}, ${records.sent} can be scored, ${records.errors} would be quarantined` +
         `${records.skipped > 0 ? `, ${count(records.skipped, 'empty line')} skipped` : ''}\n`,
     );
     for (const row of result.errors) {
-      const where = row.line !== undefined ? `line ${row.line}` : `byte ${row.offset}`;
+      const where =
+        row.line !== undefined
+          ? `line ${row.line}`
+          : row.rowGroup !== undefined
+            ? `row group ${row.rowGroup}`
+            : `byte ${row.offset}`;
       output.stdout(`  record ${row.record} (${where}): ${row.reason}\n`);
     }
     if (records.errors > result.errors.length) {

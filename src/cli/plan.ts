@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { readFileChunks } from '../adapters/file-source.ts';
+import { fileInput } from '../adapters/file-source.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
 import {
   type Assumptions,
@@ -38,7 +38,9 @@ export async function planCommand(command: PlanCommand, output: Output): Promise
   const job = dataDir ? await localJob(new LocalObjectStore(dataDir), dataDir, source) : resolveJob(source);
   const { spec } = job;
   const counts: InputCount[] = [];
-  for (const file of command.files) counts.push(await countInput(readFileChunks(file), job, basename(file)));
+  for (const file of command.files) {
+    counts.push(await countInput(await fileInput(file), job, file, basename(file)));
+  }
   const assumptions: Assumptions = {
     ...DEFAULT_ASSUMPTIONS,
     ...(command.recordsPerSecond !== undefined && { recordsPerSecond: command.recordsPerSecond }),

@@ -29,6 +29,21 @@ export class FramingError extends PipelineError {
   }
 }
 
+/**
+ * A Parquet input cannot be read: it is not Parquet, or a row group's pages cannot be decoded. The
+ * message names the input and, when it is one, the row group (counted from 0, as Parquet tools do).
+ */
+export class ParquetReadError extends PipelineError {
+  override readonly name = 'ParquetReadError';
+  readonly input: string;
+  readonly rowGroup: number | undefined;
+  constructor(input: string, rowGroup: number | undefined, reason: string, options?: ErrorOptions) {
+    super(`${input}: ${rowGroup === undefined ? '' : `row group ${rowGroup} `}${reason}`, options);
+    this.input = input;
+    this.rowGroup = rowGroup;
+  }
+}
+
 /** A job spec field breaks a rule; raised before anything is created. */
 export class JobSpecError extends PipelineError {
   override readonly name = 'JobSpecError';

@@ -1,8 +1,8 @@
-import type { ByteSink } from './io.ts';
+import type { ByteSink, InputFile } from './io.ts';
 import { PRICES, type PriceTable } from './prices.ts';
 import { BatchPacker, packerOptionsFor } from './records/batches.ts';
-import { readerFor, type ShardIndex, shardInput } from './shard/sharder.ts';
-import type { CompiledJob } from './spec/compile.ts';
+import { readerFor, type ShardIndex, shardFile } from './shard/sharder.ts';
+import { type CompiledJob, inputReading } from './spec/compile.ts';
 import type { JobSpec } from './spec/job.ts';
 import { scoresOnEndpoint, scoringReason } from './steps/route.ts';
 
@@ -23,8 +23,9 @@ export interface InputCount {
  * endpoint.
  */
 export async function countInput(
-  source: AsyncIterable<Buffer>,
+  file: InputFile,
   job: CompiledJob,
+  key: string,
   name: string,
 ): Promise<InputCount> {
   const { spec } = job;
@@ -80,7 +81,7 @@ export async function countInput(
       abort: async () => undefined,
     };
   };
-  const index = await shardInput(source, { ...job.records, input: name }, { openShard, errors: discard });
+  const index = await shardFile(file, inputReading(job, key, name), { openShard, errors: discard });
   return {
     input: name,
     records: index.records,

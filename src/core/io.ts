@@ -36,6 +36,21 @@ export async function abandon(
   throw error;
 }
 
+/** Bytes of an object from `start` up to, not including, `end`. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * An input to read: whole, as a stream of chunks from its start, or a range of it (Parquet reads its
+ * footer, then the column chunks it needs).
+ */
+export interface InputFile {
+  readonly size: number;
+  read(range?: ByteRange): AsyncIterable<Buffer>;
+}
+
 /** Opens the sink for the nth shard of an input (0-based). */
 export type ShardSinkFactory = (shard: number) => Promise<ByteSink>;
 

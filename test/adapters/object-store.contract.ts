@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { ByteRange } from '../../src/core/io.ts';
 import { type ObjectStore, readText, writeText } from '../../src/core/ports/object-store.ts';
 
-async function readAll(store: ObjectStore, key: string): Promise<Buffer> {
+async function readAll(store: ObjectStore, key: string, range?: ByteRange): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of store.read(key)) chunks.push(Buffer.from(chunk));
+  for await (const chunk of store.read(key, range)) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks);
 }
 
@@ -30,6 +31,32 @@ export function objectStoreContract(name: string, store: () => ObjectStore): voi
         expect((await readAll(store(), key)).equals(body)).toBe(true);
         expect((await store().head(key))?.size).toBe(body.length);
       }
+    });
+
+    it('reads a byte range: from its start up to its end, across chunks, empty, or to the end of the object', async () => {
+      const body = randomBytes(3 << 20);
+      await writeText(store(), 'contract/range/small.txt', 'parquet footer');
+      const sink = await store().write('contract/range/large.bin');
+      await sink.write(body);
+      await sink.close();
+      const range = { start: (1 << 20) - 7, end: (2 << 20) + 11 };
+      expect(
+        (await readAll(store(), 'contract/range/large.bin', range)).equals(
+          body.subarray(range.start, range.end),
+        ),
+      ).toBe(true);
+      expect((await readAll(store(), 'contract/range/small.txt', { start: 8, end: 14 })).toString()).toBe(
+        'footer',
+      );
+      expect(await readAll(store(), 'contract/range/small.txt', { start: 3, end: 3 })).toHaveLength(0);
+      expect((await readAll(store(), 'contract/range/small.txt', { start: 8, end: 1000 })).toString()).toBe(
+        'footer',
+      );
+      await expect(
+        readAll(store(), 'contract/range/missing.bin', { start: 0, end: 4 }),
+      ).rejects.toMatchObject({
+        name: 'ObjectNotFoundError',
+      });
     });
 
     it('keeps the order of writes issued without waiting for one another', async () => {

@@ -3,8 +3,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Field, Float64, Int32, List, Table, vectorFromArray } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
+import { parquetFile } from '../support/parquet.ts';
 
 const bin = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
 
@@ -77,6 +79,30 @@ describe('pipeline check', () => {
       code: 0,
       stdout: expect.stringContaining('2 records, 2 can be scored'),
     });
+  });
+
+  it('describes a Parquet file and names the rows that would be quarantined by row group', async () => {
+    const table = new Table({
+      id: vectorFromArray([1, 2, 3], new Int32()),
+      features: vectorFromArray([[1, 2], null, [3, 4]], new List(new Field('item', new Float64(), true))),
+    });
+    await writeFile(join(dir, 'rows.parquet'), parquetFile(table, { rowGroupRows: 1 }));
+
+    const { code, stdout } = await pipeline(
+      'check',
+      join(dir, 'rows.parquet'),
+      '--input-filter',
+      '$.features[0]',
+    );
+
+    expect(code).toBe(1);
+    expect(stdout).toContain(
+      'rows.parquet: Parquet, 3 rows in 3 row groups, columns:\n  id: int32\n  features: list<double>\n',
+    );
+    expect(stdout).toContain('3 records, 2 can be scored, 1 would be quarantined');
+    expect(stdout).toContain(
+      'record 2 (row group 1): $.features[0]: [0] asked of a value that is not an array',
+    );
   });
 
   it('exits 2 on a usage error, naming the flag or field and the rule', async () => {

@@ -3,12 +3,24 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  Field,
+  Float64,
+  Int64,
+  List,
+  Table,
+  TimestampMicrosecond,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
+import { parquetMetadata } from 'hyparquet';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeExample } from '../../src/core/records/example.ts';
 import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
 import type { JobSummary } from '../../src/core/steps/finish.ts';
 import { pipeline as runCli } from '../support/cli.ts';
 import { scalingModel } from '../support/models.ts';
+import { int64Vector, parquetFile } from '../support/parquet.ts';
 
 // `pipeline run` end to end: the state machine file through the ASL interpreter, the step functions'
 // handlers over a local folder, the local SageMaker's transform data plane, and the model server with
@@ -144,6 +156,59 @@ describe('pipeline run', () => {
     const out = join(dir, 'out-tfrecord');
     expect((await pipeline('run', input, '--job', spec, '--out', out)).code).toBe(0);
     expect(await results(out, 'examples.tfrecord.out')).toEqual(['[2.0,4.0]', '[0.5,6.0]']);
+  });
+
+  it('scores a Parquet file: filtered, joined with every column of its rows, output filtered, in row order', async () => {
+    const people = new Table({
+      id: int64Vector(new Int64(), [9007199254740993n, 2n, 3n]),
+      features: vectorFromArray([[1, 2], null, [3, -4]], new List(new Field('item', new Float64(), true))),
+      seen: int64Vector(new TimestampMicrosecond('UTC'), [1706704496123456n, 0n, null]),
+      note: vectorFromArray(['a', 'b', null], new Utf8()),
+    });
+    const input = await file('people.parquet', parquetFile(people, { rowGroupRows: 2 }));
+    const spec = await job('parquet.job.json', {
+      maxErrorPercent: 50,
+      dataProcessing: {
+        inputFilter: '$.features[0:2]',
+        joinSource: 'Input',
+        outputFilter: "$['id','seen','SageMakerOutput']",
+      },
+    });
+    const out = join(dir, 'out-parquet');
+
+    const { code, summary } = await pipeline('run', input, '--job', spec, '--out', out, '--json');
+
+    expect(code).toBe(0);
+    expect(summary).toMatchObject({ status: 'Succeeded', records: { in: 3, out: 2, errors: 1 } });
+    // The model doubles each feature; the int64 id beyond 2^53 and the microseconds come back exact.
+    expect(await results(out, 'people.parquet.out')).toEqual([
+      '{"id":9007199254740993,"seen":"2024-01-31T12:34:56.123456Z","SageMakerOutput":[2.0,4.0]}',
+      '{"id":3,"seen":null,"SageMakerOutput":[6.0,-8.0]}',
+    ]);
+    const [error] = (await results(out, '_errors.jsonl')).map((line) => JSON.parse(line));
+    expect(error).toMatchObject({
+      input: 'people.parquet',
+      record: 2,
+      rowGroup: 0,
+      reason: expect.stringContaining('not an array'),
+      raw: '{"features":null}',
+    });
+  });
+
+  it('fails a job whose Parquet input is damaged, naming the file and the row group', async () => {
+    const ids = vectorFromArray(
+      Array.from({ length: 20 }, (_, k) => [k, k + 1]),
+      new List(new Field('item', new Float64(), true)),
+    );
+    const bytes = parquetFile(new Table({ features: ids }), { rowGroupRows: 10, dictionary: false });
+    const page = Number(parquetMetadata(bytes).row_groups[1]?.columns[0]?.meta_data?.data_page_offset);
+    const input = await file('damaged.parquet', Buffer.from(bytes).fill(0xff, page, page + 24));
+    const spec = await job('damaged.job.json', { dataProcessing: { inputFilter: '$.features' } });
+
+    const { code, stderr } = await pipeline('run', input, '--job', spec, '--out', join(dir, 'out-damaged'));
+
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/ParquetReadError: damaged\.parquet: row group 1 cannot be read \(rows 11-20\)/);
   });
 
   it('quarantines malformed lines with their line numbers; the job fails only over maxErrorPercent', async () => {

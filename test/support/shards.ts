@@ -18,6 +18,7 @@ export interface ErrorRowSeen {
   record: number;
   line?: number;
   offset?: number;
+  rowGroup?: number;
   reason: string;
   raw: string;
   rawEncoding?: 'base64';

@@ -18,10 +18,13 @@ import {
 
 type IndexItem = { kind: 'index'; index: number } | { kind: 'slice'; start?: number; end?: number };
 
+/** A name of a names list, with what starts its member in the object the list assembles. */
+type NamedMember = { name: string; bytes: Buffer; first: Buffer; next: Buffer };
+
 type Segment =
   | { kind: 'name'; name: string; bytes: Buffer }
   | { kind: 'index'; index: number }
-  | { kind: 'names'; names: { name: string; bytes: Buffer }[] }
+  | { kind: 'names'; names: NamedMember[] }
   | { kind: 'items'; items: IndexItem[] }
   | { kind: 'wildcard' };
 
@@ -37,6 +40,13 @@ export interface JsonPath {
   /** True for `$`: the value itself. */
   readonly isRoot: boolean;
   /**
+   * The members of an object this path starts by selecting (`$.a.b`: a; `$['a','b']`: a and b), so a
+   * reader may read only those; undefined when it needs the whole value.
+   */
+  readonly members?: readonly string[];
+  /** True for `$['a','b']` (names not repeated): the object of those members alone, in that order. */
+  readonly picksMembers: boolean;
+  /**
    * Selects from the valid JSON value in b[start, end) into `into`, without copying when a single value
    * is selected. Throws FilterMismatchError when nothing matches.
    */
@@ -46,9 +56,22 @@ export interface JsonPath {
 export function compileJsonPath(expression: string): JsonPath {
   const segments = parse(expression);
   const isRoot = segments.length === 0;
+  const [first] = segments;
+  const members =
+    first?.kind === 'name'
+      ? [first.name]
+      : first?.kind === 'names'
+        ? first.names.map(({ name }) => name)
+        : undefined;
+  const picksMembers =
+    segments.length === 1 &&
+    first?.kind === 'names' &&
+    new Set(first.names.map(({ name }) => name)).size === first.names.length;
   return {
     expression,
     isRoot,
+    ...(members && { members }),
+    picksMembers,
     select(b, start, end, into) {
       if (isRoot) {
         into.bytes = b;
@@ -114,7 +137,7 @@ function findClose(expression: string, open: number): number {
 function bracket(body: string, fail: (reason: string) => never): Segment {
   if (body === '*') return { kind: 'wildcard' };
   if (body.startsWith("'") || body.startsWith('"')) {
-    const names: { name: string; bytes: Buffer }[] = [];
+    const names: NamedMember[] = [];
     const pattern = /\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*(,|$)/y;
     // Each name is followed by a comma and another name, or by the end of the list.
     let closed = false;
@@ -123,7 +146,8 @@ function bracket(body: string, fail: (reason: string) => never): Segment {
       if (match === null) break;
       const raw = match[1] ?? match[2] ?? '';
       const name = raw.replace(/\\(.)/g, '$1');
-      names.push(named(name));
+      const key = JSON.stringify(name);
+      names.push({ ...named(name), first: Buffer.from(`{${key}:`), next: Buffer.from(`,${key}:`) });
       closed = match[3] === '';
     }
     if (!closed) fail(`invalid name list [${body}]`);
@@ -194,13 +218,10 @@ function evaluate(
       case 'names': {
         if (c !== OPEN_BRACE) throw mismatch('names asked of a value that is not an object');
         const parts: Buffer[] = [];
-        for (const { name, bytes } of segment.names) {
+        for (const { name, bytes, first, next } of segment.names) {
           const found = findMember(b, start, end, bytes, name);
           if (!found) continue;
-          parts.push(
-            Buffer.from(`${parts.length === 0 ? '{' : ','}${JSON.stringify(name)}:`),
-            b.subarray(found[0], found[1]),
-          );
+          parts.push(parts.length === 0 ? first : next, b.subarray(found[0], found[1]));
         }
         if (parts.length === 0) throw mismatch('none of the names is a member');
         parts.push(Buffer.from('}'));

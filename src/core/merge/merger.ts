@@ -7,7 +7,7 @@ import {
 import { abandon, type ByteSink, Staging } from '../io.ts';
 import type { JsonPath, Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
-import type { RecordHandler, RecordReader } from '../records/types.ts';
+import type { RecordReader, RecordSource } from '../records/types.ts';
 import type { ShardIndex } from '../shard/sharder.ts';
 import { compactPredictions, splitResponse, type TfsMethod } from '../tfs/codec.ts';
 import { LineBuffer } from '../tfs/list-lines.ts';
@@ -18,8 +18,6 @@ export interface MergeOptions {
   readonly joinSource: 'None' | 'Input';
   /** Applied to each record's output (after the join); a record it does not match is quarantined. */
   readonly outputFilter?: JsonPath;
-  /** How the original records are read again for a join (the same framing the shard step used). */
-  readonly readInput?: (handler: RecordHandler) => RecordReader;
   /** CSV input: joined rows are CSV; otherwise JSON. */
   readonly csvInput?: boolean;
 }
@@ -27,8 +25,8 @@ export interface MergeOptions {
 export interface MergeSources {
   /** The transform output of one shard: one response per line, in request order. */
   readonly shardOutput: (shard: number) => AsyncIterable<Buffer>;
-  /** The original input, read again when joining. */
-  readonly input?: () => AsyncIterable<Buffer>;
+  /** The original records, read again when joining, as the shard step read them. */
+  readonly inputRecords?: RecordSource;
 }
 
 export interface InputSummary {
@@ -299,16 +297,16 @@ async function joinWithInput(
   emit: (bytes: Buffer, start: number, end: number) => void,
   flush: () => Promise<void>,
 ): Promise<void> {
-  if (!sources.input || !options.readInput) throw new Error('joinSource Input needs the original input');
+  if (!sources.inputRecords) throw new Error('joinSource Input needs the original input');
   const quarantined = new Set(index.quarantined);
   const records: Buffer[] = [];
-  const reader = options.readInput({
-    onRecord(data, record) {
+  const handler = {
+    onRecord(data: Buffer, record: number) {
       if (!quarantined.has(record)) records.push(Buffer.from(data));
     },
     onBadRecord() {},
     onSkipped() {},
-  });
+  };
   let batch: PredictionBatch | undefined;
   let next = 0;
   const nextOutput = async (): Promise<Buffer> => {
@@ -331,11 +329,7 @@ async function joinWithInput(
     }
     await flush();
   };
-  for await (const chunk of sources.input()) {
-    reader.push(chunk);
-    await pair();
-  }
-  reader.end();
+  for await (const _ of sources.inputRecords(handler)) await pair();
   await pair();
   if ((batch && next < batch.spans.starts.length) || !(await outputs.next()).done) {
     throw new PredictionCountError(`${index.input}: more outputs than records to join`);

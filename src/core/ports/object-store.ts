@@ -1,4 +1,4 @@
-import { abandon, type ByteSink } from '../io.ts';
+import { abandon, type ByteRange, type ByteSink, type InputFile } from '../io.ts';
 
 /**
  * Where inputs, work files and results live: an S3 bucket in the cloud, a local folder on one machine.
@@ -14,10 +14,11 @@ export interface StoredObject {
 
 export interface ObjectStore {
   /**
-   * The object's bytes as a stream of chunks. A chunk stays valid while the next one is read and may
-   * be overwritten when the one after is asked for: copy what you keep. Throws ObjectNotFoundError.
+   * The object's bytes as a stream of chunks, or only those of `range` (an end past the object's
+   * reads to its end). A chunk stays valid while the next one is read and may be overwritten when the
+   * one after is asked for: copy what you keep. Throws ObjectNotFoundError.
    */
-  read(key: string): AsyncIterable<Buffer>;
+  read(key: string, range?: ByteRange): AsyncIterable<Buffer>;
   /** A sink whose bytes become the object when it is closed, whole: nobody sees a partial object. */
   write(key: string): Promise<ByteSink>;
   head(key: string): Promise<StoredObject | undefined>;
@@ -42,4 +43,9 @@ export async function writeText(store: ObjectStore, key: string, text: string): 
     await abandon([sink], error);
   }
   await sink.close();
+}
+
+/** An object as an input to read, whole or in ranges; `size` as the plan found it. */
+export function storedInput(store: ObjectStore, key: string, size: number): InputFile {
+  return { size, read: (range) => store.read(key, range) };
 }

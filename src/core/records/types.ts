@@ -43,6 +43,25 @@ export interface ReaderOptions {
   readonly maxRecordBytes: number;
 }
 
+/**
+ * Records pulled from an input into a handler, a step at a time: each step reads some of the input
+ * and calls the handler for the records it holds, and the caller writes out what they became before
+ * asking for the next step, so memory stays flat. The iteration ends with the input.
+ */
+export type RecordSource = (handler: RecordHandler) => AsyncIterable<void>;
+
+/** The records a framing reader finds in a stream of chunks, a chunk per step. */
+export async function* framedRecords(
+  chunks: AsyncIterable<Buffer>,
+  reader: RecordReader,
+): AsyncGenerator<void> {
+  for await (const chunk of chunks) {
+    reader.push(chunk);
+    yield;
+  }
+  reader.end();
+}
+
 export type ReaderFactory = (handler: RecordHandler, options: ReaderOptions) => RecordReader;
 
 /** Writes records back in a framing, for shards that keep the original format. */

@@ -4,7 +4,7 @@ import { recordTooLarge } from '../records/limits.ts';
 import type { RecordFramer } from '../records/types.ts';
 import { RAW_KEEP_BYTES } from '../records/types.ts';
 import type { SplitType } from '../spec/split-types.ts';
-import { type ErrorRow, errorRow } from './error-rows.ts';
+import { type ErrorRow, errorRow, type PositionKind } from './error-rows.ts';
 import { createInstanceEncoder, type Decoding } from './instances.ts';
 
 /** What a block encoder needs to know; plain data, so it can be sent to a worker thread. */
@@ -200,7 +200,7 @@ export async function createBlockEncoder(
   );
   const framer = settings.decoding === 'none' ? await framerFor(settings.splitType) : undefined;
   const wrap = settings.decoding !== 'none' && settings.requestPerLine;
-  const binary = settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord';
+  const positions = positionKind(settings);
   const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
   const limit = settings.maxRecordBytes;
 
@@ -217,7 +217,7 @@ export async function createBlockEncoder(
     const quarantine = (index: number, record: Buffer, reason: string, size: number): void => {
       const number = block.numbers[index] as number;
       const position = block.positions[index] as number;
-      const row: ErrorRow = errorRow(settings.input, number, position, binary, reason, record, size);
+      const row: ErrorRow = errorRow(settings.input, number, position, positions, reason, record, size);
       errors += `${JSON.stringify(row)}\n`;
       quarantined.push(number);
     };
@@ -266,6 +266,12 @@ export async function createBlockEncoder(
       quarantined,
     };
   };
+}
+
+/** What the position of each record counts: Parquet's row groups, lines of text, bytes of binary framings. */
+function positionKind(settings: EncodeSettings): PositionKind {
+  if (settings.decoding === 'parquet') return 'rowGroup';
+  return settings.splitType === 'RecordIO' || settings.splitType === 'TFRecord' ? 'offset' : 'line';
 }
 
 /** Records that keep their own framing; lines are written one per line, like instances. */

@@ -2,8 +2,11 @@ import { InvalidRecordError } from '../errors.ts';
 import { compileJsonPath, type Selected } from '../json/path.ts';
 import { arrayElements, compactJson } from '../json/scan.ts';
 
-/** How records are turned into what the model receives. */
-export type Decoding = 'json' | 'csv' | 'tf-example' | 'none';
+/**
+ * How records are turned into what the model receives. `parquet`: the rows of a Parquet file, JSON
+ * objects that the reader wrote (so valid), whatever splitType says.
+ */
+export type Decoding = 'json' | 'csv' | 'tf-example' | 'parquet' | 'none';
 
 /**
  * Turns one record into the TFS instance the model receives, as JSON bytes (or, for `none`, the record
@@ -40,6 +43,8 @@ export async function createInstanceEncoder(
         if (wholeObjects) compact(into);
       };
     }
+    case 'parquet':
+      return (data, into) => filter.select(data, 0, data.length, into);
     case 'csv': {
       const { csvRecordToJsonArray } = await import('../records/csv-instances.ts');
       return (data, into) => {

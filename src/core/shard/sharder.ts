@@ -1,9 +1,11 @@
-import { abandon, type ByteSink, type ShardSinkFactory, Staging } from '../io.ts';
+import { abandon, type ByteSink, type InputFile, type ShardSinkFactory, Staging } from '../io.ts';
+import { compileJsonPath } from '../json/path.ts';
 import { createCsvReader } from '../records/csv.ts';
 import { createLineReader } from '../records/line.ts';
+import type { ParquetReading, ParquetRows } from '../records/parquet.ts';
 import { createRecordIoReader } from '../records/recordio.ts';
 import { createTfRecordReader } from '../records/tfrecord.ts';
-import type { RecordHandler, RecordReader } from '../records/types.ts';
+import { framedRecords, type RecordHandler, type RecordReader, type RecordSource } from '../records/types.ts';
 import { createWholeReader } from '../records/whole.ts';
 import { BlockBuilder, BufferPool, type EncodedBlock, type EncodeSettings, INDEX_BYTES } from './block.ts';
 import { createBlockEncoderPool, type ShardThreads } from './pool.ts';
@@ -59,6 +61,49 @@ export async function shardInput(
 ): Promise<ShardIndex> {
   if (options.splitType === 'Line' && options.decoding === 'none')
     return shardLinesVerbatim(source, options, targets);
+  return shardRecords((handler) => framedRecords(source, readerFor(options, handler)), options, targets);
+}
+
+/** Shards one input as its format says: a Parquet file by row groups, any other as a stream. */
+export async function shardFile(
+  file: InputFile,
+  options: ShardOptions,
+  targets: ShardTargets,
+): Promise<ShardIndex> {
+  if (options.decoding !== 'parquet') return shardInput(file.read(), options, targets);
+  const { inputFilter, ...unfiltered } = options;
+  const filter = compileJsonPath(inputFilter ?? '$');
+  const rows = await parquetReader(file, {
+    input: options.input,
+    ...(filter.members && { columns: filter.members }),
+  });
+  // `$['a','b']` picks those members alone, in that order: rows read of those columns already are
+  // what it gives (unless none is a column, when it matches no row).
+  const picked = filter.picksMembers && rows.columns.length > 0;
+  return shardRecords(rows.records, picked ? unfiltered : options, targets);
+}
+
+/**
+ * An input's records as the Shard step read them, read again for a join: every column of a Parquet
+ * row, whatever the input filter read.
+ */
+export async function inputRecords(file: InputFile, options: ShardOptions): Promise<RecordSource> {
+  if (options.decoding === 'parquet') return (await parquetReader(file, { input: options.input })).records;
+  return (handler) => framedRecords(file.read(), readerFor(options, handler));
+}
+
+/** The Parquet reader, loaded only for Parquet inputs (a Lambda without one does not load hyparquet). */
+async function parquetReader(file: InputFile, reading: ParquetReading): Promise<ParquetRows> {
+  const { parquetRows } = await import('../records/parquet.ts');
+  return parquetRows(file, reading);
+}
+
+/** The shard engine, over records from any source. */
+async function shardRecords(
+  records: RecordSource,
+  options: ShardOptions,
+  targets: ShardTargets,
+): Promise<ShardIndex> {
   const format = options.decoding === 'none' ? 'original' : 'instances';
   const shards: ShardEntry[] = [];
   const quarantined: number[] = [];
@@ -133,7 +178,6 @@ export async function shardInput(
     },
   };
 
-  const reader = readerFor(options, handler);
   const { workers, ...settings } = options;
   const pool = createBlockEncoderPool(settings, workers, buffers);
   const inFlight: Promise<EncodedBlock>[] = [];
@@ -171,13 +215,11 @@ export async function shardInput(
   };
 
   try {
-    for await (const chunk of source) {
-      reader.push(chunk);
+    for await (const _ of records(handler)) {
       if (builder.full) submit();
       while (inFlight.length >= maxInFlight) assemble(await (inFlight.shift() as Promise<EncodedBlock>));
       await flush(false);
     }
-    reader.end();
     submit();
     for (const result of inFlight.splice(0)) assemble(await result);
     closeShard();

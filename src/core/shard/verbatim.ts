@@ -56,7 +56,7 @@ export async function shardLinesVerbatim(
     counts.errors++;
     quarantined.push(counts.in);
     const reason = recordTooLarge(size, limit);
-    errors += `${JSON.stringify(errorRow(options.input, counts.in, line, false, reason, bytes, size))}\n`;
+    errors += `${JSON.stringify(errorRow(options.input, counts.in, line, 'line', reason, bytes, size))}\n`;
   };
   /** The next piece of the carried line, kept (copied: the chunk may be reused) up to carryKeep bytes. */
   const hold = (piece: Buffer): void => {

@@ -40,6 +40,7 @@ export interface ShardLayout {
 }
 
 const JSON_TYPES = new Set(['application/json', 'application/jsonlines', 'application/jsons']);
+export const PARQUET_CONTENT_TYPE = 'application/x-parquet';
 
 /**
  * Checks a whole spec (every field, then the rules across fields) and compiles it. JobSpecError names
@@ -57,6 +58,7 @@ export function compileJob(value: unknown): CompiledJob {
   if (spec.maxPayloadInMB === 0 && spec.batchStrategy === 'MultiRecord') {
     throw new JobSpecError('maxPayloadInMB', '0 (no limit) only goes with batchStrategy SingleRecord');
   }
+  if (spec.contentType === PARQUET_CONTENT_TYPE) refuseParquet(spec);
   if (dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
     throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
   }
@@ -82,6 +84,41 @@ export function compileJob(value: unknown): CompiledJob {
     transformPayloadBytes: spec.maxPayloadInMB === 0 ? Number.MAX_SAFE_INTEGER : spec.maxPayloadInMB * MB,
     ...(outputFilter && { outputFilter }),
   };
+}
+
+/** Whether an input is read as Parquet: the job's contentType says so, or the input's name does. */
+export function isParquetInput(spec: JobSpec, key: string): boolean {
+  return spec.contentType === PARQUET_CONTENT_TYPE || key.endsWith('.parquet');
+}
+
+/**
+ * How one input's records are read: the job's settings, and for a Parquet input its rows, as JSON
+ * objects (so a CSV job's Parquet input is read, filtered and joined as JSON).
+ */
+export function inputReading(job: CompiledJob, key: string, name: string): Omit<ShardOptions, 'workers'> {
+  const reading = { ...job.records, input: name };
+  return isParquetInput(job.spec, key) ? { ...reading, decoding: 'parquet' } : reading;
+}
+
+/**
+ * Refuses a job that cannot read a Parquet input (`input` names it when the job's contentType does
+ * not): its rows are the records, sent as JSON Lines instances, so neither splitType None (whole
+ * objects) nor a job that sends its records as they are can take one.
+ */
+export function refuseParquet(spec: JobSpec, input?: string): void {
+  const parquet = input === undefined ? 'Parquet' : `Parquet (${input})`;
+  if (spec.splitType === 'None') {
+    throw new JobSpecError(
+      'splitType',
+      `None does not go with ${parquet}, whose rows are the records: use Line`,
+    );
+  }
+  if (input !== undefined && decodingOf(spec) === 'none') {
+    throw new JobSpecError(
+      'contentType',
+      `${spec.contentType} split by ${spec.splitType} sends records as they are, but the rows of ${parquet} are sent as JSON instances`,
+    );
+  }
 }
 
 /** The sources merged over the defaults (later wins, nested objects member by member), compiled. */
@@ -131,7 +168,9 @@ function decodingOf(spec: JobSpec): Decoding {
   const filter = spec.dataProcessing.inputFilter;
   const filtered = filter !== undefined && filter !== '$';
   let decoding: Decoding = 'none';
-  if ((splitType === 'Line' || splitType === 'None') && JSON_TYPES.has(contentType)) decoding = 'json';
+  // Parquet rows are the records whatever the split type (None is refused).
+  if (contentType === PARQUET_CONTENT_TYPE) decoding = 'parquet';
+  else if ((splitType === 'Line' || splitType === 'None') && JSON_TYPES.has(contentType)) decoding = 'json';
   else if (splitType === 'Line' && contentType === 'text/csv') decoding = 'csv';
   else if (splitType === 'TFRecord' && filtered) decoding = 'tf-example';
   if (filtered && decoding === 'none') {

@@ -59,3 +59,21 @@ export function summaryKey(jobId: string): string {
 export function inputName(key: string): string {
   return key.startsWith(INBOX) ? key.slice(INBOX.length) : key;
 }
+
+/**
+ * Whether an object below a folder of inputs (a dataset, a batch) is one of them: not a folder marker,
+ * a hidden file or a file in a hidden folder (a checksum Hadoop wrote), a job spec sidecar, or a
+ * `_SUCCESS` marker (Spark's, which some committers fill with a manifest). `relative` is its key below
+ * the folder.
+ */
+export function isInputObject(relative: string, size: number): boolean {
+  const parts = relative.split('/');
+  const file = parts.at(-1) ?? '';
+  return (
+    size > 0 &&
+    file !== '' &&
+    file !== '_SUCCESS' &&
+    !file.endsWith('.job.json') &&
+    !parts.some((part) => part.startsWith('.'))
+  );
+}

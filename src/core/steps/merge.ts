@@ -1,7 +1,7 @@
 import { type InputSummary, mergeInput } from '../merge/merger.ts';
-import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
-import { readerFor, type ShardIndex } from '../shard/sharder.ts';
-import type { CompiledJob } from '../spec/compile.ts';
+import { type ObjectStore, readText, storedInput, writeText } from '../ports/object-store.ts';
+import { inputRecords, type ShardIndex } from '../shard/sharder.ts';
+import { type CompiledJob, inputReading } from '../spec/compile.ts';
 import { indexKey, mergedKey, mergeErrorsKey, resultsPrefix, shardOutputKey } from './layout.ts';
 import type { PlannedInput } from './plan.ts';
 
@@ -18,18 +18,21 @@ export async function mergeStep(
 ): Promise<MergeResult> {
   const index = JSON.parse(await readText(store, indexKey(jobId, input.index))) as ShardIndex;
   const output = `${resultsPrefix(jobId)}${input.name}.out`;
+  const reading = inputReading(job, input.key, input.name);
+  const { joinSource } = job.spec.dataProcessing;
   const summary = await mergeInput(
     index,
     {
       shardOutput: (shard) => store.read(shardOutputKey(jobId, input.index, shard, job.shards.extension)),
-      input: () => store.read(input.key),
+      ...(joinSource === 'Input' && {
+        inputRecords: await inputRecords(storedInput(store, input.key, input.size), reading),
+      }),
     },
     {
       tfsMethod: job.spec.tfsMethod,
-      joinSource: job.spec.dataProcessing.joinSource,
+      joinSource,
       ...(job.outputFilter && { outputFilter: job.outputFilter }),
-      readInput: (handler) => readerFor({ ...job.records, input: input.name }, handler),
-      csvInput: job.records.decoding === 'csv',
+      csvInput: reading.decoding === 'csv',
     },
     { out: await store.write(output), errors: await store.write(mergeErrorsKey(jobId, input.index)) },
   );

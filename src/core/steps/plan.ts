@@ -6,7 +6,7 @@ import {
   TooManyInputsError,
 } from '../errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import { type CompiledJob, resolveJob } from '../spec/compile.ts';
+import { type CompiledJob, isParquetInput, refuseParquet, resolveJob } from '../spec/compile.ts';
 import type { JobSpec } from '../spec/job.ts';
 import { asJobSource, DEFAULT_JOB_KEY, type JobSource, readJobSource, sidecarKey } from '../spec/sources.ts';
 import { writeJobRecord } from './job-record.ts';
@@ -106,6 +106,7 @@ export async function planJob(
   for (const [index, key] of request.inputs.entries()) {
     const info = await store.head(key);
     if (!info) throw new InputNotFoundError(`input ${key} does not exist`);
+    if (isParquetInput(spec, key)) refuseParquet(spec, inputName(key));
     inputs.push({ index, key, name: inputName(key), size: info.size });
   }
   const base = sageMakerName(config.namePrefix ? `${config.namePrefix}-${request.jobId}` : request.jobId);

@@ -1,7 +1,7 @@
-import { type ObjectStore, writeText } from '../ports/object-store.ts';
+import { type ObjectStore, storedInput, writeText } from '../ports/object-store.ts';
 import type { ShardThreads } from '../shard/pool.ts';
-import { type ShardIndex, shardInput } from '../shard/sharder.ts';
-import type { CompiledJob } from '../spec/compile.ts';
+import { type ShardIndex, shardFile } from '../shard/sharder.ts';
+import { type CompiledJob, inputReading } from '../spec/compile.ts';
 import { indexKey, shardErrorsKey, shardKey } from './layout.ts';
 import type { PlannedInput } from './plan.ts';
 
@@ -24,9 +24,9 @@ export async function shardStep(
 ): Promise<ShardResult> {
   // Starting a worker thread costs most of a second of CPU: worth it only for inputs that take longer.
   const threads = input.size >= WORKERS_FROM_BYTES ? workers : undefined;
-  const index = await shardInput(
-    store.read(input.key),
-    { ...job.records, input: input.name, ...(threads && { workers: threads }) },
+  const index = await shardFile(
+    storedInput(store, input.key, input.size),
+    { ...inputReading(job, input.key, input.name), ...(threads && { workers: threads }) },
     {
       openShard: (shard) => store.write(shardKey(jobId, input.index, shard, job.shards.extension)),
       errors: await store.write(shardErrorsKey(jobId, input.index)),

@@ -4,8 +4,12 @@ import { IN_ENGLISH } from '../messages.ts';
 import type { Executions } from '../ports/executions.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import { checkJobSource } from '../spec/compile.ts';
+import { isInputObject } from '../steps/layout.ts';
 
-/** A dataset scored every night: every object under its prefix, with its job spec. */
+/**
+ * A dataset scored every night: every object under its prefix (Parquet part files as Spark writes
+ * them too: its markers and hidden files are not inputs), with its job spec.
+ */
 export const datasetSchema = z.strictObject({
   name: z.string().check(z.regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and - only, at most 40')),
   prefix: z.string().check(z.regex(/^datasets\/.+\/$/, 'a folder under datasets/, ending with /')),
@@ -77,7 +81,7 @@ export async function startNightly(
     const inputs: string[] = [];
     let newest = '';
     for await (const object of store.list(dataset.prefix)) {
-      if (object.size === 0 || object.key.endsWith('/') || object.key.endsWith('.job.json')) continue;
+      if (!isInputObject(object.key.slice(dataset.prefix.length), object.size)) continue;
       inputs.push(object.key);
       const modified = object.lastModified.toISOString();
       if (modified > newest) newest = modified;

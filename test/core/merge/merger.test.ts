@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileJsonPath } from '../../../src/core/json/path.ts';
 import { type InputSummary, type MergeOptions, mergeInput } from '../../../src/core/merge/merger.ts';
-import type { RecordHandler } from '../../../src/core/records/types.ts';
+import { framedRecords, type RecordHandler } from '../../../src/core/records/types.ts';
 import { readerFor, type ShardIndex } from '../../../src/core/shard/sharder.ts';
 import { jsonLines } from '../../support/memory.ts';
 import { RecordingObjects } from '../../support/recording.ts';
@@ -48,30 +48,29 @@ function prepare(shardResponses: readonly (readonly string[])[], input?: string)
   return objects;
 }
 
+/** Merges; `reading` says how the input is read again for a join. */
 async function merge(
   objects: RecordingObjects,
   index: ShardIndex,
-  options: Partial<MergeOptions> = {},
+  { reading, ...options }: Partial<MergeOptions> & { reading?: ShardSettings } = {},
 ): Promise<InputSummary> {
   return mergeInput(
     index,
     {
       shardOutput: (shard) => objects.source(`${shardName(shard)}.out`, [7]),
-      input: () => objects.source('inbox/in', [5]),
+      ...(reading && {
+        inputRecords: (handler: RecordHandler) =>
+          framedRecords(objects.source('inbox/in', [5]), readerFor(shardOptions(reading), handler)),
+      }),
     },
     { tfsMethod: 'predict', joinSource: 'None', ...options },
     { out: await objects.sink(OUT), errors: await objects.sink(ERRORS) },
   );
 }
 
-const readInput =
-  (settings: ShardSettings) =>
-  (handler: RecordHandler): ReturnType<typeof readerFor> =>
-    readerFor(shardOptions(settings), handler);
-
 const joinJsonLines = {
   joinSource: 'Input',
-  readInput: readInput({ splitType: 'Line', decoding: 'json' }),
+  reading: { splitType: 'Line', decoding: 'json' },
 } as const;
 
 const summary = (records: number, out: number, errors: number): InputSummary => ({
@@ -195,7 +194,7 @@ describe('mergeInput', () => {
     await merge(objects, indexOf([2]), {
       joinSource: 'Input',
       csvInput: true,
-      readInput: readInput({ splitType: 'Line', decoding: 'csv' }),
+      reading: { splitType: 'Line', decoding: 'csv' },
     });
 
     expect(objects.text(OUT)).toBe('1,"a,b",0.5\n2,"say ""hi""",0.25,0.75\n');
@@ -279,7 +278,7 @@ describe('mergeInput', () => {
     const csvJoin = {
       joinSource: 'Input',
       csvInput: true,
-      readInput: readInput({ splitType: 'Line', decoding: 'csv' }),
+      reading: { splitType: 'Line', decoding: 'csv' },
     } as const;
     it.each([
       ['numbers', '{"predictions":[NaN,1.5,-Infinity,Infinity]}', {}, 'NaN\n1.5\n-Infinity\nInfinity\n'],

@@ -7,7 +7,7 @@ import { encodeExample } from '../../../src/core/records/example.ts';
 import { createLineReader } from '../../../src/core/records/line.ts';
 import { createRecordIoReader, encodeRecordIo } from '../../../src/core/records/recordio.ts';
 import { createTfRecordReader, encodeTfRecords } from '../../../src/core/records/tfrecord.ts';
-import type { ReaderFactory, RecordHandler } from '../../../src/core/records/types.ts';
+import { framedRecords, type ReaderFactory, type RecordSource } from '../../../src/core/records/types.ts';
 import { type ShardIndex, type ShardOptions, shardInput } from '../../../src/core/shard/sharder.ts';
 import { shardThreads } from '../../../src/core/shard/threads.ts';
 import { echoTransform } from '../../support/echo-transform.ts';
@@ -38,7 +38,7 @@ async function run(
   merge: {
     joinSource?: 'None' | 'Input';
     outputFilter?: JsonPath;
-    readInput?: (handler: RecordHandler) => ReturnType<ReaderFactory>;
+    inputRecords?: (source: AsyncIterable<Buffer>) => RecordSource;
     csvInput?: boolean;
   } = {},
 ): Promise<Run> {
@@ -57,7 +57,9 @@ async function run(
     index,
     {
       shardOutput: (shard) => objects.source(`${shardName(shard)}.out`, transform.chunkSizes),
-      input: () => objects.source('inbox/input', transform.chunkSizes),
+      ...(merge.inputRecords && {
+        inputRecords: merge.inputRecords(objects.source('inbox/input', transform.chunkSizes)),
+      }),
     },
     { tfsMethod: 'predict', joinSource: merge.joinSource ?? 'None', ...merge },
     { out: await objects.sink('results/input.out'), errors: await objects.sink('work/merge-errors.jsonl') },
@@ -158,8 +160,11 @@ describe('split then merge', () => {
             {
               joinSource: 'Input',
               outputFilter: compileJsonPath("$['id','SageMakerOutput']"),
-              readInput: (handler) =>
-                createLineReader(handler, { input: 'inbox/input', maxRecordBytes: 1 << 20, utf8: true }),
+              inputRecords: (source) => (handler) =>
+                framedRecords(
+                  source,
+                  createLineReader(handler, { input: 'inbox/input', maxRecordBytes: 1 << 20, utf8: true }),
+                ),
             },
           );
           const scored = rows.filter((r) => r.features !== undefined);

@@ -1,9 +1,12 @@
+import { Field, Float64, Int32, List, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { encodeExample } from '../../../src/core/records/example.ts';
 import { encodeRecordIo } from '../../../src/core/records/recordio.ts';
 import { encodeTfRecords } from '../../../src/core/records/tfrecord.ts';
-import { readerFor } from '../../../src/core/shard/sharder.ts';
+import { readerFor, shardFile } from '../../../src/core/shard/sharder.ts';
 import { shardThreads } from '../../../src/core/shard/threads.ts';
+import { jsonLines, MemoryObjects } from '../../support/memory.ts';
+import { parquetFile, parquetInput } from '../../support/parquet.ts';
 import { RecordingObjects } from '../../support/recording.ts';
 import { chunksOf, collector } from '../../support/records.ts';
 import {
@@ -217,6 +220,64 @@ describe('shardInput', () => {
     expect(objects.objects.has(shardName(1))).toBe(false);
     expect(objects.ended(ERRORS)).toEqual(['aborted']);
   });
+});
+
+describe('shardFile', () => {
+  const people = () =>
+    new Table({
+      id: vectorFromArray([1, 2, 3, 4, 5], new Int32()),
+      name: vectorFromArray(['ann', 'bob', null, 'dee', 'eve'], new Utf8()),
+      features: vectorFromArray(
+        [[1, 2], [3], null, [], [5, 6]],
+        new List(new Field('item', new Float64(), true)),
+      ),
+    });
+  const asJsonLines = linesOf(
+    '{"id":1,"name":"ann","features":[1,2]}',
+    '{"id":2,"name":"bob","features":[3]}',
+    '{"id":3,"name":null,"features":null}',
+    '{"id":4,"name":"dee","features":[]}',
+    '{"id":5,"name":"eve","features":[5,6]}',
+  );
+
+  it.each([["$['features','id']"], ["$['name','absent']"], ["$['absent']"], ['$.features[0]'], ['$']])(
+    "sends and quarantines a Parquet file's rows through %s as it does the same rows as JSON Lines",
+    async (inputFilter) => {
+      const objects = new MemoryObjects();
+      const settings = shardOptions({
+        splitType: 'Line',
+        decoding: 'parquet',
+        inputFilter,
+        workers: shardThreads(2),
+      });
+      const targets = {
+        openShard: (n: number) => objects.sink(shardName(n)),
+        errors: await objects.sink(ERRORS),
+      };
+
+      const index = await shardFile(
+        parquetInput(parquetFile(people(), { rowGroupRows: 2 })),
+        settings,
+        targets,
+      );
+      const json = await shardToMemory(Buffer.from(asJsonLines), {
+        splitType: 'Line',
+        decoding: 'json',
+        inputFilter,
+      });
+
+      expect(index.records).toEqual(json.index.records);
+      expect(index.quarantined).toEqual(json.index.quarantined);
+      expect(index.shards.map((entry) => objects.text(shardName(entry.shard)))).toEqual(text(json.shards));
+      const errors = jsonLines(objects.text(ERRORS)) as ErrorRowSeen[];
+      expect(errors.map(({ record, reason }) => ({ record, reason }))).toEqual(
+        json.errors.map(({ record, reason }) => ({ record, reason })),
+      );
+      expect(errors.map((error) => error.rowGroup)).toEqual(
+        errors.map((error) => Math.floor((error.record - 1) / 2)),
+      );
+    },
+  );
 });
 
 describe('readerFor', () => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkJobSource, compileJob, MAX_RECORD_MB, resolveJob } from '../../../src/core/spec/compile.ts';
+import {
+  checkJobSource,
+  compileJob,
+  inputReading,
+  MAX_RECORD_MB,
+  resolveJob,
+} from '../../../src/core/spec/compile.ts';
 import { DEFAULT_JOB } from '../../../src/core/spec/job.ts';
 
 const MB = 1024 * 1024;
@@ -113,6 +119,8 @@ describe('compileJob', () => {
       'rec',
     ],
     [{ contentType: 'image/jpeg', splitType: 'None' }, 'none', 'original', 'bin'],
+    [{ contentType: 'application/x-parquet' }, 'parquet', 'instances', 'jsonl'],
+    [{ contentType: 'application/x-parquet', splitType: 'TFRecord' }, 'parquet', 'instances', 'jsonl'],
   ])('decodes %j as %s, shards holding %s records (.%s)', (fields, decoding, format, extension) => {
     const job = resolveJob({ model: 'm', ...fields });
     expect(job.records.decoding).toBe(decoding);
@@ -132,6 +140,27 @@ describe('compileJob', () => {
     expect(limit(unlimited)).toBe(MAX_RECORD_MB * MB);
     expect(limit({ ...unlimited, endpointMaxRecords: 10 })).toBe(4 * MB);
     expect(resolveJob({ model: 'm', ...unlimited }).transformPayloadBytes).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('reads a Parquet input (by the job or by its name) as JSON rows, whatever the job reads others as', () => {
+    const csv = resolveJob({ model: 'm', contentType: 'text/csv' });
+    expect(inputReading(csv, 'inbox/day/part-0.snappy.parquet', 'day/part-0.snappy.parquet')).toMatchObject({
+      input: 'day/part-0.snappy.parquet',
+      decoding: 'parquet',
+    });
+    expect(inputReading(csv, 'inbox/day/a.csv', 'day/a.csv')).toMatchObject({ decoding: 'csv' });
+    const parquet = resolveJob({ model: 'm', contentType: 'application/x-parquet' });
+    expect(inputReading(parquet, 'inbox/day/table', 'day/table')).toMatchObject({ decoding: 'parquet' });
+  });
+
+  it('refuses splitType None for Parquet, naming the field', () => {
+    expect(() => resolveJob({ model: 'm', contentType: 'application/x-parquet', splitType: 'None' })).toThrow(
+      expect.objectContaining({
+        name: 'JobSpecError',
+        field: 'splitType',
+        message: 'splitType: None does not go with Parquet, whose rows are the records: use Line',
+      }),
+    );
   });
 
   it('compiles the output filter once, for the merge', () => {

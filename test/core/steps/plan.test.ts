@@ -177,6 +177,30 @@ describe('planJob', () => {
       field: 'config/default-job.json',
     });
   });
+
+  it('refuses a Parquet input the job cannot send, naming the field and the input', async () => {
+    await writeText(store, 'inbox/day/part-0.parquet', 'PAR1');
+    const plan = (job: Record<string, unknown>) =>
+      planJob(
+        { jobId: 'j', inputs: ['inbox/day/part-0.parquet'], job: { model: 's3://m/x', ...job } },
+        store,
+        config,
+      );
+
+    await expect(plan({ contentType: 'application/json', splitType: 'None' })).rejects.toMatchObject({
+      name: 'JobSpecError',
+      message:
+        'splitType: None does not go with Parquet (day/part-0.parquet), whose rows are the records: use Line',
+    });
+    await expect(plan({ contentType: 'application/x-image' })).rejects.toMatchObject({
+      name: 'JobSpecError',
+      field: 'contentType',
+      message: expect.stringContaining('the rows of Parquet (day/part-0.parquet) are sent as JSON instances'),
+    });
+    await expect(plan({ contentType: 'text/csv' })).resolves.toMatchObject({
+      inputs: [{ name: 'day/part-0.parquet' }],
+    });
+  });
 });
 
 describe('planJob, for many inputs', () => {

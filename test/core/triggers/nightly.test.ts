@@ -23,6 +23,27 @@ beforeEach(async () => {
 });
 
 describe('startNightly', () => {
+  it('scores a folder of Parquet part files as Spark writes it as one job, leaving out its markers and checksums', async () => {
+    const table = 'datasets/events/day=2026-11-21/';
+    for (const file of ['part-00000-a.snappy.parquet', 'part-00001-a.snappy.parquet']) {
+      await writeText(store, `${table}${file}`, 'PAR1');
+      await writeText(store, `${table}.${file}.crc`, 'crc');
+    }
+    await writeText(store, `${table}_SUCCESS`, '{"committer":"magic"}');
+    await writeText(store, 'datasets/events/_temporary/.hidden/part-9.parquet', 'PAR1');
+
+    await startNightly(
+      [{ name: 'events', prefix: 'datasets/events/' }],
+      store,
+      executions,
+      new Date('2026-11-22T02:00:00Z'),
+    );
+
+    expect(executions.byName.get('nightly-events-2026-11-22')).toEqual({
+      inputs: [`${table}part-00000-a.snappy.parquet`, `${table}part-00001-a.snappy.parquet`],
+    });
+  });
+
   it('starts one execution per dataset per day, even when the schedule fires twice', async () => {
     const night = new Date('2026-11-22T02:00:00Z');
     const first = await startNightly(datasets, store, executions, night);
