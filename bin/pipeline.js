@@ -2,6 +2,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// Where the time of a run goes starts here (`pipeline run --timings`; src/local/marks.ts names it).
+performance.mark('pipeline:start');
+
 // The command line runs on Node.js 22.18 or later. Through `npx pipeline` (or an npm script) the Node 22
 // installed with the project's dependencies is used.
 const [major, minor] = process.versions.node.split('.').map(Number);

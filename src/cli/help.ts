@@ -37,6 +37,7 @@ Options:
                      (/ping, /invocations), such as TensorFlow Serving's SageMaker image, instead;
                      no model is needed then
   --json             print the job's summary as JSON, as the last line of stdout
+  --timings          print where the time went: start, modules, state machine, model server, scoring
   -h, --help         this text
 `;
 

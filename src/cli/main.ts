@@ -32,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
       'data-dir': { type: 'string' },
       'model-url': { type: 'string' },
       json: { type: 'boolean', default: false },
+      timings: { type: 'boolean', default: false },
     },
     run: async (values, files, output) => {
       if (files.length === 0) throw new UsageError('run needs at least one input file');
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
           ...(typeof values['data-dir'] === 'string' && { dataDir: values['data-dir'] }),
           ...(typeof values['model-url'] === 'string' && { modelUrl: values['model-url'] }),
           json: values.json === true,
+          timings: values.timings === true,
         },
         output,
       );

@@ -5,10 +5,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { wasInterrupted } from '../adapters/local-executions.ts';
 import type { JobSummary } from '../core/steps/finish.ts';
 import { inputName } from '../core/steps/layout.ts';
+import { MARKS } from '../local/marks.ts';
 import { LocalStack } from '../local/stack.ts';
 import { UsageError } from './errors.ts';
 import { commandLineJob, type JobOptions, localJob } from './job.ts';
 import { Progress } from './progress.ts';
+import { describeTimings } from './timings.ts';
 import type { Output } from './usage.ts';
 
 export interface RunCommand extends JobOptions {
@@ -18,6 +20,8 @@ export interface RunCommand extends JobOptions {
   /** The folder playing the bucket; a fresh temporary one, removed afterwards, when not given. */
   readonly dataDir?: string;
   readonly json: boolean;
+  /** Print where the time went, once the job has ended. */
+  readonly timings?: boolean;
 }
 
 /** What `--json` prints last: the job's summary, or why the job failed before it had one. */
@@ -30,6 +34,7 @@ export type RunReport =
  * when the job Succeeded, 1 when it Failed, 2 (a UsageError) when it cannot start.
  */
 export async function runCommand(command: RunCommand, output: Output): Promise<number> {
+  performance.mark(MARKS.command);
   const names = new Set<string>();
   for (const file of command.files) {
     const info = await stat(file).catch(() => undefined);
@@ -62,13 +67,18 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
     );
     const jobId = interrupted?.name ?? newJobId('run');
     const out = command.out ? resolve(command.out) : command.dataDir ? undefined : resolve('results', jobId);
-    return await executeJob(
+    const code = await executeJob(
       stack,
       jobId,
       input,
       { json: command.json, out, progress, resuming: interrupted !== undefined },
       output,
     );
+    if (command.timings) {
+      performance.mark(MARKS.done);
+      output.stderr(describeTimings());
+    }
+    return code;
   } finally {
     progress.finish();
     await stack.close();

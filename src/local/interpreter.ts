@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { StateMachine } from 'aws-local-stepfunctions';
 import { DEFINITION_PATH, loadDefinition } from './asl.ts';
 import { importInterpreterLibrary } from './interpreter-library.ts';
+import { MARKS } from './marks.ts';
 
 type Interpreter = typeof import('aws-local-stepfunctions');
 
@@ -45,7 +46,9 @@ export function loadStateMachine(): Promise<StateMachine> {
         .then(() => writeFile(marker, ''))
         .catch(() => undefined);
     }
-    return new StateMachine(definition as never, { validationOptions: { noValidate: true } });
+    const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
+    performance.mark(MARKS.stateMachine);
+    return machine;
   })();
   machine.catch(() => {
     machine = undefined;

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { LocalModelError } from './errors.ts';
+import { MARKS } from './marks.ts';
 import { type RunningModelServer, startModelServer } from './model-server/server.ts';
 import type { ModelHost } from './sagemaker/model-host-port.ts';
 
@@ -44,7 +45,12 @@ export class LocalModelHost implements ModelHost {
         this.options.start ??
         ((path: string, env: Record<string, string>) =>
           startModelServer({ model: path, environment: { ...process.env, ...env } }));
+      performance.mark(MARKS.modelServerStarting);
       const server = start(model, environment);
+      server.then(
+        () => performance.mark(MARKS.modelServerReady),
+        () => undefined,
+      );
       entry = { server, users: 0 };
       this.servers.set(key, entry);
       server.catch(() => this.servers.delete(key));
