@@ -2,6 +2,7 @@
 // JavaScript under .cache/cli/, so `pipeline` starts without Node stripping types from ~200
 // modules on every run. bin/pipeline.js uses this build only while every source it came from is
 // unchanged (stamp.json); otherwise it runs the sources themselves, as it does without a build.
+import { statSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -105,7 +106,7 @@ export async function buildCli(outdir = BUILD_DIR) {
   const inputs = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     const file = resolve(root, input);
-    inputs[file] = (await import('node:fs')).statSync(file).mtimeMs;
+    inputs[file] = statSync(file).mtimeMs;
   }
   await writeFile(join(outdir, 'stamp.json'), JSON.stringify({ root, inputs }));
   return outdir;
