@@ -10,7 +10,7 @@ import { type CompiledJob, isParquetInput, refuseParquet, resolveJob } from '../
 import type { JobSpec } from '../spec/job.ts';
 import { asJobSource, DEFAULT_JOB_KEY, type JobSource, readJobSource, sidecarKey } from '../spec/sources.ts';
 import { writeJobRecord } from './job-record.ts';
-import { inputName, outputsPrefix, shardsPrefix } from './layout.ts';
+import { inputName, isInputObject, outputsPrefix, shardsPrefix } from './layout.ts';
 import { sageMakerName } from './names.ts';
 import { type Packaging, type PackagingConfig, planPackaging } from './packaging.ts';
 
@@ -95,19 +95,22 @@ export async function planJob(
   now = new Date(),
 ): Promise<Plan> {
   if (request.inputs.length === 0) throw new NoInputError(`job ${request.jobId} has no inputs`);
-  if (request.inputs.length > MAX_INPUTS) {
-    throw new TooManyInputsError(
-      `job ${request.jobId} has ${request.inputs.length} inputs; one job takes at most ${MAX_INPUTS}`,
-    );
-  }
   const job = await compileSources(request, store, config);
   const { spec } = job;
   const inputs: PlannedInput[] = [];
-  for (const [index, key] of request.inputs.entries()) {
-    const info = await store.head(key);
-    if (!info) throw new InputNotFoundError(`input ${key} does not exist`);
-    if (isParquetInput(spec, key)) refuseParquet(spec, inputName(key));
-    inputs.push({ index, key, name: inputName(key), size: info.size });
+  for await (const input of listInputs(request.inputs, store)) {
+    if (isParquetInput(spec, input.key)) refuseParquet(spec, input.name);
+    inputs.push({ index: inputs.length, ...input });
+    if (inputs.length > MAX_INPUTS) {
+      throw new TooManyInputsError(
+        `job ${request.jobId} has over ${MAX_INPUTS} inputs; one job takes at most ${MAX_INPUTS}`,
+      );
+    }
+  }
+  if (inputs.length === 0) {
+    throw new NoInputError(
+      `job ${request.jobId} has no inputs: ${request.inputs.join(', ')} hold no input object`,
+    );
   }
   const base = sageMakerName(config.namePrefix ? `${config.namePrefix}-${request.jobId}` : request.jobId);
   const packaged = spec.model.startsWith('tfhub:')
@@ -158,6 +161,28 @@ export async function planJob(
   return plan;
 }
 
+/**
+ * The objects a request names: a key is one input, named relative to the inbox; a folder (a prefix
+ * ending in '/') is every input object below it in key order, each named relative to the folder.
+ */
+export async function* listInputs(
+  requested: readonly string[],
+  store: ObjectStore,
+): AsyncGenerator<Omit<PlannedInput, 'index'>> {
+  for (const key of requested) {
+    if (!key.endsWith('/')) {
+      const info = await store.head(key);
+      if (!info) throw new InputNotFoundError(`input ${key} does not exist`);
+      yield { key, name: inputName(key), size: info.size };
+      continue;
+    }
+    for await (const object of store.list(key)) {
+      const name = object.key.slice(key.length);
+      if (isInputObject(name, object.size)) yield { key: object.key, name, size: object.size };
+    }
+  }
+}
+
 /** The job's spec sources, later wins, compiled; a model must be where this deployment can read it. */
 async function compileSources(
   request: PlanRequest,
@@ -166,7 +191,9 @@ async function compileSources(
 ): Promise<CompiledJob> {
   const [first] = request.inputs;
   const sidecar =
-    request.inputs.length === 1 && first ? await readJobSource(store, sidecarKey(first)) : undefined;
+    request.inputs.length === 1 && first
+      ? await readJobSource(store, sidecarKey(first.replace(/\/$/, '')))
+      : undefined;
   const job = resolveJob(
     config.defaultJob,
     await readJobSource(store, DEFAULT_JOB_KEY),

@@ -203,6 +203,38 @@ describe('planJob', () => {
   });
 });
 
+describe('planJob, on a folder', () => {
+  it('takes every input object below it in key order, named relative to it, and its sidecar', async () => {
+    for (const key of [
+      'b/2.jsonl',
+      'a.jsonl',
+      'b/1.jsonl',
+      '.hidden',
+      'b/.crc/x',
+      '_SUCCESS',
+      'x.job.json',
+    ]) {
+      await writeText(store, `inbox/batch/${key}`, '{}\n');
+    }
+    await writeText(store, 'inbox/batch/empty.jsonl', '');
+    await writeText(store, 'inbox/batch.job.json', JSON.stringify({ instanceCount: 2 }));
+    const plan = await planJob(
+      { jobId: 'folder', inputs: ['inbox/batch/'], job: { model: 's3://m/x' } },
+      store,
+      config,
+    );
+    expect(plan.inputs.map(({ index, key, name }) => [index, key, name])).toEqual([
+      [0, 'inbox/batch/a.jsonl', 'a.jsonl'],
+      [1, 'inbox/batch/b/1.jsonl', 'b/1.jsonl'],
+      [2, 'inbox/batch/b/2.jsonl', 'b/2.jsonl'],
+    ]);
+    expect(plan.spec.instanceCount).toBe(2);
+    await expect(
+      planJob({ jobId: 'j', inputs: ['inbox/nothing/'], job: { model: 's3://m/x' } }, store, config),
+    ).rejects.toMatchObject({ name: 'NoInputError', message: expect.stringContaining('inbox/nothing/') });
+  });
+});
+
 describe('planJob, for many inputs', () => {
   it('refuses a plan too heavy for the state machine, before writing anything', async () => {
     const folder = `inbox/${'d'.repeat(200)}`;
