@@ -1,4 +1,4 @@
-import { ExampleDecodeError } from './errors.ts';
+import { ExampleDecodeError, FramingError } from './errors.ts';
 import type { InputFile } from './io.ts';
 import { exampleToJson } from './records/example.ts';
 import { createTfRecordReader } from './records/tfrecord.ts';
@@ -106,12 +106,14 @@ export async function holdsImageExamples(file: InputFile, input: string): Promis
     },
     { input, maxRecordBytes: Number.MAX_SAFE_INTEGER },
   );
-  for await (const _ of framedRecords(file.read(), reader)) if (first) break;
-  if (!first) return false;
+  // Framing that does not hold, or a record that is not a tf.Example: not TFRecord files of images.
   try {
-    return IMAGE_FEATURE in (JSON.parse(exampleToJson(first)) as Record<string, unknown>);
+    for await (const _ of framedRecords(file.read(), reader)) if (first) break;
+    return (
+      first !== undefined && IMAGE_FEATURE in (JSON.parse(exampleToJson(first)) as Record<string, unknown>)
+    );
   } catch (error) {
-    if (error instanceof ExampleDecodeError) return false;
+    if (error instanceof FramingError || error instanceof ExampleDecodeError) return false;
     throw error;
   }
 }
