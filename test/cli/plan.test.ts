@@ -161,7 +161,7 @@ describe('pipeline plan', () => {
     const help = await pipeline('plan', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--records-per-second N');
-    expect((await pipeline('--help')).stdout).toContain('pipeline plan <file...> [options]');
+    expect((await pipeline('--help')).stdout).toContain('pipeline plan <file or folder...>');
   });
 
   it('reads a folder as the job would: every input below it, gzipped ones decompressed', async () => {
