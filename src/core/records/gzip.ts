@@ -27,14 +27,18 @@ export function gunzippedInput(file: InputFile, input: string): InputFile {
   };
 }
 
+/** Decompressed bytes handed on at a time: the readers' cost is per chunk, zlib's default is 16 KB. */
+const OUTPUT_CHUNK_BYTES = 1 << 20;
+
 async function* gunzip(source: AsyncIterable<Buffer>, input: string): AsyncGenerator<Buffer> {
   // A source chunk may be overwritten once the next is asked for, while zlib may still hold it: copy it.
   const copies = (async function* () {
     for await (const chunk of source) yield Buffer.from(chunk);
   })();
+  // Errors reach the reader through the iteration below, so the pipeline's own callback has nothing to do.
   const decompressed = pipeline(
     Readable.from(copies, { objectMode: false }),
-    createGunzip(),
+    createGunzip({ chunkSize: OUTPUT_CHUNK_BYTES }),
     () => undefined,
   );
   try {
