@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { wasInterrupted } from '../adapters/local-executions.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
+import { checkInput } from '../core/spec/compile.ts';
 import type { JobSummary } from '../core/steps/finish.ts';
 import { INBOX } from '../core/steps/layout.ts';
 import { listInputs } from '../core/steps/plan.ts';
@@ -47,7 +48,8 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
     onTransformProgress: (event) => progress.onRecords(event.records),
   });
   try {
-    await localJob(stack.store, dataDir, job);
+    const { spec } = await localJob(stack.store, dataDir, job);
+    for (const { files } of given) for (const file of files) checkInput(spec, file.name, file.name);
 
     const inputs = await placeInputs(given, dataDir);
     const input = { inputs, job };

@@ -175,6 +175,25 @@ describe('pipeline run on gzipped files', () => {
     expect(await lines(join(out, 'records.jsonl.out'))).toEqual([doubled(3), doubled(4)]);
   });
 
+  it('refuses gzipped Parquet and gzipped whole objects with exit status 2, before anything runs', async () => {
+    const table = await file('refused/table.parquet.gz', gzipSync('not read'));
+    expect(await pipeline('run', table, '--model', model)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('compressionType: Parquet (table.parquet.gz) cannot be read gzipped'),
+    });
+    const image = await file('refused/cat.jpg.gz', gzipSync('not read'));
+    const whole = await file(
+      'whole.job.json',
+      JSON.stringify({ contentType: 'image/jpeg', splitType: 'None' }),
+    );
+    expect(await pipeline('run', image, '--model', model, '--job', whole)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        'compressionType: a gzipped input (cat.jpg.gz) does not go with splitType None',
+      ),
+    });
+  });
+
   it('fails a job whose gzipped input is damaged, naming the file', async () => {
     const whole = gzipSync(Array.from({ length: 200 }, (_, k) => features(k)).join(''));
     const input = await file('broken/cut.jsonl.gz', whole.subarray(0, whole.length - 40));
