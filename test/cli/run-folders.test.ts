@@ -163,7 +163,7 @@ describe('pipeline run on gzipped files', () => {
     expect(csvPlain).toHaveLength(51);
   });
 
-  it('decompresses a file not named .gz when the job says compressionType Gzip', async () => {
+  it('decompresses a file not named .gz when the job says compressionType Gzip, for a join too', async () => {
     const input = await file('gzip-unnamed/records.jsonl', gzipSync(features(3) + features(4)));
     const spec = await file(
       'gzip.job.json',
@@ -173,6 +173,21 @@ describe('pipeline run on gzipped files', () => {
     const run = await pipeline('run', input, '--model', model, '--job', spec, '--out', out);
     expect(run.code).toBe(0);
     expect(await lines(join(out, 'records.jsonl.out'))).toEqual([doubled(3), doubled(4)]);
+
+    // A join reads the input again, decompressed again.
+    const joining = await file(
+      'gzip-join.job.json',
+      JSON.stringify({
+        compressionType: 'Gzip',
+        dataProcessing: { inputFilter: '$.features', joinSource: 'Input' },
+      }),
+    );
+    const joined = join(dir, 'out-gzip-join');
+    expect((await pipeline('run', input, '--model', model, '--job', joining, '--out', joined)).code).toBe(0);
+    expect(await lines(join(joined, 'records.jsonl.out'))).toEqual([
+      `{"features":[3,1],"SageMakerOutput":${doubled(3)}}`,
+      `{"features":[4,1],"SageMakerOutput":${doubled(4)}}`,
+    ]);
   });
 
   it('refuses gzipped Parquet and gzipped whole objects with exit status 2, before anything runs', async () => {
