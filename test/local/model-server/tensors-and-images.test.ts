@@ -234,6 +234,7 @@ describe('{"b64": ...} images for a rank-4 numeric input', () => {
         width: 64,
         height: 64,
         channels: 3 as const,
+        background: '#000',
         noise: { type: 'gaussian' as const, mean: 128, sigma: 40 },
       },
     };
