@@ -86,5 +86,31 @@ describe('TFRecord files of tf.Example holding images', () => {
       record: 6,
       reason: expect.stringContaining("no member 'image/encoded'"),
     });
+
+    // Joined: each answer beside the example it came from, read as the filter read it.
+    const joinedJob = join(dir, 'tfrecord-joined.job.json');
+    await writeFile(
+      joinedJob,
+      JSON.stringify({
+        model,
+        contentType: 'application/x-tfrecord',
+        splitType: 'TFRecord',
+        maxErrorPercent: 10,
+        dataProcessing: {
+          inputFilter: "$['image/encoded'][0]",
+          joinSource: 'Input',
+          outputFilter: "$['image/class/label','SageMakerOutput']",
+        },
+      }),
+    );
+    const joinedOut = join(dir, 'out-tfrecord-joined');
+    const joined = await pipeline('run', input, '--job', joinedJob, '--out', joinedOut, '--json');
+    expect(joined.code).toBe(0);
+    const lines = (await readFile(join(joinedOut, 'images.tfrecord.out'), 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { 'image/class/label': number[]; SageMakerOutput: number[] });
+    expect(lines.map((line) => line['image/class/label'])).toEqual(drawn.map(({ label }) => [label]));
+    expect(lines.map((line) => line.SageMakerOutput)).toEqual(answers);
   });
 });
