@@ -8,6 +8,11 @@ export interface UploadedObject {
   readonly size: number;
   readonly etag: string;
   readonly versionId?: string;
+  /**
+   * S3's order of the events on a key: the same for an event delivered again, different for every new
+   * upload, even of the same bytes (an empty `_SUCCESS` always has the same ETag).
+   */
+  readonly sequencer?: string;
 }
 
 /**
@@ -106,10 +111,11 @@ function jobInput(object: UploadedObject): { input: string } | { skipped: string
 
 /**
  * `inbox-<readable part of the file name (a batch's folder name)>-<hash>`: at most 80 characters of
- * [A-Za-z0-9-_], as Step Functions requires, and the same for the same object version.
+ * [A-Za-z0-9-_], as Step Functions requires, and the same for the same upload (its version, else its
+ * event sequencer, else its ETag).
  */
 export function executionName(object: UploadedObject): string {
-  const version = object.versionId ?? object.etag.replace(/"/g, '');
+  const version = object.versionId ?? object.sequencer ?? object.etag.replace(/"/g, '');
   const hash = createHash('sha256')
     .update(`${object.bucket}\n${object.key}\n${version}`)
     .digest('hex')

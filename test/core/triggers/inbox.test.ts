@@ -113,6 +113,15 @@ describe('inbox batches', () => {
     ]);
   });
 
+  it('in a bucket without versions, tells a new upload of the same empty marker by its event sequencer', async () => {
+    const executions = new NamedExecutions();
+    const monday = { ...marker, sequencer: '0055AED6DCD90281E5' };
+    const tuesday = { ...marker, sequencer: '0055AED6DCD90281F7' };
+    const result = await startForUploads([monday, monday, tuesday], executions);
+    expect(result.started).toHaveLength(2);
+    expect(result.repeated).toHaveLength(1);
+  });
+
   it("starts nothing for a _SUCCESS inside a batch or directly in the inbox: only the batch folder's own marker counts", async () => {
     const executions = new NamedExecutions();
     const result = await startForUploads(
