@@ -71,6 +71,13 @@ export function compileJob(value: unknown): CompiledJob {
   compileFilter('dataProcessing.inputFilter', dataProcessing.inputFilter);
   const outputFilter = compileFilter('dataProcessing.outputFilter', dataProcessing.outputFilter);
   const decoding = decodingOf(spec);
+  if (dataProcessing.joinSource === 'Input' && decoding === 'none') {
+    throw new JobSpecError(
+      'dataProcessing.joinSource',
+      `records of ${spec.contentType} split by ${spec.splitType} are not read as JSON or CSV, so an output ` +
+        'cannot be joined to them: use JSON Lines, JSON, CSV or Parquet, or TFRecord records holding tf.Example with an inputFilter',
+    );
+  }
   const { inputFilter } = dataProcessing;
   return {
     spec,
