@@ -160,7 +160,7 @@ function describe(estimate: JobEstimate, spec: JobSpec, proposal: ImageProposal 
   lines.push(
     estimate.cost === undefined
       ? '  cost:       unknown: the price table (src/core/prices.ts) has no price for an instance type used'
-      : `  cost:       about ${money(estimate.cost, prices.currency)} at ${prices.region} on-demand prices as of ${prices.asOf}`,
+      : `  cost:       ${estimate.cost !== undefined && estimate.cost < 0.01 ? '' : 'about '}${money(estimate.cost, prices.currency)} at ${prices.region} on-demand prices as of ${prices.asOf}`,
   );
   return `${lines.join('\n')}\n`;
 }
