@@ -36,6 +36,15 @@ export async function abandon(
   throw error;
 }
 
+/** A sink several writers append to in turn: their close leaves it open for the next one. */
+export function sharedSink(sink: ByteSink): ByteSink {
+  return {
+    write: (chunk) => sink.write(chunk),
+    close: async () => undefined,
+    abort: () => sink.abort(),
+  };
+}
+
 /** Bytes of an object from `start` up to, not including, `end`. */
 export interface ByteRange {
   readonly start: number;
