@@ -67,7 +67,7 @@ async function runJob(inputs: number, job: Record<string, unknown>) {
     context: { Execution: { Name: 'many' } } as never,
     overrides: {
       taskResourceLocalHandlers: {
-        Plan: (input) => plan(input, lambdaContext('plan')) as Promise<Json>,
+        Plan: async (input) => (await plan(input, lambdaContext('plan'))) as unknown as Json,
         Shard: async (input) => {
           const { group, count } = perGroup(input);
           return { group, shards: 2, records: { in: count, skipped: 0, errors: 0, sent: count } };
@@ -105,7 +105,7 @@ async function runJob(inputs: number, job: Record<string, unknown>) {
         entered.set(event.state.name, (entered.get(event.state.name) ?? 0) + 1);
     }
   }
-  const output = (await execution.result) as { plan: Plan };
+  const output = (await execution.result) as unknown as { plan: Plan };
   return { output, events, largest, entered, store };
 }
 
