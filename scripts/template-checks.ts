@@ -31,6 +31,7 @@ export function checkTemplate(template: Template): string[] {
     ...checkCycles(template),
     ...checkStateMachines(template),
     ...checkPolicies(template),
+    ...checkSageMakerReads(template),
     ...checkBucketsPrivate(template),
     ...checkBucket(template),
   ];
@@ -173,6 +174,36 @@ function checkPolicies(template: Template): string[] {
           );
         }
       }
+    }
+  }
+  return problems;
+}
+
+/** What SageMaker's role may read: models, code, the job's work files and the inputs it reads where they are. */
+const SAGEMAKER_READS = ['models/*', 'code/*', 'work/*', 'inbox/*', 'datasets/*'];
+/** What it must read: a whole-object job's manifest lists objects of the inbox and of datasets. */
+const SAGEMAKER_MUST_READ = ['work/*', 'inbox/*', 'datasets/*'];
+
+/** SageMaker's role reads the objects whole-object jobs list in their manifests, and nothing else. */
+function checkSageMakerReads(template: Template): string[] {
+  const role = template.Resources.SageMakerExecutionRole;
+  if (!role) return [];
+  const policies = (role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+  const reads = policies
+    .flatMap((policy) => policy.PolicyDocument.Statement)
+    .filter((statement) => statement.Effect === 'Allow' && [statement.Action].flat().includes('s3:GetObject'))
+    .flatMap((statement) => [statement.Resource ?? []].flat().map(resourceText));
+  const problems: string[] = [];
+  for (const resource of reads) {
+    if (!SAGEMAKER_READS.some((prefix) => resource.endsWith(`/${prefix}`))) {
+      problems.push(
+        `SageMakerExecutionRole: s3:GetObject on ${resource}, beyond ${SAGEMAKER_READS.join(', ')}`,
+      );
+    }
+  }
+  for (const prefix of SAGEMAKER_MUST_READ) {
+    if (!reads.some((resource) => resource.endsWith(`/${prefix}`))) {
+      problems.push(`SageMakerExecutionRole: cannot s3:GetObject ${prefix}, which whole-object jobs read`);
     }
   }
   return problems;

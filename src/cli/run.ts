@@ -141,9 +141,9 @@ export async function executeJob(
 }
 
 /**
- * A transform failure names the shard SageMaker read (`work/<jobId>/shards/<input>/<n>.<ext>`, the
- * input numbered in the plan's order); users know their files, so the input each named shard was cut
- * from is added.
+ * A transform failure names the shard SageMaker read (`work/<jobId>/shards/<group>/<n>.<ext>`); users
+ * know their files, so when the job has one input, the shard is named as part of it. (A shard of a
+ * job of many inputs may hold records of several, which only the job's index, deleted by then, knew.)
  */
 async function shardsNamed(
   message: string,
@@ -151,20 +151,16 @@ async function shardsNamed(
   input: Record<string, unknown>,
   store: ObjectStore,
 ): Promise<string> {
-  const shards = [...message.matchAll(new RegExp(`work/${jobId}/shards/(\\d+)/(\\d+)\\.`, 'g'))];
+  const shards = [...message.matchAll(new RegExp(`work/${jobId}/shards/\\d+/(\\d+)\\.`, 'g'))];
   if (shards.length === 0) return '';
-  const last = Math.max(...shards.map((match) => Number(match[1])));
   const names: string[] = [];
   for await (const listed of listInputs(input.inputs as string[], store)) {
     names.push(listed.name);
-    if (names.length > last) break;
+    if (names.length > 1) return '';
   }
-  const named = new Set<string>();
-  for (const match of shards) {
-    const name = names[Number(match[1])];
-    if (name !== undefined) named.add(`shard ${match[2]} of ${name}`);
-  }
-  return named.size > 0 ? ` (${[...named].join(', ')})` : '';
+  const [name] = names;
+  if (name === undefined) return '';
+  return ` (${[...new Set(shards.map((match) => `shard ${match[1]} of ${name}`))].join(', ')})`;
 }
 
 /**

@@ -36,6 +36,15 @@ export async function abandon(
   throw error;
 }
 
+/** A sink several writers append to in turn: their close leaves it open for the next one. */
+export function sharedSink(sink: ByteSink): ByteSink {
+  return {
+    write: (chunk) => sink.write(chunk),
+    close: async () => undefined,
+    abort: () => sink.abort(),
+  };
+}
+
 /** Bytes of an object from `start` up to, not including, `end`. */
 export interface ByteRange {
   readonly start: number;
@@ -55,13 +64,15 @@ export interface InputFile {
 export type ShardSinkFactory = (shard: number) => Promise<ByteSink>;
 
 const STAGE_BYTES = 1 << 20;
+const FIRST_STAGE_BYTES = 1 << 12;
 
 /**
  * Collects small appends into large buffers, synchronously, for sinks that are written
- * asynchronously between input chunks. `drain` hands the full buffers over.
+ * asynchronously between input chunks. `drain` hands the full buffers over. Its buffer starts small
+ * and grows as it fills, so that staging the little a small input writes costs little.
  */
 export class Staging {
-  private stage = Buffer.allocUnsafe(STAGE_BYTES);
+  private stage = Buffer.allocUnsafe(FIRST_STAGE_BYTES);
   private used = 0;
   private full: Buffer[] = [];
   private fullBytes = 0;
@@ -74,7 +85,7 @@ export class Staging {
   append(bytes: Buffer, start = 0, end = bytes.length): void {
     const length = end - start;
     if (this.used + length > this.stage.length) {
-      this.seal();
+      this.seal(true);
       if (length > this.stage.length) {
         this.full.push(Buffer.from(bytes.subarray(start, end)));
         this.fullBytes += length;
@@ -92,7 +103,7 @@ export class Staging {
   }
 
   appendByte(byte: number): void {
-    if (this.used === this.stage.length) this.seal();
+    if (this.used === this.stage.length) this.seal(true);
     this.stage[this.used++] = byte;
   }
 
@@ -109,11 +120,12 @@ export class Staging {
     return out;
   }
 
-  private seal(): void {
+  /** Hands the buffer over; the next one is larger when this one filled up (`grow`). */
+  private seal(grow = false): void {
     if (this.used === 0) return;
     this.full.push(this.stage.subarray(0, this.used));
     this.fullBytes += this.used;
-    this.stage = Buffer.allocUnsafe(STAGE_BYTES);
+    this.stage = Buffer.allocUnsafe(grow ? Math.min(STAGE_BYTES, 4 * this.stage.length) : this.stage.length);
     this.used = 0;
   }
 }

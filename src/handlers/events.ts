@@ -13,15 +13,27 @@ export const compiledJob = z.pipe(
 const id = z.string().check(z.minLength(1));
 const count = z.int().check(z.minimum(0));
 
-export const plannedInput = z.object({
-  index: count,
-  key: id,
-  name: id,
-  size: count,
-});
+export const inputGroup = z.object({ group: count, first: count, count, bytes: count });
 
-/** What a Map over the plan's inputs gives each iteration: the job, and one input. */
-export const perInputEvent = z.object({ jobId: id, spec: compiledJob, input: plannedInput });
+/** Where a whole-object job's objects are: the manifest's prefix, and how many it lists. */
+export const transformObjects = z.optional(z.object({ prefix: z.string(), sent: count }));
+
+/** What the Map over the plan's groups gives each Shard: the job, and one group of inputs. */
+export const perGroupEvent = z.object({ jobId: id, spec: compiledJob, group: inputGroup });
+
+/**
+ * What the Map over the plan's groups gives each Merge: also where a whole-object job's objects are,
+ * and the transform job's failure when it failed (whole-object jobs are merged all the same).
+ */
+export const mergeGroupEvent = z.object({
+  jobId: id,
+  spec: compiledJob,
+  group: inputGroup,
+  transform: z.object({ objects: transformObjects }),
+  scoring: z.object({
+    transformFailure: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
+  }),
+});
 
 /** An EventBridge scheduled event; its time is the moment it fired. */
 export const scheduledEvent = z.object({ time: z.iso.datetime() });

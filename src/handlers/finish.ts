@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import { finishStep } from '../core/steps/finish.ts';
-import { compiledJob, plannedInput } from './events.ts';
+import { compiledJob, inputGroup } from './events.ts';
 import { lambdaHandler } from './lambda.ts';
 
 // The plan is the Plan step's own output, passed back unchanged: only what Finish reads is checked.
@@ -9,7 +9,7 @@ const finishEvent = z.object({
   plan: z.object({
     jobId: z.string(),
     spec: compiledJob,
-    inputs: z.array(plannedInput),
+    groups: z.array(inputGroup),
     startedAt: z.string(),
     rerunOf: z.optional(z.string()),
   }),

@@ -1,7 +1,7 @@
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import type { ShardThreads } from '../core/shard/pool.ts';
 import { shardStep } from '../core/steps/shard.ts';
-import { perInputEvent } from './events.ts';
+import { perGroupEvent } from './events.ts';
 import { lambdaHandler } from './lambda.ts';
 
 export interface ShardDependencies {
@@ -11,7 +11,7 @@ export interface ShardDependencies {
 }
 
 export const createShardHandler = (dependencies: () => ShardDependencies) =>
-  lambdaHandler(perInputEvent, async ({ jobId, spec: job, input }) => {
+  lambdaHandler(perGroupEvent, async ({ jobId, spec: job, group }) => {
     const { store, workers } = dependencies();
-    return shardStep(store, jobId, job, input, workers);
+    return shardStep(store, jobId, job, group, workers);
   });

@@ -28,10 +28,12 @@ describe('the bundled image sample', () => {
     );
 
     expect(result.code).toBe(0);
-    const labels = await Promise.all(
-      IMAGES.map(async (image) => JSON.parse(await readFile(join(out, `${image}.out`), 'utf8')).label),
-    );
-    expect(labels).toEqual([
+    const predictions = (await readFile(join(out, 'predictions.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { input: string; SageMakerOutput: { label: string } });
+    expect(predictions.map((prediction) => prediction.input)).toEqual(IMAGES);
+    expect(predictions.map((prediction) => prediction.SageMakerOutput.label)).toEqual([
       'vertical stripes',
       'horizontal stripes',
       'vertical stripes',

@@ -106,12 +106,16 @@ describe('a Merge step killed midway', () => {
     const event = {
       jobId,
       spec: record.job,
-      input: { index: 0, key: 'inbox/big.jsonl', name: 'big.jsonl', size: (await stat(input)).size },
+      group: { group: 0, first: 0, count: 1, bytes: (await stat(input)).size },
+      transform: {},
+      scoring: {},
     };
     const merge = stack.functions.merge;
     if (!merge) throw new Error('the stack has no merge function');
     for (let run = 0; run < 2; run++) {
-      expect(await merge(event, lambdaContext('merge'))).toMatchObject({ records: 40_000, out: 40_000 });
+      expect(await merge(event, lambdaContext('merge'))).toMatchObject({
+        records: { in: 40_000, out: 40_000, errors: 0 },
+      });
       expect((await readFile(join(dataDir, key))).equals(expected)).toBe(true);
     }
 

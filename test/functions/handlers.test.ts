@@ -84,10 +84,10 @@ describe('state machine step handlers', () => {
 
     // Act
     const planned = (await plan(await event('plan'), context)) as Plan;
-    const [input] = planned.inputs;
-    if (!input) throw new Error('no input planned');
-    const perInput = { jobId: planned.jobId, spec: planned.spec, input };
-    const sharded = await shard(perInput, context);
+    const [group] = planned.groups;
+    if (!group) throw new Error('no input planned');
+    const perGroup = { jobId: planned.jobId, spec: planned.spec, group };
+    const sharded = await shard(perGroup, context);
     // The transform job's part: one response per shard, the model answering each instance with its sum.
     const shardText = await readText(store, `work/${planned.jobId}/shards/0/0.jsonl`);
     const sums = shardText
@@ -99,7 +99,7 @@ describe('state machine step handlers', () => {
       `work/${planned.jobId}/outputs/0/0.jsonl.out`,
       `${JSON.stringify({ predictions: sums })}\n`,
     );
-    const merged = await merge(perInput, context);
+    const merged = await merge({ ...perGroup, transform: planned.transform, scoring: {} }, context);
     const summary = await finish({ plan: planned }, context);
     const cleaned = await cleanup(await event('cleanup'), context);
 
@@ -114,7 +114,7 @@ describe('state machine step handlers', () => {
       '{"id":1,"SageMakerOutput":8.6}\n{"id":3,"SageMakerOutput":9.1}\n',
     );
     // One record in three has no features: over the default maxErrorPercent of 5.
-    expect(merged).toMatchObject({ records: 3, out: 2, errors: 1 });
+    expect(merged).toEqual({ group: 0, records: { in: 3, out: 2, errors: 1 } });
     expect(summary).toMatchObject({ status: 'Failed', records: { in: 3, out: 2, errors: 1 } });
     expect(summary.reason).toContain('1 of 3 records (33.33%) could not be scored');
     expect(cleaned).toMatchObject({ stopped: [] });
@@ -141,9 +141,9 @@ describe('state machine step handlers', () => {
       },
       context,
     )) as Plan;
-    const [input] = planned.inputs;
-    if (!input) throw new Error('no input planned');
-    await shard({ jobId: planned.jobId, spec: planned.spec, input }, context);
+    const [group] = planned.groups;
+    if (!group) throw new Error('no input planned');
+    await shard({ jobId: planned.jobId, spec: planned.spec, group }, context);
     const routed = await route({ plan: planned }, context);
     const scored = await score(
       {
@@ -153,7 +153,10 @@ describe('state machine step handlers', () => {
       },
       context,
     );
-    await merge({ jobId: planned.jobId, spec: planned.spec, input }, context);
+    await merge(
+      { jobId: planned.jobId, spec: planned.spec, group, transform: planned.transform, scoring: {} },
+      context,
+    );
     // Assess
     expect(routed).toEqual({
       empty: false,
@@ -211,20 +214,30 @@ describe('state machine step handlers, failing', () => {
     const { handler: merge } = await import('../../functions/merge.ts');
     const { handler: finish } = await import('../../functions/finish.ts');
     const { handler: cleanup } = await import('../../functions/cleanup.ts');
-    const planned = JSON.parse(
-      await readFile(new URL('../../events/statemachine/plan.json', import.meta.url), 'utf8'),
-    );
-    const { spec } = (await import('../../src/core/spec/compile.ts')).resolveJob(planned.request.job);
-    const input = { index: 0, key: 'inbox/gone.jsonl', name: 'gone.jsonl', size: 1 };
-    await expect(shard({ jobId: 'missing-1', spec, input }, context)).rejects.toMatchObject({
+    const fixture = async (name: string) =>
+      JSON.parse(await readFile(new URL(`../../events/statemachine/${name}.json`, import.meta.url), 'utf8'));
+    const shardEvent = { ...(await fixture('shard')), jobId: 'missing-1' };
+    const mergeEvent = { ...(await fixture('merge')), jobId: 'missing-1' };
+    await expect(shard(shardEvent, context)).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      key: 'work/missing-1/inputs/0.jsonl',
+    });
+    const input = { index: 0, key: 'inbox/gone.jsonl', name: 'gone.jsonl', size: 1, request: 0 };
+    await writeText(store, 'work/missing-1/inputs/0.jsonl', `${JSON.stringify(input)}\n`);
+    await expect(shard(shardEvent, context)).rejects.toMatchObject({
       name: 'ObjectNotFoundError',
       key: 'inbox/gone.jsonl',
     });
-    await expect(merge({ jobId: 'missing-1', spec, input }, context)).rejects.toMatchObject({
+    await expect(merge(mergeEvent, context)).rejects.toMatchObject({
       name: 'ObjectNotFoundError',
       key: 'work/missing-1/index/0.json',
     });
-    const plan = { jobId: 'missing-1', spec, inputs: [input], startedAt: new Date(0).toISOString() };
+    const plan = {
+      jobId: 'missing-1',
+      spec: shardEvent.spec,
+      groups: [shardEvent.group],
+      startedAt: new Date(0).toISOString(),
+    };
     await expect(finish({ plan }, context)).rejects.toMatchObject({
       name: 'ObjectNotFoundError',
       key: 'work/missing-1/merged/0.json',

@@ -130,12 +130,13 @@ describe('the local stack', () => {
     const first = await run('hub1', rows, hub);
     // Assess: packaged and cached; the stand-in SavedModel cannot be served by onnxruntime, so the job
     // fails where the model server starts, and cleans up.
-    expect(first.states.slice(0, 7)).toEqual([
+    expect(first.states.slice(0, 8)).toEqual([
       'WaitForSidecar',
       'Plan',
       'NeedsPackaging',
       'PackageModel',
       'CacheModel',
+      'NeedsShards',
       'ShardInputs',
       'Route',
     ]);
@@ -239,5 +240,130 @@ describe('an execution of the queue', () => {
     await expect(stack.execute('done')).rejects.toThrow(
       new ExecutionNotRunnableError('job done has already ended (SUCCEEDED)'),
     );
+  });
+});
+
+describe('the local stack, on many inputs', () => {
+  it('scores a folder of 5,000 small inputs as one job, every record accounted for and in order', async () => {
+    // Prepare: input k holds one record, or two when k is a multiple of 7; input 4,321 a line that does not parse.
+    const count = 5000;
+    const rowsOf = (k: number) => {
+      const records = [`{"features":[${k},1]}`];
+      if (k % 7 === 0) records.push(`{"features":[${k},2]}`);
+      if (k === 4321) records.splice(0, 0, '{not json');
+      return records;
+    };
+    const name = (k: number) => `many/${String(k).padStart(4, '0')}.jsonl`;
+    for (let k = 0; k < count; k++) {
+      await writeText(
+        stack.store,
+        `inbox/${name(k)}`,
+        rowsOf(k)
+          .map((row) => `${row}\n`)
+          .join(''),
+      );
+    }
+    // Act
+    const outcome = await stack.run('many', {
+      inputs: ['inbox/many/'],
+      job: { model, dataProcessing: { inputFilter: '$.features' } },
+    });
+    // Assess
+    expect(outcome.status).toBe('SUCCEEDED');
+    const summary = JSON.parse(await readText(stack.store, 'results/many/_summary.json'));
+    const records = Array.from({ length: count }, (_, k) => rowsOf(k).length).reduce((a, b) => a + b, 0);
+    expect(summary.records).toEqual({ in: records, out: records - 1, errors: 1 });
+    expect(summary.inputs).toHaveLength(count);
+    expect(summary.inputs[4321]).toEqual({
+      key: '4321.jsonl',
+      records: 2,
+      errors: 1,
+      output: 'results/many/4321.jsonl.out',
+    });
+    for (let k = 0; k < count; k++) {
+      const expected = rowsOf(k)
+        .filter((row) => row !== '{not json')
+        .map((row) => (JSON.parse(row).features as number[]).map((x) => 2 * x));
+      const output = await readText(stack.store, `results/many/${name(k).slice('many/'.length)}.out`);
+      expect(
+        output
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+        name(k),
+      ).toEqual(expected);
+    }
+    expect(JSON.parse(await readText(stack.store, 'results/many/_errors.jsonl'))).toMatchObject({
+      input: '4321.jsonl',
+      record: 1,
+      line: 1,
+    });
+    // Records of many inputs share shards: a handful for the job, not one per input.
+    expect(stack.sageMaker.models()).toEqual([]);
+  });
+});
+
+describe('the local stack, on whole objects', () => {
+  async function runObjects(name: string, maxErrorPercent: number) {
+    const objects = ['a/1.json', 'a/2.json', 'b/3.json', 'b/4.json', 'c.json'];
+    for (const [k, key] of objects.entries()) {
+      const body = key === 'b/3.json' ? '{"instances": [[1, oops' : `{"instances":[[${k},1]]}`;
+      await writeText(stack.store, `inbox/${name}/${key}`, body);
+    }
+    const outcome = await stack.run(name, {
+      inputs: [`inbox/${name}/`],
+      job: {
+        model,
+        contentType: 'application/json',
+        splitType: 'None',
+        batchStrategy: 'SingleRecord',
+        maxErrorPercent,
+      },
+    });
+    const results = `results/${name}/`;
+    return {
+      outcome,
+      predictions: (await readText(stack.store, `${results}predictions.jsonl`))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+      errors: (await readText(stack.store, `${results}_errors.jsonl`))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+      summary: JSON.parse(await readText(stack.store, `${results}_summary.json`)),
+    };
+  }
+
+  it('answers each object in key order into predictions.jsonl; one failing object fails only its line', async () => {
+    // Act
+    const { outcome, predictions, errors, summary } = await runObjects('objects', 25);
+    // Assess
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(predictions).toEqual([
+      { input: 'a/1.json', SageMakerOutput: { predictions: [[0, 2]] } },
+      { input: 'a/2.json', SageMakerOutput: { predictions: [[2, 2]] } },
+      { input: 'b/4.json', SageMakerOutput: { predictions: [[6, 2]] } },
+      { input: 'c.json', SageMakerOutput: { predictions: [[8, 2]] } },
+    ]);
+    expect(errors).toEqual([{ input: 'b/3.json', record: 1, reason: expect.stringContaining('b/3.json') }]);
+    expect(summary).toMatchObject({
+      status: 'Succeeded',
+      records: { in: 5, out: 4, errors: 1 },
+      inputs: [{ key: 'objects/', records: 5, errors: 1, output: 'results/objects/predictions.jsonl' }],
+    });
+    // The objects were read where they are: nothing was copied into shards.
+    expect(await stack.store.head('inbox/objects/a/1.json')).toBeDefined();
+  });
+
+  it('fails a whole-object job over maxErrorPercent, still writing its predictions and errors', async () => {
+    const { outcome, predictions, errors, summary } = await runObjects('strict', 0);
+    expect(outcome.status).toBe('FAILED');
+    expect(predictions).toHaveLength(4);
+    expect(errors).toHaveLength(1);
+    expect(summary).toMatchObject({
+      status: 'Failed',
+      reason: expect.stringContaining('1 of 5 records (20.00%)'),
+    });
   });
 });

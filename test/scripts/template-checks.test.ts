@@ -93,6 +93,25 @@ describe('checkTemplate', () => {
     ]);
   });
 
+  it("names what SageMaker's role reads beyond its prefixes, and the inputs of whole-object jobs it cannot read", () => {
+    const reads = (...prefixes: string[]) =>
+      role({
+        Action: 's3:GetObject',
+        Resource: prefixes.map((prefix) => ({ 'Fn::Sub': `\${DataBucket.Arn}/${prefix}` })),
+      });
+    expect(
+      checkTemplate(
+        template({ SageMakerExecutionRole: reads('models/*', 'work/*', 'inbox/*', 'datasets/*') }),
+      ),
+    ).toEqual([]);
+    expect(checkTemplate(template({ SageMakerExecutionRole: reads('*', 'work/*') }))).toEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Sub syntax
+      'SageMakerExecutionRole: s3:GetObject on ${DataBucket.Arn}/*, beyond models/*, code/*, work/*, inbox/*, datasets/*',
+      'SageMakerExecutionRole: cannot s3:GetObject inbox/*, which whole-object jobs read',
+      'SageMakerExecutionRole: cannot s3:GetObject datasets/*, which whole-object jobs read',
+    ]);
+  });
+
   it('names a dependency cycle, through Ref, GetAtt, Sub and DependsOn', () => {
     const problems = checkTemplate(
       template({

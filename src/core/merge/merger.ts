@@ -4,7 +4,7 @@ import {
   PredictionCountError,
   ResponseFormatError,
 } from '../errors.ts';
-import { abandon, type ByteSink, Staging } from '../io.ts';
+import { abandon, type ByteSink, Staging, sharedSink } from '../io.ts';
 import type { JsonPath, Selected } from '../json/path.ts';
 import { createLineReader } from '../records/line.ts';
 import type { RecordReader, RecordSource } from '../records/types.ts';
@@ -27,6 +27,21 @@ export interface MergeSources {
   readonly shardOutput: (shard: number) => AsyncIterable<Buffer>;
   /** The original records, read again when joining, as the shard step read them. */
   readonly inputRecords?: RecordSource;
+}
+
+/** Several inputs' records in shared shards (a group's), each input's in turn. */
+export interface MergeGroup<Input extends ShardIndex> {
+  readonly format: ShardIndex['format'];
+  /** The shards, in order, and how many records each holds. */
+  readonly shards: readonly { readonly shard: number; readonly records: number }[];
+  /** Each input's records, in shard order; their `shards` entries name the shared shards. */
+  readonly inputs: readonly Input[];
+}
+
+export interface GroupMergeSources<Input extends ShardIndex> {
+  readonly shardOutput: (shard: number) => AsyncIterable<Buffer>;
+  /** An input's original records, read again when joining. */
+  readonly inputRecords?: (input: Input) => Promise<RecordSource>;
 }
 
 export interface InputSummary {
@@ -53,8 +68,71 @@ export async function mergeInput(
   options: MergeOptions,
   targets: { out: ByteSink; errors: ByteSink },
 ): Promise<InputSummary> {
+  const outputs = predictions(
+    index.shards,
+    index.format,
+    index.input,
+    sources.shardOutput,
+    options.tfsMethod,
+  );
+  const copyable =
+    options.joinSource !== 'Input' &&
+    !options.outputFilter &&
+    index.format === 'instances' &&
+    options.tfsMethod === 'predict';
+  const copy = copyable ? () => copyPredictions(index, sources, targets.out) : undefined;
+  return mergeRecords(index, outputs, copy, sources.inputRecords, options, targets);
+}
+
+/**
+ * Merges the inputs of a group, in order, from the group's shared shards: each input gets exactly as
+ * many outputs as it sent records, whatever requests and shards they came in; `<input>.out` as
+ * mergeInput writes it, and every input's errors in one stream.
+ */
+export async function mergeGroup<Input extends ShardIndex>(
+  group: MergeGroup<Input>,
+  label: string,
+  sources: GroupMergeSources<Input>,
+  options: MergeOptions,
+  targets: { out: (input: Input) => Promise<ByteSink>; errors: ByteSink },
+): Promise<InputSummary[]> {
+  const [only] = group.inputs;
+  if (only && group.inputs.length === 1) {
+    // An input alone in its group has the group's shards to itself.
+    const inputRecords = await sources.inputRecords?.(only);
+    const single = { shardOutput: sources.shardOutput, ...(inputRecords && { inputRecords }) };
+    return [
+      await mergeInput(only, single, options, { out: await targets.out(only), errors: targets.errors }),
+    ];
+  }
+  const all = predictions(group.shards, group.format, label, sources.shardOutput, options.tfsMethod);
+  const cursor = new PredictionCursor(all, label);
+  const summaries: InputSummary[] = [];
+  try {
+    for (const index of group.inputs) {
+      const outputs = cursor.take(index.records.sent, index.input);
+      const inputRecords = await sources.inputRecords?.(index);
+      const out = await targets.out(index);
+      const errors = sharedSink(targets.errors);
+      summaries.push(await mergeRecords(index, outputs, undefined, inputRecords, options, { out, errors }));
+    }
+    await cursor.finish();
+    await targets.errors.close();
+  } catch (error) {
+    await abandon([targets.errors], error, all.return(undefined));
+  }
+  return summaries;
+}
+
+async function mergeRecords(
+  index: ShardIndex,
+  outputs: AsyncGenerator<PredictionBatch>,
+  copy: (() => Promise<number>) | undefined,
+  inputRecords: RecordSource | undefined,
+  options: MergeOptions,
+  targets: { out: ByteSink; errors: ByteSink },
+): Promise<InputSummary> {
   const { out } = targets;
-  const outputs = predictions(index, sources, options.tfsMethod);
   const filter = options.outputFilter;
   const selected: Selected = { bytes: Buffer.alloc(0), start: 0, end: 0 };
   const staging = new Staging();
@@ -101,9 +179,9 @@ export async function mergeInput(
   const { records } = index;
   try {
     if (options.joinSource === 'Input') {
-      await joinWithInput(index, sources, options, outputs, emit, flush);
-    } else if (!filter && index.format === 'instances' && options.tfsMethod === 'predict') {
-      written = await copyPredictions(index, sources, out);
+      await joinWithInput(index, inputRecords, options, outputs, emit, flush);
+    } else if (copy) {
+      written = await copy();
     } else {
       for await (const batch of outputs) {
         for (let k = 0; k < batch.spans.starts.length; k++) {
@@ -156,7 +234,7 @@ async function copyPredictions(index: ShardIndex, sources: MergeSources, out: By
   };
   for (const shard of index.shards) {
     let count = 0;
-    const reader = responseReader(index, shard.shard, (response) => {
+    const reader = responseReader(index.input, shard.shard, (response) => {
       count += appendOutputs(response, filling);
     });
     const checkCount = (): void => {
@@ -206,7 +284,7 @@ function appendOutputs(response: Buffer, lines: LineBuffer): number {
  * read; a line the reader cannot deliver, or a response that cannot be read, means the output is broken.
  */
 function responseReader(
-  index: ShardIndex,
+  label: string,
   shard: number,
   onResponse: (response: Buffer, line: number) => void,
 ): RecordReader {
@@ -217,20 +295,17 @@ function responseReader(
           onResponse(response, line);
         } catch (error) {
           if (!(error instanceof ResponseFormatError)) throw error;
-          throw new ResponseFormatError(
-            `shard ${shard} of ${index.input}: output line ${line}: ${error.message}`,
-            { cause: error },
-          );
+          throw new ResponseFormatError(`shard ${shard} of ${label}: output line ${line}: ${error.message}`, {
+            cause: error,
+          });
         }
       },
       onBadRecord(bad) {
-        throw new PredictionCountError(
-          `shard ${shard} of ${index.input}: output line ${bad.line}: ${bad.reason}`,
-        );
+        throw new PredictionCountError(`shard ${shard} of ${label}: output line ${bad.line}: ${bad.reason}`);
       },
       onSkipped() {},
     },
-    { input: `${index.input} shard ${shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
+    { input: `${label} shard ${shard}`, maxRecordBytes: Number.MAX_SAFE_INTEGER, utf8: false },
   );
 }
 
@@ -253,28 +328,30 @@ interface PredictionBatch {
 
 /** Per-record outputs of every shard, in order, one batch per response; checks each shard's count. */
 async function* predictions(
-  index: ShardIndex,
-  sources: MergeSources,
+  shards: readonly { readonly shard: number; readonly records: number }[],
+  format: ShardIndex['format'],
+  label: string,
+  shardOutput: (shard: number) => AsyncIterable<Buffer>,
   method: TfsMethod,
 ): AsyncGenerator<PredictionBatch> {
-  for (const shard of index.shards) {
+  for (const shard of shards) {
     const batches: PredictionBatch[] = [];
     let count = 0;
-    const reader = responseReader(index, shard.shard, (view, line) => {
+    const reader = responseReader(label, shard.shard, (view, line) => {
       const response = Buffer.from(view);
       const { spans, assembled } =
-        index.format === 'original'
+        format === 'original'
           ? { spans: { starts: [0], ends: [response.length] }, assembled: undefined }
           : splitResponse(response, 0, response.length, method);
       count += spans.starts.length;
       if (count > shard.records) {
         throw new PredictionCountError(
-          `shard ${shard.shard} of ${index.input}: more outputs than its ${shard.records} records (at output line ${line})`,
+          `shard ${shard.shard} of ${label}: more outputs than its ${shard.records} records (at output line ${line})`,
         );
       }
       batches.push({ bytes: assembled ?? response, spans });
     });
-    for await (const chunk of sources.shardOutput(shard.shard)) {
+    for await (const chunk of shardOutput(shard.shard)) {
       reader.push(chunk);
       yield* batches.splice(0);
     }
@@ -282,8 +359,52 @@ async function* predictions(
     yield* batches.splice(0);
     if (count !== shard.records) {
       throw new PredictionCountError(
-        `shard ${shard.shard} of ${index.input}: ${count} outputs for ${shard.records} records`,
+        `shard ${shard.shard} of ${label}: ${count} outputs for ${shard.records} records`,
       );
+    }
+  }
+}
+
+/** Hands out the outputs of shared shards to the inputs whose records they answer, in order. */
+class PredictionCursor {
+  readonly #source: AsyncGenerator<PredictionBatch>;
+  readonly #label: string;
+  #batch: PredictionBatch | undefined;
+  #next = 0;
+
+  constructor(source: AsyncGenerator<PredictionBatch>, label: string) {
+    this.#source = source;
+    this.#label = label;
+  }
+
+  /** The next `count` outputs, as views of the batches they are in. */
+  async *take(count: number, input: string): AsyncGenerator<PredictionBatch> {
+    let left = count;
+    while (left > 0) {
+      if (!this.#batch || this.#next === this.#batch.spans.starts.length) {
+        const result = await this.#source.next();
+        if (result.done) {
+          throw new PredictionCountError(
+            `${this.#label}: outputs ran out with ${left} records of ${input} left`,
+          );
+        }
+        this.#batch = result.value;
+        this.#next = 0;
+      }
+      const { bytes, spans } = this.#batch;
+      const end = Math.min(spans.starts.length, this.#next + left);
+      const taken = { starts: spans.starts.slice(this.#next, end), ends: spans.ends.slice(this.#next, end) };
+      left -= end - this.#next;
+      this.#next = end;
+      yield { bytes, spans: taken };
+    }
+  }
+
+  /** Checks that every output was handed out. */
+  async finish(): Promise<void> {
+    const left = this.#batch ? this.#batch.spans.starts.length - this.#next : 0;
+    if (left > 0 || !(await this.#source.next()).done) {
+      throw new PredictionCountError(`${this.#label}: more outputs than records`);
     }
   }
 }
@@ -291,13 +412,13 @@ async function* predictions(
 /** Reads the input again, pairs each record that was sent with the next output, and emits the join. */
 async function joinWithInput(
   index: ShardIndex,
-  sources: MergeSources,
+  inputRecords: RecordSource | undefined,
   options: MergeOptions,
   outputs: AsyncGenerator<PredictionBatch>,
   emit: (bytes: Buffer, start: number, end: number) => void,
   flush: () => Promise<void>,
 ): Promise<void> {
-  if (!sources.inputRecords) throw new Error('joinSource Input needs the original input');
+  if (!inputRecords) throw new Error('joinSource Input needs the original input');
   const quarantined = new Set(index.quarantined);
   const records: Buffer[] = [];
   const handler = {
@@ -329,7 +450,7 @@ async function joinWithInput(
     }
     await flush();
   };
-  for await (const _ of sources.inputRecords(handler)) await pair();
+  for await (const _ of inputRecords(handler)) await pair();
   await pair();
   if ((batch && next < batch.spans.starts.length) || !(await outputs.next()).done) {
     throw new PredictionCountError(`${index.input}: more outputs than records to join`);

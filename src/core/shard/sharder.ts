@@ -49,6 +49,8 @@ export interface ShardTargets {
 }
 
 const BLOCK_BYTES = 1 << 20;
+const SMALL_BLOCK_BYTES = 1 << 14;
+const SMALL_BLOCK_RECORDS = 1 << 10;
 
 /**
  * Reads one input once, as a stream, and cuts it into shards at record boundaries: each good record
@@ -72,7 +74,17 @@ export async function shardFile(
   options: ShardOptions,
   targets: ShardTargets,
 ): Promise<ShardIndex> {
-  if (options.decoding !== 'parquet') return shardInput(file.read(), options, targets);
+  if (options.decoding !== 'parquet') {
+    if (options.splitType === 'Line' && options.decoding === 'none')
+      return shardLinesVerbatim(file.read(), options, targets);
+    const source = file.read();
+    return shardRecords(
+      (handler) => framedRecords(source, readerFor(options, handler)),
+      options,
+      targets,
+      file.size,
+    );
+  }
   const { inputFilter, ...unfiltered } = options;
   const filter = compileJsonPath(inputFilter ?? '$');
   const rows = await parquetReader(file, {
@@ -82,7 +94,7 @@ export async function shardFile(
   // `$['a','b']` picks those members alone, in that order: rows read of those columns already are
   // what it gives (unless none is a column, when it matches no row).
   const picked = filter.picksMembers && rows.columns.length > 0;
-  return shardRecords(rows.records, picked ? unfiltered : options, targets);
+  return shardRecords(rows.records, picked ? unfiltered : options, targets, file.size);
 }
 
 /**
@@ -131,11 +143,15 @@ async function parquetReader(file: InputFile, reading: ParquetReading): Promise<
   return parquetRows(file, reading);
 }
 
-/** The shard engine, over records from any source. */
+/**
+ * The shard engine, over records from any source. `inputBytes`, when known, sizes its buffers: a small
+ * input (one of thousands in a group) needs no megabytes of them.
+ */
 async function shardRecords(
   records: RecordSource,
   options: ShardOptions,
   targets: ShardTargets,
+  inputBytes = Number.MAX_SAFE_INTEGER,
 ): Promise<ShardIndex> {
   const format = options.decoding === 'none' ? 'original' : 'instances';
   const shards: ShardEntry[] = [];
@@ -196,9 +212,11 @@ async function shardRecords(
     indexes.give(block.ends.buffer);
   };
 
-  const buffers = new BufferPool(2 * BLOCK_BYTES);
-  const indexes = new BufferPool(INDEX_BYTES);
-  const builder = new BlockBuilder(BLOCK_BYTES, buffers, indexes);
+  // A record is at least one byte: an input of n bytes has at most n records.
+  const blockBytes = Math.min(BLOCK_BYTES, Math.max(SMALL_BLOCK_BYTES, inputBytes));
+  const buffers = new BufferPool(2 * blockBytes);
+  const indexes = new BufferPool(Math.min(INDEX_BYTES, 16 * Math.max(SMALL_BLOCK_RECORDS, inputBytes)));
+  const builder = new BlockBuilder(blockBytes, buffers, indexes);
   const handler: RecordHandler = {
     onRecord(data, record, position) {
       builder.add(data, record, position);

@@ -65,6 +65,15 @@ export function compileJob(value: unknown): CompiledJob {
   if (dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
     throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
   }
+  for (const field of ['inputFilter', 'outputFilter'] as const) {
+    const filter = dataProcessing[field];
+    if (spec.splitType === 'None' && filter !== undefined && filter !== '$') {
+      throw new JobSpecError(
+        `dataProcessing.${field}`,
+        'whole objects (splitType None) are sent and answered as they are: filtering needs a splitType other than None',
+      );
+    }
+  }
   if (spec.code !== undefined && !spec.model.startsWith('tfhub:')) {
     throw new JobSpecError('code', 'only goes with a tfhub: model, which is packaged with it');
   }

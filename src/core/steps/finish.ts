@@ -1,8 +1,19 @@
+import { ObjectNotFoundError } from '../errors.ts';
 import { abandon } from '../io.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import type { CompiledJob } from '../spec/compile.ts';
-import { mergedKey, mergeErrorsKey, resultsPrefix, shardErrorsKey, summaryKey } from './layout.ts';
-import type { MergeResult } from './merge.ts';
+import { jobRecordKey, readJobRecord } from './job-record.ts';
+import {
+  inputName,
+  mergedKey,
+  mergeErrorsKey,
+  predictionsKey,
+  predictionsPartKey,
+  resultsPrefix,
+  shardErrorsKey,
+  summaryKey,
+} from './layout.ts';
+import type { MergedGroup } from './merge.ts';
 import type { Plan } from './plan.ts';
 
 export interface JobSummary {
@@ -17,50 +28,54 @@ export interface JobSummary {
 }
 
 /**
- * Finish step: `_errors.jsonl` (every input's quarantined records, in input order) and
- * `_summary.json`. The job fails when its error rate is over maxErrorPercent; both files are written
- * either way.
+ * Finish step: `_errors.jsonl` (every group's quarantined records, in input order), for a whole-object
+ * job `predictions.jsonl` (every group's lines, in order), and `_summary.json`. The job fails when its
+ * error rate is over maxErrorPercent; the files are written either way.
  */
 export async function finishStep(
   store: ObjectStore,
-  plan: Pick<Plan, 'jobId' | 'inputs' | 'startedAt' | 'rerunOf'>,
+  plan: Pick<Plan, 'jobId' | 'groups' | 'startedAt' | 'rerunOf'>,
   job: CompiledJob,
   now = new Date(),
 ): Promise<JobSummary> {
   // Each Merge left its counts in work/: the state machine's data stays small however many inputs.
-  const merged: MergeResult[] = [];
-  for (const input of plan.inputs) {
-    merged.push(JSON.parse(await readText(store, mergedKey(plan.jobId, input.index))) as MergeResult);
+  const merged: MergedGroup[] = [];
+  for (const group of plan.groups) {
+    merged.push(JSON.parse(await readText(store, mergedKey(plan.jobId, group.group))) as MergedGroup);
   }
-  const errors = await store.write(`${resultsPrefix(plan.jobId)}_errors.jsonl`);
-  try {
-    for (const input of plan.inputs) {
-      for (const key of [shardErrorsKey(plan.jobId, input.index), mergeErrorsKey(plan.jobId, input.index)]) {
-        if (!(await store.head(key))) continue;
-        for await (const chunk of store.read(key)) await errors.write(chunk);
+  const errorParts = plan.groups.flatMap(({ group }) => [
+    shardErrorsKey(plan.jobId, group),
+    mergeErrorsKey(plan.jobId, group),
+  ]);
+  await concatenate(store, errorParts, `${resultsPrefix(plan.jobId)}_errors.jsonl`);
+  const inputs: JobSummary['inputs'] = [];
+  if (merged.some((group) => group.kind === 'objects')) {
+    const parts = plan.groups.map(({ group }) => predictionsPartKey(plan.jobId, group));
+    await concatenate(store, parts, predictionsKey(plan.jobId));
+    inputs.push(...(await requestedInputs(store, plan.jobId, merged)));
+  } else {
+    for (const group of merged) {
+      if (group.kind !== 'inputs') continue;
+      for (const input of group.inputs) {
+        inputs.push({ key: input.key, records: input.records, errors: input.errors, output: input.output });
       }
     }
-  } catch (error) {
-    await abandon([errors], error);
   }
-  await errors.close();
   const records = { in: 0, out: 0, errors: 0 };
-  for (const input of merged) {
-    records.in += input.records;
-    records.out += input.out;
-    records.errors += input.errors;
+  for (const group of merged) {
+    const counts = group.kind === 'objects' ? [group] : group.inputs;
+    for (const input of counts) {
+      records.in += input.records;
+      records.out += input.out;
+      records.errors += input.errors;
+    }
   }
   const rate = records.in === 0 ? 0 : (100 * records.errors) / records.in;
   const failed = rate > job.spec.maxErrorPercent;
   const summary: JobSummary = {
     jobId: plan.jobId,
     status: failed ? 'Failed' : 'Succeeded',
-    inputs: merged.map((input) => ({
-      key: input.key,
-      records: input.records,
-      errors: input.errors,
-      output: input.output,
-    })),
+    inputs,
     records,
     startedAt: plan.startedAt,
     finishedAt: now.toISOString(),
@@ -72,4 +87,44 @@ export async function finishStep(
   // Last, and whole (the store writes atomically): a reader that sees it sees the complete results.
   await writeText(store, summaryKey(plan.jobId), `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
+}
+
+/** A whole-object job's summary has one entry per requested input (a file or a folder), as requested. */
+async function requestedInputs(
+  store: ObjectStore,
+  jobId: string,
+  merged: MergedGroup[],
+): Promise<JobSummary['inputs']> {
+  const record = await readJobRecord(store, jobId);
+  if (!record) throw new ObjectNotFoundError(jobRecordKey(jobId));
+  const entries = record.inputs.map((key) => ({
+    key: inputName(key),
+    records: 0,
+    errors: 0,
+    output: predictionsKey(jobId),
+  }));
+  for (const group of merged) {
+    if (group.kind !== 'objects') continue;
+    for (const counts of group.requests) {
+      const entry = entries[counts.request];
+      if (!entry) continue;
+      entry.records += counts.records;
+      entry.errors += counts.errors;
+    }
+  }
+  return entries;
+}
+
+/** Writes the parts that exist, in order, into one object, as a stream. */
+async function concatenate(store: ObjectStore, parts: readonly string[], key: string): Promise<void> {
+  const target = await store.write(key);
+  try {
+    for (const part of parts) {
+      if (!(await store.head(part))) continue;
+      for await (const chunk of store.read(part)) await target.write(chunk);
+    }
+  } catch (error) {
+    await abandon([target], error);
+  }
+  await target.close();
 }

@@ -1,12 +1,17 @@
 /**
- * Where a job's objects live, the same in S3 and in a local folder:
+ * Where a job's objects live, the same in S3 and in a local folder. Inputs come in groups (consecutive
+ * inputs, bounded by count and bytes); Shard and Merge run once per group.
  *   inbox/<path>                                   inputs
- *   work/<jobId>/shards/<input>/<n>.<ext>          what the transform job reads
- *   work/<jobId>/outputs/<input>/<n>.<ext>.out     what it writes (SageMaker appends .out)
- *   work/<jobId>/index/<input>.json                a shard index, for the merge
- *   work/<jobId>/errors/<input>.jsonl              records quarantined by Shard and by Merge
- *   work/<jobId>/merged/<input>.json               an input's counts, for Finish
- *   results/<jobId>/<path>.out, _errors.jsonl, _summary.json
+ *   work/<jobId>/inputs/<group>.jsonl              the group's inputs, one {index,key,name,size,request} a line
+ *   work/<jobId>/manifest.json                     whole-object jobs: the objects SageMaker reads (ManifestFile)
+ *   work/<jobId>/shards/<group>/<n>.<ext>          what the transform job reads: the group's inputs' records
+ *   work/<jobId>/outputs/<group>/<n>.<ext>.out     what it writes (SageMaker appends .out); for whole-object
+ *   work/<jobId>/outputs/<object>.out                jobs, each object's answer, by its key below the manifest prefix
+ *   work/<jobId>/index/<group>.json                the group's shards and each input's records in them, for the merge
+ *   work/<jobId>/errors/<group>.jsonl              records quarantined by Shard (and .merge.jsonl: by Merge)
+ *   work/<jobId>/predictions/<group>.jsonl         whole-object jobs: the group's lines of predictions.jsonl
+ *   work/<jobId>/merged/<group>.json               the group's counts, for Finish
+ *   results/<jobId>/<path>.out (predictions.jsonl for whole-object jobs), _errors.jsonl, _summary.json
  */
 export const INBOX = 'inbox/';
 
@@ -22,32 +27,54 @@ export function outputsPrefix(jobId: string): string {
   return `work/${jobId}/outputs/`;
 }
 
-export function shardKey(jobId: string, input: number, shard: number, extension: string): string {
-  return `${shardsPrefix(jobId)}${input}/${shard}.${extension}`;
+export function inputsKey(jobId: string, group: number): string {
+  return `work/${jobId}/inputs/${group}.jsonl`;
 }
 
-export function shardOutputKey(jobId: string, input: number, shard: number, extension: string): string {
-  return `${outputsPrefix(jobId)}${input}/${shard}.${extension}.out`;
+export function manifestKey(jobId: string): string {
+  return `work/${jobId}/manifest.json`;
 }
 
-export function indexKey(jobId: string, input: number): string {
-  return `work/${jobId}/index/${input}.json`;
+export function shardKey(jobId: string, group: number, shard: number, extension: string): string {
+  return `${shardsPrefix(jobId)}${group}/${shard}.${extension}`;
 }
 
-export function shardErrorsKey(jobId: string, input: number): string {
-  return `work/${jobId}/errors/${input}.jsonl`;
+export function shardOutputKey(jobId: string, group: number, shard: number, extension: string): string {
+  return `${outputsPrefix(jobId)}${group}/${shard}.${extension}.out`;
 }
 
-export function mergeErrorsKey(jobId: string, input: number): string {
-  return `work/${jobId}/errors/${input}.merge.jsonl`;
+/** Where the transform job writes a whole object's answer: its key below the manifest's prefix, plus .out. */
+export function objectOutputKey(jobId: string, relative: string): string {
+  return `${outputsPrefix(jobId)}${relative}.out`;
 }
 
-export function mergedKey(jobId: string, input: number): string {
-  return `work/${jobId}/merged/${input}.json`;
+export function indexKey(jobId: string, group: number): string {
+  return `work/${jobId}/index/${group}.json`;
+}
+
+export function shardErrorsKey(jobId: string, group: number): string {
+  return `work/${jobId}/errors/${group}.jsonl`;
+}
+
+export function mergeErrorsKey(jobId: string, group: number): string {
+  return `work/${jobId}/errors/${group}.merge.jsonl`;
+}
+
+export function predictionsPartKey(jobId: string, group: number): string {
+  return `work/${jobId}/predictions/${group}.jsonl`;
+}
+
+export function mergedKey(jobId: string, group: number): string {
+  return `work/${jobId}/merged/${group}.json`;
 }
 
 export function resultsPrefix(jobId: string): string {
   return `results/${jobId}/`;
+}
+
+/** Whole-object jobs: one line per input object, in key order. */
+export function predictionsKey(jobId: string): string {
+  return `${resultsPrefix(jobId)}predictions.jsonl`;
 }
 
 /** Written last: its presence means the job's results are complete. */

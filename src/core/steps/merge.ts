@@ -1,45 +1,146 @@
-import { type InputSummary, mergeInput } from '../merge/merger.ts';
+import { type InputSummary, mergeGroup } from '../merge/merger.ts';
+import { mergeObjects, type ObjectsSummary } from '../merge/whole-objects.ts';
 import { type ObjectStore, readText, storedInput, writeText } from '../ports/object-store.ts';
-import { inputRecords, type ShardIndex } from '../shard/sharder.ts';
+import { inputRecords } from '../shard/sharder.ts';
 import { type CompiledJob, inputBytes, inputReading } from '../spec/compile.ts';
-import { indexKey, mergedKey, mergeErrorsKey, resultsPrefix, shardOutputKey } from './layout.ts';
-import type { PlannedInput } from './plan.ts';
+import { groupInputs, type InputGroup } from './inputs.ts';
+import {
+  indexKey,
+  mergedKey,
+  mergeErrorsKey,
+  objectOutputKey,
+  predictionsPartKey,
+  resultsPrefix,
+  shardOutputKey,
+} from './layout.ts';
+import { objectTooLarge } from './manifest.ts';
+import type { Plan } from './plan.ts';
+import type { GroupedInput, GroupIndex } from './shard.ts';
 
-export interface MergeResult extends InputSummary {
-  readonly output: string;
+/** What Merge leaves in work/<jobId>/merged/<group>.json for Finish. */
+export type MergedGroup =
+  | { readonly kind: 'inputs'; readonly inputs: (InputSummary & { readonly output: string })[] }
+  | ({ readonly kind: 'objects' } & ObjectsSummary);
+
+/** What Merge returns to the state machine: small, whatever the group holds. */
+export interface MergeResult {
+  readonly group: number;
+  readonly records: { in: number; out: number; errors: number };
 }
 
-/** Merge step: one input's transform outputs, back in input order, into `results/<jobId>/<name>.out`. */
+/** How the transform ran, as far as Merge needs it: where a whole-object job's objects are. */
+export interface MergeContext {
+  readonly transform: Pick<Plan['transform'], 'objects'>;
+  /** The transform job's failure, caught so that a whole-object job's other objects are still merged. */
+  readonly transformFailure?: { readonly Error?: string; readonly Cause?: string };
+}
+
+/**
+ * Merge step, once per group: each input's transform outputs, back in input order, into
+ * `results/<jobId>/<name>.out`; for a whole-object job, the group's lines of predictions.jsonl.
+ */
 export async function mergeStep(
   store: ObjectStore,
   jobId: string,
   job: CompiledJob,
-  input: PlannedInput,
+  group: InputGroup,
+  context: MergeContext,
 ): Promise<MergeResult> {
-  const index = JSON.parse(await readText(store, indexKey(jobId, input.index))) as ShardIndex;
-  const output = `${resultsPrefix(jobId)}${input.name}.out`;
-  const reading = inputReading(job, input.key, input.name);
+  const { objects } = context.transform;
+  const merged = objects
+    ? await mergeObjectsOfGroup(store, jobId, job, group, objects.prefix, failureReason(context))
+    : await mergeInputsOfGroup(store, jobId, job, group);
+  await writeText(store, mergedKey(jobId, group.group), JSON.stringify(merged));
+  const totals = { in: 0, out: 0, errors: 0 };
+  if (merged.kind === 'objects') {
+    Object.assign(totals, { in: merged.records, out: merged.out, errors: merged.errors });
+  } else {
+    for (const input of merged.inputs) {
+      totals.in += input.records;
+      totals.out += input.out;
+      totals.errors += input.errors;
+    }
+  }
+  return { group: group.group, records: totals };
+}
+
+async function mergeInputsOfGroup(
+  store: ObjectStore,
+  jobId: string,
+  job: CompiledJob,
+  group: InputGroup,
+): Promise<MergedGroup> {
+  const index = JSON.parse(await readText(store, indexKey(jobId, group.group))) as GroupIndex;
   const { joinSource } = job.spec.dataProcessing;
-  const summary = await mergeInput(
+  const outputOf = (input: GroupedInput) => `${resultsPrefix(jobId)}${input.input}.out`;
+  const summaries = await mergeGroup(
     index,
+    `group ${group.group}`,
     {
-      shardOutput: (shard) => store.read(shardOutputKey(jobId, input.index, shard, job.shards.extension)),
+      shardOutput: (shard) => store.read(shardOutputKey(jobId, group.group, shard, job.shards.extension)),
       ...(joinSource === 'Input' && {
-        inputRecords: await inputRecords(
-          inputBytes(job, input.key, input.name, storedInput(store, input.key, input.size)),
-          reading,
-        ),
+        inputRecords: async ({ key, size, input }) =>
+          inputRecords(
+            inputBytes(job, key, input, storedInput(store, key, size)),
+            inputReading(job, key, input),
+          ),
       }),
     },
     {
       tfsMethod: job.spec.tfsMethod,
       joinSource,
       ...(job.outputFilter && { outputFilter: job.outputFilter }),
-      csvInput: reading.decoding === 'csv',
+      csvInput: job.records.decoding === 'csv',
     },
-    { out: await store.write(output), errors: await store.write(mergeErrorsKey(jobId, input.index)) },
+    {
+      out: (input) => store.write(outputOf(input)),
+      errors: await store.write(mergeErrorsKey(jobId, group.group)),
+    },
   );
-  const result = { ...summary, output };
-  await writeText(store, mergedKey(jobId, input.index), JSON.stringify(result));
-  return result;
+  return {
+    kind: 'inputs',
+    inputs: summaries.map((summary, k) => ({
+      ...summary,
+      output: outputOf(index.inputs[k] as GroupedInput),
+    })),
+  };
+}
+
+async function mergeObjectsOfGroup(
+  store: ObjectStore,
+  jobId: string,
+  job: CompiledJob,
+  group: InputGroup,
+  prefix: string,
+  missingReason: string,
+): Promise<MergedGroup> {
+  const summary = await mergeObjects(
+    groupInputs(store, jobId, group),
+    {
+      answer: async ({ key }) => {
+        const output = objectOutputKey(jobId, key.slice(prefix.length));
+        return (await store.head(output)) ? store.read(output) : undefined;
+      },
+      refused: (object) => objectTooLarge(job, object.size),
+      missingReason,
+    },
+    {
+      out: await store.write(predictionsPartKey(jobId, group.group)),
+      errors: await store.write(mergeErrorsKey(jobId, group.group)),
+    },
+  );
+  return { kind: 'objects', ...summary };
+}
+
+/** The reason a whole object has no answer: what SageMaker said when the transform job failed. */
+function failureReason({ transformFailure }: MergeContext): string {
+  const cause = transformFailure?.Cause;
+  if (cause === undefined) return 'the transform job wrote no output for it';
+  try {
+    const described = JSON.parse(cause) as { FailureReason?: unknown };
+    if (typeof described.FailureReason === 'string') return described.FailureReason;
+  } catch {
+    // Not DescribeTransformJob's JSON: the cause is the reason as it stands.
+  }
+  return cause;
 }

@@ -1,16 +1,12 @@
-import {
-  InputNotFoundError,
-  JobSpecError,
-  NoInputError,
-  PlanTooLargeError,
-  TooManyInputsError,
-} from '../errors.ts';
+import { InputNotFoundError, JobSpecError, NoInputError, PlanTooLargeError } from '../errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { type CompiledJob, checkInput, resolveJob } from '../spec/compile.ts';
 import type { JobSpec } from '../spec/job.ts';
 import { asJobSource, DEFAULT_JOB_KEY, type JobSource, readJobSource, sidecarKey } from '../spec/sources.ts';
+import { type InputGroup, InputGrouper, type PlannedInput } from './inputs.ts';
 import { writeJobRecord } from './job-record.ts';
-import { inputName, isInputObject, outputsPrefix, shardsPrefix } from './layout.ts';
+import { inputName, isInputObject, manifestKey, outputsPrefix, shardsPrefix, workPrefix } from './layout.ts';
+import { commonFolder, ManifestWriter, objectTooLarge } from './manifest.ts';
 import { sageMakerName } from './names.ts';
 import { type Packaging, type PackagingConfig, planPackaging } from './packaging.ts';
 
@@ -22,13 +18,6 @@ export interface PlanRequest {
   readonly job?: unknown;
   /** The job this one reruns, named in its summary. */
   readonly rerunOf?: string;
-}
-
-export interface PlannedInput {
-  readonly index: number;
-  readonly key: string;
-  readonly name: string;
-  readonly size: number;
 }
 
 /** Where the plan points SageMaker: deployment settings, not part of the job spec. */
@@ -47,7 +36,10 @@ export interface PlanConfig extends PackagingConfig {
 export interface Plan {
   readonly jobId: string;
   readonly spec: JobSpec;
-  readonly inputs: PlannedInput[];
+  /** Every input object of the job: the listing itself is in work/<jobId>/inputs/, by group. */
+  readonly inputs: { readonly count: number; readonly bytes: number };
+  /** What Shard and Merge each take, once per group. */
+  readonly groups: InputGroup[];
   /** SageMaker names: at most 63 characters of [A-Za-z0-9-], unique per job. */
   readonly names: {
     readonly model: string;
@@ -68,18 +60,21 @@ export interface Plan {
   };
   readonly packaging?: Packaging;
   readonly transform: {
+    /** `ManifestFile` for whole-object jobs (inputUri: the manifest), `S3Prefix` otherwise (the shards). */
+    readonly dataType: 'S3Prefix' | 'ManifestFile';
     readonly inputUri: string;
     readonly outputUri: string;
     readonly contentType: string;
     readonly splitType: string;
     readonly environment: Record<string, string>;
+    /** Whole-object jobs: the manifest's prefix (a store key) and how many objects it lists. */
+    readonly objects?: { readonly prefix: string; readonly sent: number };
   };
   readonly startedAt: string;
   readonly rerunOf?: string;
 }
 
-/** The most inputs one job takes, and the most its plan may weigh: it travels in the state's data (256 KB). */
-export const MAX_INPUTS = 1000;
+/** The most a plan may weigh: it travels in the state's data (256 KB); a safety net, groups keep it far below. */
 export const MAX_PLAN_BYTES = 200 * 1024;
 
 /**
@@ -97,21 +92,7 @@ export async function planJob(
   if (request.inputs.length === 0) throw new NoInputError(`job ${request.jobId} has no inputs`);
   const job = await compileSources(request, store, config);
   const { spec } = job;
-  const inputs: PlannedInput[] = [];
-  for await (const input of listInputs(request.inputs, store)) {
-    checkInput(spec, input.key, input.name);
-    inputs.push({ index: inputs.length, ...input });
-    if (inputs.length > MAX_INPUTS) {
-      throw new TooManyInputsError(
-        `job ${request.jobId} has over ${MAX_INPUTS} inputs; one job takes at most ${MAX_INPUTS}`,
-      );
-    }
-  }
-  if (inputs.length === 0) {
-    throw new NoInputError(
-      `job ${request.jobId} has no inputs: ${request.inputs.join(', ')} hold no input object`,
-    );
-  }
+  const listed = await listJobInputs(request, store, config, job);
   const base = sageMakerName(config.namePrefix ? `${config.namePrefix}-${request.jobId}` : request.jobId);
   const packaged = spec.model.startsWith('tfhub:')
     ? await planPackaging(store, config, spec, request.jobId, base)
@@ -120,7 +101,8 @@ export async function planJob(
   const plan: Plan = {
     jobId: request.jobId,
     spec,
-    inputs,
+    inputs: listed.inputs,
+    groups: listed.groups,
     names: { model: base, transform: base, training: base, endpoint: base, endpointConfig: base },
     packageModel: packaged?.packaging !== undefined,
     model: {
@@ -133,21 +115,33 @@ export async function planJob(
       },
     },
     ...(packaged?.packaging && { packaging: packaged.packaging }),
-    transform: {
-      inputUri: config.objectUrl(shardsPrefix(request.jobId)),
-      outputUri: config.objectUrl(outputsPrefix(request.jobId)),
-      contentType: job.shards.contentType,
-      splitType: job.shards.splitType,
-      environment: {},
-    },
+    transform: listed.objects
+      ? {
+          dataType: 'ManifestFile',
+          inputUri: config.objectUrl(manifestKey(request.jobId)),
+          outputUri: config.objectUrl(outputsPrefix(request.jobId)),
+          contentType: spec.contentType,
+          splitType: 'None',
+          environment: {},
+          objects: listed.objects,
+        }
+      : {
+          dataType: 'S3Prefix',
+          inputUri: config.objectUrl(shardsPrefix(request.jobId)),
+          outputUri: config.objectUrl(outputsPrefix(request.jobId)),
+          contentType: job.shards.contentType,
+          splitType: job.shards.splitType,
+          environment: {},
+        },
     startedAt: now.toISOString(),
     ...(request.rerunOf !== undefined && { rerunOf: request.rerunOf }),
   };
   const size = Buffer.byteLength(JSON.stringify(plan));
   if (size > MAX_PLAN_BYTES) {
+    await store.deletePrefix(workPrefix(request.jobId));
     throw new PlanTooLargeError(
       `job ${request.jobId}'s plan is ${Math.ceil(size / 1024)} KB, over the ${MAX_PLAN_BYTES / 1024} KB a state ` +
-        'machine state may carry: split its inputs over several jobs',
+        'machine state may carry: make its job spec smaller or split its inputs over several jobs',
     );
   }
   if (packaged) await packaged.upload();
@@ -161,6 +155,55 @@ export async function planJob(
   return plan;
 }
 
+interface ListedInputs {
+  readonly inputs: Plan['inputs'];
+  readonly groups: InputGroup[];
+  readonly objects?: { readonly prefix: string; readonly sent: number };
+}
+
+/**
+ * Lists the request's inputs once, as a stream, into the group listings under work/<jobId>/inputs/
+ * and, for a whole-object job, the manifest. A plan that fails leaves nothing under work/<jobId>/.
+ */
+async function listJobInputs(
+  request: PlanRequest,
+  store: ObjectStore,
+  config: PlanConfig,
+  job: CompiledJob,
+): Promise<ListedInputs> {
+  const { spec } = job;
+  const grouper = new InputGrouper(store, request.jobId);
+  const prefix = commonFolder(request.inputs);
+  const manifest =
+    spec.splitType === 'None'
+      ? await ManifestWriter.open(store, request.jobId, prefix, config.objectUrl(prefix))
+      : undefined;
+  try {
+    for await (const input of listInputs(request.inputs, store)) {
+      checkInput(spec, input.key, input.name);
+      await grouper.add(input);
+      // An object too large for one request is quarantined by Merge, which finds it missing here.
+      if (manifest && objectTooLarge(job, input.size) === undefined) await manifest.add(input.key);
+    }
+    if (grouper.inputs.count === 0) {
+      throw new NoInputError(
+        `job ${request.jobId} has no inputs: ${request.inputs.join(', ')} hold no input object`,
+      );
+    }
+    const groups = await grouper.finish();
+    await manifest?.close();
+    return {
+      inputs: grouper.inputs,
+      groups,
+      ...(manifest && { objects: { prefix, sent: manifest.objects } }),
+    };
+  } catch (error) {
+    await Promise.allSettled([grouper.abort(), manifest?.abort()]);
+    await store.deletePrefix(workPrefix(request.jobId));
+    throw error;
+  }
+}
+
 /**
  * The objects a request names: a key is one input, named relative to the inbox; a folder (a prefix
  * ending in '/') is every input object below it in key order, each named relative to the folder.
@@ -169,16 +212,16 @@ export async function* listInputs(
   requested: readonly string[],
   store: ObjectStore,
 ): AsyncGenerator<Omit<PlannedInput, 'index'>> {
-  for (const key of requested) {
+  for (const [request, key] of requested.entries()) {
     if (!key.endsWith('/')) {
       const info = await store.head(key);
       if (!info) throw new InputNotFoundError(`input ${key} does not exist`);
-      yield { key, name: inputName(key), size: info.size };
+      yield { key, name: inputName(key), size: info.size, request };
       continue;
     }
     for await (const object of store.list(key)) {
       const name = object.key.slice(key.length);
-      if (isInputObject(name, object.size)) yield { key: object.key, name, size: object.size };
+      if (isInputObject(name, object.size)) yield { key: object.key, name, size: object.size, request };
     }
   }
 }

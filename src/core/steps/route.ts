@@ -1,9 +1,9 @@
 import { type ObjectStore, readText } from '../ports/object-store.ts';
-import type { ShardIndex } from '../shard/sharder.ts';
 import type { CompiledJob } from '../spec/compile.ts';
 import type { JobSpec } from '../spec/job.ts';
 import { indexKey } from './layout.ts';
 import type { Plan } from './plan.ts';
+import type { GroupIndex } from './shard.ts';
 
 /** Whether a job of this many records is scored on a serverless endpoint rather than by a transform job. */
 export function scoresOnEndpoint(spec: JobSpec, records: number): boolean {
@@ -29,32 +29,44 @@ export interface ScoringChoice {
 }
 
 /**
- * Route step, once every input is sharded: the records to score are known exactly (the plan, before
+ * Route step, once every group is sharded: the records to score are known exactly (the plan, before
  * reading the inputs, could only guess them from sizes), and a job of fewer than endpointMaxRecords goes
  * to a serverless endpoint. Counting stops at the threshold. A job with nothing to score (every record
  * quarantined) skips the model altogether and goes on to Merge, which writes the errors.
  */
 export async function chooseScoringStep(
   store: ObjectStore,
-  plan: Pick<Plan, 'jobId' | 'inputs'> & { model: Pick<Plan['model'], 'image' | 'serverlessImage'> },
+  plan: Pick<Plan, 'jobId' | 'groups'> & {
+    model: Pick<Plan['model'], 'image' | 'serverlessImage'>;
+    transform: Pick<Plan['transform'], 'objects'>;
+  },
   { spec }: CompiledJob,
 ): Promise<ScoringChoice> {
-  const sent = async (input: Plan['inputs'][number]) =>
-    (JSON.parse(await readText(store, indexKey(plan.jobId, input.index))) as ShardIndex).records.sent;
+  const transform = { endpoint: false, image: plan.model.image };
+  const { objects } = plan.transform;
+  if (objects) {
+    // Each object is one request whose failure must fail only its own line: a transform job does that.
+    return {
+      ...transform,
+      empty: objects.sent === 0,
+      reason: 'whole-object jobs are scored by a transform job',
+    };
+  }
+  const sent = async (group: Plan['groups'][number]) =>
+    (JSON.parse(await readText(store, indexKey(plan.jobId, group.group))) as GroupIndex).records.sent;
   let empty = true;
-  for (const input of plan.inputs) {
-    if ((await sent(input)) > 0) {
+  for (const group of plan.groups) {
+    if ((await sent(group)) > 0) {
       empty = false;
       break;
     }
   }
-  const transform = { empty, endpoint: false, image: plan.model.image };
-  if (spec.endpointMaxRecords === 0) return { ...transform, reason: scoringReason(spec, 0) };
+  if (spec.endpointMaxRecords === 0) return { ...transform, empty, reason: scoringReason(spec, 0) };
   let records = 0;
-  for (const [k, input] of plan.inputs.entries()) {
-    records += await sent(input);
+  for (const [k, group] of plan.groups.entries()) {
+    records += await sent(group);
     if (!scoresOnEndpoint(spec, records)) {
-      return { ...transform, reason: scoringReason(spec, records, k === plan.inputs.length - 1) };
+      return { ...transform, empty, reason: scoringReason(spec, records, k === plan.groups.length - 1) };
     }
   }
   return {

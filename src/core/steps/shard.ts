@@ -1,12 +1,32 @@
+import { PipelineError } from '../errors.ts';
+import { abandon, type ByteSink, sharedSink } from '../io.ts';
 import { type ObjectStore, storedInput, writeText } from '../ports/object-store.ts';
+import { ShardPacker } from '../shard/packing.ts';
 import type { ShardThreads } from '../shard/pool.ts';
 import { type ShardIndex, shardFile } from '../shard/sharder.ts';
 import { type CompiledJob, inputBytes, inputReading } from '../spec/compile.ts';
+import { groupInputs, type InputGroup, type PlannedInput } from './inputs.ts';
 import { indexKey, shardErrorsKey, shardKey } from './layout.ts';
-import type { PlannedInput } from './plan.ts';
+
+/** One input's records in its group's shards: its `shards` entries name the group's shards. */
+export interface GroupedInput extends ShardIndex {
+  readonly index: number;
+  readonly key: string;
+  readonly size: number;
+}
+
+/** What the merge needs to hand each input its predictions: the group's shards and each input's records. */
+export interface GroupIndex {
+  readonly group: number;
+  readonly format: ShardIndex['format'];
+  /** The group's shards, in order, and how many records each holds. */
+  readonly shards: { readonly shard: number; readonly records: number }[];
+  readonly inputs: GroupedInput[];
+  readonly records: ShardIndex['records'];
+}
 
 export interface ShardResult {
-  readonly input: number;
+  readonly group: number;
   readonly shards: number;
   readonly records: ShardIndex['records'];
 }
@@ -14,24 +34,80 @@ export interface ShardResult {
 /** The input size from which Shard encodes on worker threads, when it has them. */
 export const WORKERS_FROM_BYTES = 32 * 1024 * 1024;
 
-/** Shard step: one input, read once, cut into shards; its index is kept for the merge. */
+/**
+ * Shard step: a group's inputs, each read once in order, their records packed into the group's
+ * shards; the group's index is kept for the merge.
+ */
 export async function shardStep(
   store: ObjectStore,
   jobId: string,
   job: CompiledJob,
-  input: PlannedInput,
+  group: InputGroup,
   workers?: ShardThreads,
 ): Promise<ShardResult> {
+  const packer = new ShardPacker(
+    (shard) => store.write(shardKey(jobId, group.group, shard, job.shards.extension)),
+    job.records.shardBytes,
+  );
+  const errors = await store.write(shardErrorsKey(jobId, group.group));
+  const inputs: GroupedInput[] = [];
+  try {
+    for await (const input of groupInputs(store, jobId, group)) {
+      inputs.push(await shardOne(store, job, input, packer, sharedSink(errors), workers));
+    }
+    await packer.close();
+    await errors.close();
+  } catch (error) {
+    await abandon([errors], error, packer.abort());
+  }
+  const index = groupIndex(group.group, job, inputs);
+  await writeText(store, indexKey(jobId, group.group), JSON.stringify(index));
+  return { group: group.group, shards: index.shards.length, records: index.records };
+}
+
+async function shardOne(
+  store: ObjectStore,
+  job: CompiledJob,
+  input: PlannedInput,
+  packer: ShardPacker,
+  errors: ByteSink,
+  workers: ShardThreads | undefined,
+): Promise<GroupedInput> {
   // Starting a worker thread costs most of a second of CPU: worth it only for inputs that take longer.
   const threads = input.size >= WORKERS_FROM_BYTES ? workers : undefined;
+  const { openShard, placed } = packer.forInput();
   const index = await shardFile(
     inputBytes(job, input.key, input.name, storedInput(store, input.key, input.size)),
     { ...inputReading(job, input.key, input.name), ...(threads && { workers: threads }) },
-    {
-      openShard: (shard) => store.write(shardKey(jobId, input.index, shard, job.shards.extension)),
-      errors: await store.write(shardErrorsKey(jobId, input.index)),
-    },
+    { openShard, errors },
   );
-  await writeText(store, indexKey(jobId, input.index), JSON.stringify(index));
-  return { input: input.index, shards: index.shards.length, records: index.records };
+  if (placed.length !== index.shards.length) {
+    throw new PipelineError(
+      `${input.name}: ${index.shards.length} shards cut but ${placed.length} written into the group's shards`,
+    );
+  }
+  return {
+    ...index,
+    index: input.index,
+    key: input.key,
+    size: input.size,
+    shards: index.shards.map((entry, k) => ({ ...entry, shard: placed[k] as number })),
+  };
+}
+
+function groupIndex(group: number, job: CompiledJob, inputs: GroupedInput[]): GroupIndex {
+  const shards: { shard: number; records: number }[] = [];
+  const records = { in: 0, skipped: 0, errors: 0, sent: 0 };
+  for (const input of inputs) {
+    for (const entry of input.shards) {
+      const last = shards.at(-1);
+      if (last?.shard === entry.shard) last.records += entry.records;
+      else shards.push({ shard: entry.shard, records: entry.records });
+    }
+    records.in += input.records.in;
+    records.skipped += input.records.skipped;
+    records.errors += input.records.errors;
+    records.sent += input.records.sent;
+  }
+  return { group, format: job.shards.format, shards, inputs, records };
 }

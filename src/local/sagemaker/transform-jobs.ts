@@ -74,6 +74,7 @@ interface TransformRequest {
   readonly input: CreateTransformJobRequest;
   readonly model: LocalModel;
   readonly inputUri: string;
+  readonly dataType: 'S3Prefix' | 'ManifestFile';
   readonly inputPrefix: string;
   readonly outputPrefix: string;
   readonly splitType: SplitType;
@@ -160,8 +161,10 @@ export class LocalTransformJobs {
     }
     const source = input.TransformInput?.DataSource?.S3DataSource;
     if (!source?.S3Uri) throw missing('transformInput.dataSource.s3DataSource.s3Uri');
-    if (source.S3DataType !== 'S3Prefix') {
-      throw validationError(`S3DataType ${source.S3DataType} is not supported locally; use S3Prefix.`);
+    if (source.S3DataType !== 'S3Prefix' && source.S3DataType !== 'ManifestFile') {
+      throw validationError(
+        `S3DataType ${source.S3DataType} is not supported locally; use S3Prefix or ManifestFile.`,
+      );
     }
     const splitType = input.TransformInput?.SplitType ?? 'None';
     checkOneOf('transformInput.splitType', splitType, SPLIT_TYPES);
@@ -188,6 +191,7 @@ export class LocalTransformJobs {
       input,
       model,
       inputUri: source.S3Uri,
+      dataType: source.S3DataType,
       inputPrefix: this.#options.keyOf(source.S3Uri),
       outputPrefix: outputPrefix === '' || outputPrefix.endsWith('/') ? outputPrefix : `${outputPrefix}/`,
       splitType: splitType as SplitType,
@@ -214,7 +218,9 @@ export class LocalTransformJobs {
             {
               job: name,
               inputUri: request.inputUri,
+              dataType: request.dataType,
               inputPrefix: request.inputPrefix,
+              keyOf: this.#options.keyOf,
               outputPrefix: request.outputPrefix,
               splitType: request.splitType,
               multiRecord: parameters.batchStrategy === 'MultiRecord',

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FramingError, InvalidRecordError, RecordTooLargeError } from '../../core/errors.ts';
+import {
+  FramingError,
+  InvalidRecordError,
+  ObjectNotFoundError,
+  RecordTooLargeError,
+} from '../../core/errors.ts';
 import { OrderedRequests } from '../../core/ordered-requests.ts';
-import type { ObjectStore } from '../../core/ports/object-store.ts';
+import { type ObjectStore, readText } from '../../core/ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
 import { readerFor } from '../../core/shard/sharder.ts';
@@ -14,8 +19,12 @@ export interface TransformPlan {
   readonly job: string;
   /** The S3Uri as the request gave it, to name inputs in failure reasons. */
   readonly inputUri: string;
-  /** The store key the S3Uri names: every object whose key starts with it is an input. */
+  /** `S3Prefix`: every object whose key starts with the S3Uri's is an input; `ManifestFile`: the S3Uri is a manifest of them. */
+  readonly dataType: 'S3Prefix' | 'ManifestFile';
+  /** The store key the S3Uri names. */
   readonly inputPrefix: string;
+  /** s3://<bucket>/<key> as a key of the store; throws for a URL outside it. */
+  readonly keyOf: (url: string) => string;
   /** The store key the S3OutputPath names, empty or ending in '/'. */
   readonly outputPrefix: string;
   readonly splitType: SplitType;
@@ -35,10 +44,18 @@ export interface TransformPlan {
 const NEWLINE = Buffer.from('\n');
 const EXCERPT_CHARS = 200;
 
+/** An object a transform job reads, and its name below the input prefix (or the manifest's prefix). */
+export interface TransformObject {
+  readonly key: string;
+  readonly relative: string;
+  /** Its s3:// URL, to name it in failure reasons. */
+  readonly url: string;
+}
+
 /**
- * Runs a transform job over every object under the input prefix, in key order, one object at a time
- * with up to `concurrency` requests in flight. Each object's responses are written in input order to
- * `<output prefix><path below the input prefix>.out`, which appears only once the object is done. Like
+ * Runs a transform job over every object under the input prefix (or listed in the manifest), in order,
+ * one object at a time with up to `concurrency` requests in flight. Each object's responses are written
+ * in input order to `<output prefix><relative name>.out`, which appears only once the object is done. Like
  * SageMaker, an object that fails leaves no `.out` and the others are still transformed; the job then
  * fails with the first failure's reason. Rejects with the signal's reason when stopped.
  */
@@ -48,16 +65,12 @@ export async function runTransform(
   client: ContainerClient,
   signal: AbortSignal,
 ): Promise<void> {
-  // Listed whole first, so that outputs written under the input prefix are not taken for inputs.
-  const keys: string[] = [];
-  for await (const object of store.list(plan.inputPrefix)) keys.push(object.key);
-  if (keys.length === 0)
-    throw new TransformFailure(`ClientError: No S3 objects found under S3 URL "${plan.inputUri}"`);
+  const objects = await transformObjects(plan, store);
   const failures: TransformFailure[] = [];
-  for (const key of keys) {
+  for (const object of objects) {
     signal.throwIfAborted();
     try {
-      await transformObject(plan, store, client, key, signal);
+      await transformObject(plan, store, client, object, signal);
     } catch (error) {
       if (signal.aborted || !(error instanceof TransformFailure)) throw error;
       failures.push(error);
@@ -66,23 +79,76 @@ export async function runTransform(
   const [first] = failures;
   if (first && failures.length === 1) throw first;
   if (first) {
-    throw new TransformFailure(`${first.message} (${failures.length} of ${keys.length} inputs failed)`, {
+    throw new TransformFailure(`${first.message} (${failures.length} of ${objects.length} inputs failed)`, {
       cause: first,
     });
   }
+}
+
+/**
+ * The objects the job reads, in order: listed whole first under the prefix (so that outputs written
+ * there are not taken for inputs), or read from the manifest, refused as SageMaker refuses one that is
+ * not a JSON array of `{"prefix": "s3://..."}` then keys below it.
+ */
+export async function transformObjects(plan: TransformPlan, store: ObjectStore): Promise<TransformObject[]> {
+  const objects: TransformObject[] = [];
+  if (plan.dataType === 'ManifestFile') {
+    const manifest = await readManifest(plan, store);
+    const prefix = plan.keyOf(manifest.prefix);
+    for (const relative of manifest.keys) {
+      objects.push({ key: `${prefix}${relative}`, relative, url: `${manifest.prefix}${relative}` });
+    }
+  } else {
+    for await (const { key } of store.list(plan.inputPrefix)) {
+      const below = key.slice(plan.inputPrefix.length).replace(/^\/+/, '');
+      // An S3Uri naming the object itself leaves nothing below it: the output takes the object's name.
+      const relative = below === '' ? key.slice(key.lastIndexOf('/') + 1) : below;
+      objects.push({ key, relative, url: `${plan.inputUri}${key.slice(plan.inputPrefix.length)}` });
+    }
+  }
+  if (objects.length === 0) {
+    const where = plan.dataType === 'ManifestFile' ? 'listed in the manifest at' : 'found under';
+    throw new TransformFailure(`ClientError: No S3 objects ${where} S3 URL "${plan.inputUri}"`);
+  }
+  return objects;
+}
+
+async function readManifest(
+  plan: TransformPlan,
+  store: ObjectStore,
+): Promise<{ prefix: string; keys: string[] }> {
+  const refuse = (reason: string): never => {
+    throw new TransformFailure(
+      `ClientError: ValidationError: the manifest file at S3 URL "${plan.inputUri}" ${reason}`,
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readText(store, plan.inputPrefix));
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) refuse('does not exist');
+    if (!(error instanceof SyntaxError)) throw error;
+    refuse(`is not valid JSON: ${error.message}`);
+  }
+  if (!Array.isArray(parsed)) return refuse('is not a JSON array');
+  const [head, ...keys] = parsed as unknown[];
+  const prefix = (head as { prefix?: unknown } | undefined)?.prefix;
+  if (typeof prefix !== 'string' || !prefix.startsWith('s3://')) {
+    return refuse('does not start with {"prefix": "s3://..."}');
+  }
+  const bad = keys.findIndex((key) => typeof key !== 'string' || key === '');
+  if (bad !== -1) refuse(`has an entry that is not an object key, at index ${bad + 1}`);
+  return { prefix, keys: keys as string[] };
 }
 
 async function transformObject(
   plan: TransformPlan,
   store: ObjectStore,
   client: ContainerClient,
-  key: string,
+  { key, relative, url: file }: TransformObject,
   signal: AbortSignal,
 ): Promise<void> {
-  const below = key.slice(plan.inputPrefix.length).replace(/^\/+/, '');
-  const file = `${plan.inputUri}${key.slice(plan.inputPrefix.length)}`;
-  // An S3Uri naming the object itself leaves nothing below it: the output takes the object's name.
-  const outputKey = `${plan.outputPrefix}${below === '' ? key.slice(key.lastIndexOf('/') + 1) : below}.out`;
+  const outputKey = `${plan.outputPrefix}${relative}.out`;
   const sink = await store.write(outputKey);
   // Requests of this input end with it: when one fails, the others are called off.
   const controller = new AbortController();

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { compileJsonPath } from '../../../src/core/json/path.ts';
-import { type InputSummary, type MergeOptions, mergeInput } from '../../../src/core/merge/merger.ts';
+import {
+  type InputSummary,
+  type MergeOptions,
+  mergeGroup,
+  mergeInput,
+} from '../../../src/core/merge/merger.ts';
 import { framedRecords, type RecordHandler } from '../../../src/core/records/types.ts';
 import { readerFor, type ShardIndex } from '../../../src/core/shard/sharder.ts';
 import { jsonLines } from '../../support/memory.ts';
@@ -404,5 +409,86 @@ describe('mergeInput', () => {
     expect(joined).toEqual(summary(2, 0, 2));
     expect(objects.text(OUT)).toBe('');
     expect(objects.ended(OUT)).toEqual(['closed']);
+  });
+});
+
+describe('mergeGroup', () => {
+  // Three inputs in two shared shards: shard 0 holds a's two records and b's first, shard 1 b's other two
+  // and c's one sent record (c's first was quarantined). Requests span inputs, as MultiRecord packs them.
+  const inputIndex = (input: string, shards: [number, number][], quarantined: number[] = []): ShardIndex => {
+    const sent = shards.reduce((sum, [, records]) => sum + records, 0);
+    return {
+      input,
+      format: 'instances',
+      shards: shards.map(([shard, records]) => ({ shard, firstRecord: 1, records, bytes: records })),
+      records: { in: sent + quarantined.length, skipped: 0, errors: quarantined.length, sent },
+      quarantined,
+    };
+  };
+  const group = {
+    format: 'instances' as const,
+    shards: [
+      { shard: 0, records: 3 },
+      { shard: 1, records: 3 },
+    ],
+    inputs: [
+      inputIndex('a', [[0, 2]]),
+      inputIndex('b', [
+        [0, 1],
+        [1, 2],
+      ]),
+      inputIndex('c', [[1, 1]], [1]),
+    ],
+  };
+
+  async function mergeShared(objects: RecordingObjects, options: Partial<MergeOptions> = {}) {
+    return mergeGroup(
+      group,
+      'group 0',
+      { shardOutput: (shard) => objects.source(`${shardName(shard)}.out`, [7]) },
+      { tfsMethod: 'predict', joinSource: 'None', ...options },
+      { out: (input) => objects.sink(`${input.input}.out`), errors: await objects.sink(ERRORS) },
+    );
+  }
+
+  it('hands each input its own outputs, in order, whatever requests and shards they came in', async () => {
+    const objects = prepare([['{"predictions":[1,2,3]}'], ['{"predictions":[4]}', '{"predictions":[5,6]}']]);
+
+    const summaries = await mergeShared(objects);
+
+    expect(objects.text('a.out')).toBe(linesOf('1', '2'));
+    expect(objects.text('b.out')).toBe(linesOf('3', '4', '5'));
+    expect(objects.text('c.out')).toBe(linesOf('6'));
+    expect(summaries.map(({ key, records, out, errors }) => [key, records, out, errors])).toEqual([
+      ['a', 2, 2, 0],
+      ['b', 3, 3, 0],
+      ['c', 2, 1, 1],
+    ]);
+    expect(objects.ended(ERRORS)).toEqual(['closed']);
+  });
+
+  it('quarantines by the output filter per input, naming the input and its record number', async () => {
+    const objects = prepare([
+      ['{"predictions":[{"y":1},2,{"y":3}]}'],
+      ['{"predictions":[{"y":4},{"y":5},6]}'],
+    ]);
+
+    await mergeShared(objects, { outputFilter: compileJsonPath('$.y') });
+
+    expect(objects.text('a.out')).toBe(linesOf('1'));
+    expect(objects.text('b.out')).toBe(linesOf('3', '4', '5'));
+    expect(objects.text('c.out')).toBe('');
+    expect(jsonLines(objects.text(ERRORS))).toMatchObject([
+      { input: 'a', record: 2 },
+      { input: 'c', record: 2 },
+    ]);
+  });
+
+  it('fails, writing no errors, when the shared shards hold more or fewer outputs than records', async () => {
+    const fewer = prepare([['{"predictions":[1,2,3]}'], ['{"predictions":[4,5]}']]);
+    await expect(mergeShared(fewer)).rejects.toMatchObject({ name: 'PredictionCountError' });
+    expect(fewer.ended(ERRORS)).toContain('aborted');
+    const more = prepare([['{"predictions":[1,2,3]}'], ['{"predictions":[4,5,6,7]}']]);
+    await expect(mergeShared(more)).rejects.toMatchObject({ name: 'PredictionCountError' });
   });
 });

@@ -248,3 +248,16 @@ describe('checkJobSource', () => {
     expect(() => checkJobSource({ maxPayloadInMB: 50 })).not.toThrow();
   });
 });
+
+describe('whole-object jobs', () => {
+  it('refuses a filter on objects sent and answered as they are, naming the field', () => {
+    const whole = { model: 'm', contentType: 'image/png', splitType: 'None' };
+    expect(() => resolveJob({ ...whole, dataProcessing: { inputFilter: '$.a' } })).toThrow(
+      'dataProcessing.inputFilter: whole objects (splitType None) are sent and answered as they are',
+    );
+    expect(() => resolveJob({ ...whole, dataProcessing: { outputFilter: '$.a' } })).toThrow(
+      expect.objectContaining({ name: 'JobSpecError', field: 'dataProcessing.outputFilter' }),
+    );
+    expect(resolveJob({ ...whole, dataProcessing: { inputFilter: '$' } }).spec.splitType).toBe('None');
+  });
+});

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
 import { readText, writeText } from '../../../src/core/ports/object-store.ts';
-import { type PlanConfig, planJob } from '../../../src/core/steps/plan.ts';
+import {
+  GROUP_BYTES,
+  GROUP_INPUTS,
+  GROUPS_PER_DOUBLING,
+  type PlannedInput,
+} from '../../../src/core/steps/inputs.ts';
+import { MAX_PLAN_BYTES, type PlanConfig, planJob } from '../../../src/core/steps/plan.ts';
+import { MemoryStore } from '../../support/memory-store.ts';
 
 const config: PlanConfig = {
   objectUrl: (key) => `s3://bucket/${key}`,
@@ -48,7 +55,11 @@ describe('planJob', () => {
       instanceType: 'ml.c5.xlarge',
       instanceCount: 3,
     });
-    expect(plan.inputs).toEqual([{ index: 0, key: 'inbox/day/a.csv', name: 'day/a.csv', size: 4 }]);
+    expect(plan.inputs).toEqual({ count: 1, bytes: 4 });
+    expect(plan.groups).toEqual([{ group: 0, first: 0, count: 1, bytes: 4 }]);
+    expect(await listing('inbox-a-1')).toEqual([
+      { index: 0, key: 'inbox/day/a.csv', name: 'day/a.csv', size: 4, request: 0 },
+    ]);
     expect(plan.model).toEqual({
       image: 'tfs:cpu',
       serverlessImage: 'tfs:cpu',
@@ -56,6 +67,7 @@ describe('planJob', () => {
       environment: {},
     });
     expect(plan.transform).toMatchObject({
+      dataType: 'S3Prefix',
       inputUri: 's3://bucket/work/inbox-a-1/shards/',
       outputUri: 's3://bucket/work/inbox-a-1/outputs/',
       contentType: 'application/jsonlines',
@@ -197,9 +209,8 @@ describe('planJob', () => {
       field: 'contentType',
       message: expect.stringContaining('the rows of Parquet (day/part-0.parquet) are sent as JSON instances'),
     });
-    await expect(plan({ contentType: 'text/csv' })).resolves.toMatchObject({
-      inputs: [{ name: 'day/part-0.parquet' }],
-    });
+    await expect(plan({ contentType: 'text/csv' })).resolves.toMatchObject({ inputs: { count: 1 } });
+    expect(await listing('j')).toMatchObject([{ name: 'day/part-0.parquet' }]);
   });
 });
 
@@ -223,7 +234,7 @@ describe('planJob, on a folder', () => {
       store,
       config,
     );
-    expect(plan.inputs.map(({ index, key, name }) => [index, key, name])).toEqual([
+    expect((await listing('folder')).map(({ index, key, name }) => [index, key, name])).toEqual([
       [0, 'inbox/batch/a.jsonl', 'a.jsonl'],
       [1, 'inbox/batch/b/1.jsonl', 'b/1.jsonl'],
       [2, 'inbox/batch/b/2.jsonl', 'b/2.jsonl'],
@@ -236,16 +247,124 @@ describe('planJob, on a folder', () => {
 });
 
 describe('planJob, for many inputs', () => {
-  it('refuses a plan too heavy for the state machine, before writing anything', async () => {
-    const folder = `inbox/${'d'.repeat(200)}`;
-    const inputs = Array.from({ length: 250 }, (_, k) => `${folder}/${'f'.repeat(200)}-${k}.jsonl`);
-    await Promise.all(inputs.map((key) => writeText(store, key, '{}\n')));
+  it('cuts the inputs into groups bounded by count and bytes, an input larger than the bound alone', async () => {
+    const memory = new MemoryStore();
+    memory.addListedFolder('inbox/small/', 2500, 10, (k) => `${String(k).padStart(4, '0')}.jsonl`);
+    memory.addListedFolder('inbox/zz-large/', 2, GROUP_BYTES + 1, (k) => `${k}.jsonl`);
+    const plan = await planJob(
+      { jobId: 'many', inputs: ['inbox/small/', 'inbox/zz-large/'], job: { model: 's3://m/x' } },
+      memory,
+      config,
+    );
+    expect(plan.inputs).toEqual({ count: 2502, bytes: 25_000 + 2 * (GROUP_BYTES + 1) });
+    expect(plan.groups).toEqual([
+      { group: 0, first: 0, count: GROUP_INPUTS, bytes: 10_000 },
+      { group: 1, first: 1000, count: GROUP_INPUTS, bytes: 10_000 },
+      { group: 2, first: 2000, count: 500, bytes: 5000 },
+      { group: 3, first: 2500, count: 1, bytes: GROUP_BYTES + 1 },
+      { group: 4, first: 2501, count: 1, bytes: GROUP_BYTES + 1 },
+    ]);
+    const group2 = memory.objects.get('work/many/inputs/2.jsonl')?.toString('utf8').trim().split('\n') ?? [];
+    expect(group2).toHaveLength(500);
+    expect(JSON.parse(group2[0] ?? '')).toEqual({
+      index: 2000,
+      key: 'inbox/small/2000.jsonl',
+      name: '2000.jsonl',
+      size: 10,
+      request: 0,
+    });
+  });
+
+  it('lets the bounds grow, so that a job of millions of inputs stays near a thousand groups', async () => {
+    const memory = new MemoryStore();
+    const inputs = GROUPS_PER_DOUBLING * GROUP_INPUTS * 3;
+    memory.addListedFolder('inbox/huge/', inputs, 1, (k) => `${String(k).padStart(7, '0')}`);
+    const plan = await planJob(
+      { jobId: 'huge', inputs: ['inbox/huge/'], job: { model: 's3://m/x' } },
+      memory,
+      config,
+    );
+    // 250 groups of 1,000, then 250 of 2,000.
+    expect(plan.groups).toHaveLength(GROUPS_PER_DOUBLING * 2);
+    expect(plan.groups[GROUPS_PER_DOUBLING]).toMatchObject({ count: 2 * GROUP_INPUTS });
+    expect(plan.groups.at(-1)).toMatchObject({ first: inputs - 2 * GROUP_INPUTS });
+    expect(Buffer.byteLength(JSON.stringify(plan))).toBeLessThan(MAX_PLAN_BYTES);
+  });
+
+  it('writes the manifest of a whole-object job, leaving out objects too large for one request', async () => {
+    for (const key of ['a/1.png', 'a/2.png', 'b/3.png']) await writeText(store, `inbox/shots/${key}`, 'png');
+    await writeText(store, 'inbox/shots/big.png', 'x'.repeat(1024 * 1024 + 1));
+    const plan = await planJob(
+      {
+        jobId: 'images',
+        inputs: ['inbox/shots/a/', 'inbox/shots/b/3.png', 'inbox/shots/big.png'],
+        job: { model: 's3://m/x', contentType: 'image/png', splitType: 'None', maxPayloadInMB: 1 },
+      },
+      store,
+      config,
+    );
+    expect(plan.transform).toEqual({
+      dataType: 'ManifestFile',
+      inputUri: 's3://bucket/work/images/manifest.json',
+      outputUri: 's3://bucket/work/images/outputs/',
+      contentType: 'image/png',
+      splitType: 'None',
+      environment: {},
+      objects: { prefix: 'inbox/shots/', sent: 3 },
+    });
+    expect(JSON.parse(await readText(store, 'work/images/manifest.json'))).toEqual([
+      { prefix: 's3://bucket/inbox/shots/' },
+      'a/1.png',
+      'a/2.png',
+      'b/3.png',
+    ]);
+    expect((await listing('images')).map(({ name, request }) => [name, request])).toEqual([
+      ['1.png', 0],
+      ['2.png', 0],
+      ['shots/b/3.png', 1],
+      ['shots/big.png', 2],
+    ]);
+  });
+
+  it('refuses a plan too heavy for the state machine, leaving nothing behind', async () => {
+    const environment = Object.fromEntries(
+      Array.from({ length: 250 }, (_, k) => [`VARIABLE_${k}`, 'v'.repeat(1000)]),
+    );
     await expect(
-      planJob({ jobId: 'big', inputs, job: { model: 's3://m/x' } }, store, config),
+      planJob(
+        { jobId: 'big', inputs: ['inbox/day/a.csv'], job: { model: 's3://m/x', environment } },
+        store,
+        config,
+      ),
     ).rejects.toMatchObject({
       name: 'PlanTooLargeError',
-      message: expect.stringMatching(/plan is \d+ KB, over the 200 KB .*split its inputs over several jobs/),
+      message: expect.stringMatching(/plan is \d+ KB, over the 200 KB /),
     });
     expect(await store.head('results/big/_job.json')).toBeUndefined();
+    expect(await store.head('work/big/inputs/0.jsonl')).toBeUndefined();
+  });
+
+  it('leaves nothing under work/ when the listing is refused half way', async () => {
+    await writeText(store, 'inbox/mixed/a.jsonl', '{}\n');
+    await writeText(store, 'inbox/mixed/b.parquet', 'PAR1');
+    await expect(
+      planJob(
+        { jobId: 'mixed', inputs: ['inbox/mixed/'], job: { model: 's3://m/x', contentType: 'image/png' } },
+        store,
+        config,
+      ),
+    ).rejects.toMatchObject({ name: 'JobSpecError' });
+    expect(await store.head('work/mixed/inputs/0.jsonl')).toBeUndefined();
   });
 });
+
+/** A job's listing, every group's, in order. */
+async function listing(jobId: string): Promise<PlannedInput[]> {
+  const planned: PlannedInput[] = [];
+  for await (const object of store.list(`work/${jobId}/inputs/`)) {
+    for (const line of (await readText(store, object.key)).split('\n')) {
+      if (line !== '') planned.push(JSON.parse(line) as PlannedInput);
+    }
+  }
+  return planned.sort((a, b) => a.index - b.index);
+}

@@ -15,8 +15,9 @@ beforeEach(async () => {
 describe('chooseScoringStep', () => {
   const plan = {
     jobId: 'j',
-    inputs: [0, 1].map((index) => ({ index, key: `inbox/${index}`, name: `${index}`, size: 1 })),
+    groups: [0, 1].map((group) => ({ group, first: 1000 * group, count: 1000, bytes: 1 })),
     model: { image: 'gpu-image', serverlessImage: 'cpu-image' },
+    transform: {},
   };
   const job = (endpointMaxRecords: number) => resolveJob({ model: 's3://m/x', endpointMaxRecords });
   const index = (sent: number) =>
@@ -49,5 +50,19 @@ describe('chooseScoringStep', () => {
     await writeText(store, 'work/j/index/1.json', index(0));
     expect(await chooseScoringStep(store, plan, job(0))).toMatchObject({ empty: true, endpoint: false });
     expect(await chooseScoringStep(store, plan, job(6))).toMatchObject({ empty: true });
+  });
+
+  it('sends a whole-object job to a transform job, empty when every object was too large to send', async () => {
+    const objects = (sent: number) => ({ ...plan, transform: { objects: { prefix: 'inbox/', sent } } });
+    expect(await chooseScoringStep(store, objects(3), job(6))).toEqual({
+      empty: false,
+      endpoint: false,
+      image: 'gpu-image',
+      reason: 'whole-object jobs are scored by a transform job',
+    });
+    expect(await chooseScoringStep(store, objects(0), job(6))).toMatchObject({
+      empty: true,
+      endpoint: false,
+    });
   });
 });

@@ -228,6 +228,49 @@ describe('LocalSageMaker transform jobs', () => {
     expect(await responses('out/b.txt.out')).toEqual([['third']]);
   });
 
+  it('reads exactly the objects a ManifestFile lists, naming each output by its key below the prefix', async () => {
+    await writeText(store, 'inbox/shots/a/1.txt', 'one');
+    await writeText(store, 'inbox/shots/b/2.txt', 'two');
+    await writeText(store, 'inbox/shots/unlisted.txt', 'not listed');
+    const manifest = [{ prefix: `${BUCKET}/inbox/shots/` }, 'b/2.txt', 'a/1.txt'];
+    await writeText(store, 'work/manifest.json', JSON.stringify(manifest));
+    const request = transformJob('manifest', { splitType: 'None', contentType: 'text/plain' });
+    const source = { S3DataType: 'ManifestFile' as const, S3Uri: `${BUCKET}/work/manifest.json` };
+    await sageMaker.createTransformJob({
+      ...request,
+      TransformInput: { ...request.TransformInput, DataSource: { S3DataSource: source } },
+    });
+    expect(host.invocations.map((invocation) => invocation.body.toString())).toEqual(['two', 'one']);
+    expect(await keys('out/')).toEqual(['out/a/1.txt.out', 'out/b/2.txt.out']);
+    expect(await responses('out/a/1.txt.out')).toEqual([['one']]);
+  });
+
+  it('fails a job whose manifest is not a ManifestFile, saying what is wrong with it', async () => {
+    const run = async (name: string, manifest: string) => {
+      await writeText(store, `work/${name}.json`, manifest);
+      const request = transformJob(name, { splitType: 'None' });
+      const source = { S3DataType: 'ManifestFile' as const, S3Uri: `${BUCKET}/work/${name}.json` };
+      return failure(
+        sageMaker.createTransformJob({
+          ...request,
+          TransformInput: { ...request.TransformInput, DataSource: { S3DataSource: source } },
+        }),
+      );
+    };
+    expect((await run('not-json', '[{"prefix"')).message).toMatch(
+      /^ClientError: ValidationError: the manifest file at S3 URL "s3:\/\/bucket\/work\/not-json.json" is not valid JSON/,
+    );
+    expect((await run('no-prefix', '["a.txt"]')).message).toContain(
+      'does not start with {"prefix": "s3://..."}',
+    );
+    expect((await run('bad-key', `[{"prefix":"${BUCKET}/in/"}, "a.txt", 3]`)).message).toContain(
+      'has an entry that is not an object key, at index 2',
+    );
+    expect((await run('empty', `[{"prefix":"${BUCKET}/in/"}]`)).message).toContain(
+      'No S3 objects listed in the manifest',
+    );
+  });
+
   it('ends each response with one newline with AssembleWith Line, and concatenates them with None', async () => {
     await writeText(store, 'in/a.jsonl', lines(2));
     host.behaviour = { trailingNewline: true };
