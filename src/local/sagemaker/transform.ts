@@ -35,18 +35,22 @@ export interface TransformPlan {
 const NEWLINE = Buffer.from('\n');
 const EXCERPT_CHARS = 200;
 
-/** Objects open at once, each with an input being read and an output being written, whatever the concurrency. */
+/**
+ * The most objects open at once, each with an input being read and an output being written, however
+ * high MaxConcurrentTransforms is: it keeps the job's descriptors well under the usual limit of 1,024.
+ */
 const MAX_OPEN_OBJECTS = 256;
 
 /**
  * Runs a transform job over every object under the input prefix, in key order, with up to
  * `concurrency` requests out across objects, as SageMaker's agent does: many small objects are
- * transformed side by side, a large one request beside request. Up to `concurrency` objects are open at
- * once. Each object's responses are written in input order to `<output prefix><path below the input
- * prefix>.out`, which appears only once the object is done. Like SageMaker, an object that fails leaves
- * no `.out` and the others are still transformed; the job then fails with the reason of the first
- * failed object in key order and how many failed. Rejects with the signal's reason when stopped, once
- * every open object has let go of its requests and partial output.
+ * transformed side by side, a large one request beside request. Up to `concurrency` objects (at most
+ * MAX_OPEN_OBJECTS) are open at once, started in key order as others end. Each object's responses are
+ * written in input order to `<output prefix><path below the input prefix>.out`, which appears only
+ * once the object is done. Like SageMaker, an object that fails leaves no `.out` and the others are
+ * still transformed; the job then fails with the reason of the first failed object in key order and
+ * how many failed. Rejects with the signal's reason when stopped, once every open object has let go of
+ * its requests and partial output.
  */
 export async function runTransform(
   plan: TransformPlan,
