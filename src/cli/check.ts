@@ -4,7 +4,7 @@ import type { ByteSink } from '../core/io.ts';
 import type { ParquetDescription } from '../core/records/parquet.ts';
 import type { ErrorRow } from '../core/shard/error-rows.ts';
 import { type ShardIndex, shardFile } from '../core/shard/sharder.ts';
-import { type CompiledJob, inputReading, resolveJob } from '../core/spec/compile.ts';
+import { type CompiledJob, checkInput, inputBytes, inputReading, resolveJob } from '../core/spec/compile.ts';
 import type { SplitType } from '../core/spec/split-types.ts';
 import type { Output } from './usage.ts';
 
@@ -40,7 +40,8 @@ export async function checkFiles(
       close: async () => {},
       abort: async () => {},
     };
-    const input = await fileInput(file);
+    checkInput(job.spec, file, basename(file));
+    const input = inputBytes(job, file, basename(file), await fileInput(file));
     const reading = inputReading(job, file, basename(file));
     const parquet =
       reading.decoding === 'parquet'

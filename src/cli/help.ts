@@ -3,7 +3,7 @@ import { DEFAULT_DATA_DIR } from './usage.ts';
 export const PIPELINE_HELP = `pipeline: batch inference for TensorFlow models on SageMaker, and the same pipeline on this machine
 
 Usage:
-  pipeline run <file...> [options]     run the whole pipeline locally on the files and wait
+  pipeline run <file or folder...>     run the whole pipeline locally on the inputs and wait
   pipeline up [options]                the local stack as a service: inbox folder, webhook, nightly
   pipeline status [jobId]              the jobs of a data dir and how they ended
   pipeline rerun <jobId>               run a past job again: same inputs and spec (an interrupted one
@@ -11,7 +11,7 @@ Usage:
   pipeline serve --model M             the local model server alone (TFS REST API, SageMaker contract)
   pipeline package <model dir>         check a model and write the model.tar.gz the TFS container takes
   pipeline check <file...> [options]   read files as the Shard step would and report bad records
-  pipeline plan <file...> [options]    what a job would do in the cloud and about what it would cost
+  pipeline plan <file or folder...>    what a job would do in the cloud and about what it would cost
   pipeline sweep [options]             find (and with --delete, delete) what stopped runs left behind
   pipeline <command> --help            the options of a command
 
@@ -19,12 +19,19 @@ Exit status: 0 when the job succeeded (check: every record can be scored), 1 whe
 (check: some records would be quarantined), 2 on a usage error.
 `;
 
-export const RUN_HELP = `pipeline run <file...> [options]: run the whole pipeline locally on the files and wait
+export const RUN_HELP = `pipeline run <file or folder...> [options]: run the whole pipeline locally on the inputs and wait
 
-The files are scored by the model with the same state machine and step functions as in the cloud, a
-local SageMaker and the local model server (onnxruntime). Results: <out>/<file name>.out (one line per
+The inputs are scored by the model with the same state machine and step functions as in the cloud, a
+local SageMaker and the local model server (onnxruntime). Results: <out>/<name>.out (one line per
 record, in input order), <out>/_errors.jsonl (records that could not be scored, and why) and
 <out>/_summary.json (counts). Progress goes to stderr.
+
+A file is named by its base name (data.jsonl -> <out>/data.jsonl.out). A folder is one input of the
+job: every file below it, in key order (the UTF-8 byte order of the paths below it), named by its path
+below it (data/a/x.jsonl -> <out>/a/x.jsonl.out); hidden files and folders, *.job.json sidecars,
+_SUCCESS markers and empty files are skipped. Two inputs that would write the same result are refused.
+A file named *.gz, or any input of a job with "compressionType": "Gzip", is decompressed as it is read;
+its results are plain (data.jsonl.gz -> data.jsonl.gz.out).
 
 Options:
   --model M          a model folder in TFS layout (<name>/<version>/model.onnx), a model root as
@@ -170,14 +177,22 @@ Exit status: 0 whether or not anything was found, 1 when something could not be 
 error.
 `;
 
-export const PLAN_HELP = `pipeline plan <file...> [options]: what a job would do in the cloud, and about what it would cost
+export const PLAN_HELP = `pipeline plan <file or folder...> [options]: what a job would do in the cloud, and about what it would cost
 
-Reads the files as the Shard step would (nothing is written, nothing runs) and tells: the records to
+Reads the inputs as the Shard step would (folders and gzip as pipeline run takes them; nothing is
+written, nothing runs) and tells: the records to
 score and those that would be quarantined, the shards, whether a transform job or a serverless endpoint
 would score them (a job of fewer records than endpointMaxRecords goes to an endpoint), on which
 instances, in how many requests, the packaging of a tfhub: model, and the estimated instance-minutes
 and cost. Prices come from the table in src/core/prices.ts, whose date is printed; time is estimated
 from --records-per-second, which depends on the model: measure it with pipeline run.
+
+Images (an image contentType, or, when the job spec gives no contentType, files all named .jpg, .jpeg,
+.png or .webp), each scored whole, get the configuration AWS published for 100,000 JPEG images
+proposed (splitType None, batchStrategy SingleRecord, maxPayloadInMB 1, maxConcurrentTransforms 64)
+and TFRecord files of tf.Example images that of its TFRecord run (TFRecord, SingleRecord, 1 MB, 100,
+and TFS request batching); fields the job spec sets win. Without --records-per-second their time is
+estimated from the rate AWS measured on ml.p3.2xlarge, which the plan names.
 
 Options:
   --model M                 the model (a tfhub: handle is packaged first)

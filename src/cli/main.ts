@@ -35,7 +35,7 @@ const COMMANDS: Record<string, Command> = {
       timings: { type: 'boolean', default: false },
     },
     run: async (values, files, output) => {
-      if (files.length === 0) throw new UsageError('run needs at least one input file');
+      if (files.length === 0) throw new UsageError('run needs at least one input file or folder');
       return (await import('./run.ts')).runCommand(
         {
           files,
@@ -200,7 +200,7 @@ const COMMANDS: Record<string, Command> = {
       json: { type: 'boolean', default: false },
     },
     run: async (values, files, output) => {
-      if (files.length === 0) throw new UsageError('plan needs at least one input file');
+      if (files.length === 0) throw new UsageError('plan needs at least one input file or folder');
       const rate = values['records-per-second'];
       const recordsPerSecond = rate === undefined ? undefined : Number(rate);
       if (recordsPerSecond !== undefined && !(recordsPerSecond > 0))

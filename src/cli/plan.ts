@@ -1,18 +1,27 @@
-import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileInput } from '../adapters/file-source.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
 import {
   type Assumptions,
   countInput,
+  countWholeObject,
   DEFAULT_ASSUMPTIONS,
   estimateJob,
   type InputCount,
   type JobEstimate,
+  measuredAssumptions,
 } from '../core/estimate.ts';
-import { resolveJob } from '../core/spec/compile.ts';
-import { UsageError } from './errors.ts';
-import { commandLineJob, type JobOptions, localJob } from './job.ts';
+import {
+  holdsImageExamples,
+  type ImageProposal,
+  imageInputsKind,
+  imageProposal,
+} from '../core/image-jobs.ts';
+import { checkInput, inputBytes, resolveJob } from '../core/spec/compile.ts';
+import type { JobSpec } from '../core/spec/job.ts';
+import { DEFAULT_JOB_KEY, type JobSource, mergeJobSources, readJobSource } from '../core/spec/sources.ts';
+import { commandInputs, type NamedFile } from './inputs.ts';
+import { commandLineJob, type JobOptions } from './job.ts';
 import type { Output } from './usage.ts';
 
 export interface PlanCommand extends JobOptions {
@@ -25,49 +34,92 @@ export interface PlanCommand extends JobOptions {
 
 /**
  * `pipeline plan`: what the job would do in the cloud (a transform job or a serverless endpoint, its
- * shards, instances and requests) and about what it would cost, from reading the files as the Shard step
- * would. Nothing is written and nothing runs.
+ * shards, instances and requests) and about what it would cost, from reading the files (and the files
+ * below the folders) as the Shard step would. Images get the configuration AWS measured proposed, and
+ * their time estimated from that measurement. Nothing is written and nothing runs.
  */
 export async function planCommand(command: PlanCommand, output: Output): Promise<number> {
-  for (const file of command.files) {
-    if (!(await stat(file).catch(() => undefined))?.isFile())
-      throw new UsageError(`input ${file} is not a file`);
-  }
-  const source = await commandLineJob(command);
-  const dataDir = command.dataDir && resolve(command.dataDir);
-  const job = dataDir ? await localJob(new LocalObjectStore(dataDir), dataDir, source) : resolveJob(source);
+  const files = (await commandInputs(command.files)).flatMap((input) => input.files);
+  const given = await givenJob(command);
+  const proposal = await proposalFor(given, files);
+  const job = resolveJob(proposal?.fields, given);
   const { spec } = job;
   const counts: InputCount[] = [];
-  for (const file of command.files) {
-    counts.push(await countInput(await fileInput(file), job, file, basename(file)));
+  for (const file of files) {
+    checkInput(spec, file.name, file.name);
+    counts.push(
+      spec.splitType === 'None'
+        ? countWholeObject(job, file.name, file.size)
+        : await countInput(
+            inputBytes(job, file.name, file.name, await fileInput(file.path)),
+            job,
+            file.name,
+            file.name,
+          ),
+    );
   }
-  const assumptions: Assumptions = {
-    ...DEFAULT_ASSUMPTIONS,
-    ...(command.recordsPerSecond !== undefined && { recordsPerSecond: command.recordsPerSecond }),
-  };
+  const assumptions: Assumptions =
+    command.recordsPerSecond !== undefined
+      ? { ...DEFAULT_ASSUMPTIONS, recordsPerSecond: command.recordsPerSecond }
+      : proposal
+        ? measuredAssumptions(proposal.rate)
+        : DEFAULT_ASSUMPTIONS;
   const estimate = estimateJob(spec, counts, assumptions);
   if (command.json) {
-    output.stdout(`${JSON.stringify({ ...estimate, files: counts })}\n`);
+    output.stdout(`${JSON.stringify({ ...estimate, ...(proposal && { proposal }), files: counts })}\n`);
     return 0;
   }
-  output.stdout(describe(estimate, spec.batchStrategy, spec.maxPayloadInMB, spec.model));
+  output.stdout(describe(estimate, spec, proposal));
   return 0;
 }
 
-function describe(
-  estimate: JobEstimate,
-  batchStrategy: string,
-  maxPayloadInMB: number,
-  model: string,
-): string {
+/**
+ * The job spec as the user gives it: the data dir's config/default-job.json (named by its path when
+ * it is malformed) under the command line's.
+ */
+async function givenJob(command: PlanCommand): Promise<JobSource> {
+  const source = await commandLineJob(command);
+  if (command.dataDir === undefined) return source;
+  const dataDir = resolve(command.dataDir);
+  const defaults = await readJobSource(
+    new LocalObjectStore(dataDir),
+    DEFAULT_JOB_KEY,
+    join(dataDir, DEFAULT_JOB_KEY),
+  );
+  return mergeJobSources(defaults, source);
+}
+
+/** The configuration measured for images, when the inputs are images (or TFRecord files of them). */
+async function proposalFor(
+  given: JobSource,
+  files: readonly NamedFile[],
+): Promise<ImageProposal | undefined> {
+  const kind = imageInputsKind(
+    given,
+    files.map((file) => file.name),
+  );
+  const [first] = files;
+  if (kind === 'images') return imageProposal('images', given);
+  if (kind === 'tfrecord' && first && (await holdsImageExamples(await fileInput(first.path), first.name)))
+    return imageProposal('tfrecord-images', given);
+  return undefined;
+}
+
+function describe(estimate: JobEstimate, spec: JobSpec, proposal: ImageProposal | undefined): string {
+  const { batchStrategy, maxPayloadInMB, model } = spec;
   const { records, assumptions, prices } = estimate;
   const lines = [`Plan for ${count(estimate.inputs, 'input')} (nothing was run):`];
+  if (proposal) lines.push(...describeProposal(proposal));
   const dropped = [
     ...(records.errors > 0 ? [`${count(records.errors, 'record')} would be quarantined`] : []),
     ...(records.skipped > 0 ? [`${count(records.skipped, 'empty line')} skipped`] : []),
   ];
+  const cut =
+    spec.splitType === 'None'
+      ? 'each object one record, read where it is stored'
+      : `in ${count(estimate.shards, 'shard')}`;
   lines.push(
-    `  records:    ${records.sent} to score${dropped.length > 0 ? ` (${dropped.join(', ')})` : ''}, in ${count(estimate.shards, 'shard')}`,
+    `  records:    ${records.sent} to score${dropped.length > 0 ? ` (${dropped.join(', ')})` : ''}, ${cut}`,
   );
   if (estimate.packaging) {
     lines.push(
@@ -77,12 +129,23 @@ function describe(
   }
   const payload = estimate.endpoint ? '4 MB' : maxPayloadInMB === 0 ? 'one record' : `${maxPayloadInMB} MB`;
   if (estimate.transform) {
-    const { instanceType, instanceCount, instanceMinutes } = estimate.transform;
+    const { instanceType, instanceCount, instanceMinutes, minutes } = estimate.transform;
     lines.push(`  scoring:    a transform job on ${instanceCount} × ${instanceType} (${estimate.reason})`);
-    lines.push(
-      `  time:       about ${round(instanceMinutes)} instance-minutes: ${assumptions.transformStartupMinutes} starting up ` +
-        `per instance, and the records at ${assumptions.recordsPerSecond} a second`,
-    );
+    const { measured } = assumptions;
+    if (measured) {
+      lines.push(
+        `  time:       about ${round(minutes)} minutes (${round(instanceMinutes)} instance-minutes), at ` +
+          `${round(measured.recordsPerSecond)} records a second per instance, start-up included`,
+        `  rate from:  a published measurement on ${measured.instanceType}: ${measured.measurement}`,
+        `              (${measured.source}); your model's rate may differ` +
+          `${instanceType === measured.instanceType ? '' : `, and so will ${instanceType}'s`}: --records-per-second N`,
+      );
+    } else {
+      lines.push(
+        `  time:       about ${round(instanceMinutes)} instance-minutes: ${assumptions.transformStartupMinutes} starting up ` +
+          `per instance, and the records at ${assumptions.recordsPerSecond} a second`,
+      );
+    }
   }
   if (estimate.endpoint) {
     const { memorySizeInMB, maxConcurrency, computeSeconds } = estimate.endpoint;
@@ -97,9 +160,26 @@ function describe(
   lines.push(
     estimate.cost === undefined
       ? '  cost:       unknown: the price table (src/core/prices.ts) has no price for an instance type used'
-      : `  cost:       about ${money(estimate.cost, prices.currency)} at ${prices.region} on-demand prices as of ${prices.asOf}`,
+      : `  cost:       ${estimate.cost !== undefined && estimate.cost < 0.01 ? '' : 'about '}${money(estimate.cost, prices.currency)} at ${prices.region} on-demand prices as of ${prices.asOf}`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+function describeProposal(proposal: ImageProposal): string[] {
+  const what = proposal.kind === 'images' ? 'images, each scored whole' : 'TFRecord files of images';
+  const fields = Object.entries(proposal.fields).map(([field, value]) =>
+    field === 'environment'
+      ? Object.entries(value as Record<string, string>)
+          .map(([name, setting]) => `${name}=${setting}`)
+          .join(', ')
+      : `${field} ${String(value)}`,
+  );
+  return fields.length === 0
+    ? [`  inputs:     ${what}; your job spec already sets what AWS measured for them`]
+    : [
+        `  inputs:     ${what}; proposed, as AWS measured them (your job spec's fields win):`,
+        `              ${fields.join(', ')}`,
+      ];
 }
 
 function money(amount: number | undefined, currency: string): string {

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, cp, link, mkdir, mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, cp, link, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { wasInterrupted } from '../adapters/local-executions.ts';
+import type { ObjectStore } from '../core/ports/object-store.ts';
+import { checkInput } from '../core/spec/compile.ts';
 import type { JobSummary } from '../core/steps/finish.ts';
-import { inputName } from '../core/steps/layout.ts';
+import { INBOX } from '../core/steps/layout.ts';
+import { listInputs } from '../core/steps/plan.ts';
 import { MARKS } from '../local/marks.ts';
 import { LocalStack } from '../local/stack.ts';
-import { UsageError } from './errors.ts';
+import { type CommandInput, commandInputs } from './inputs.ts';
 import { commandLineJob, type JobOptions, localJob } from './job.ts';
 import { Progress } from './progress.ts';
 import { describeTimings } from './timings.ts';
@@ -35,14 +38,7 @@ export type RunReport =
  */
 export async function runCommand(command: RunCommand, output: Output): Promise<number> {
   performance.mark(MARKS.command);
-  const names = new Set<string>();
-  for (const file of command.files) {
-    const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new UsageError(`input ${file} is not a file`);
-    if (names.has(basename(file)))
-      throw new UsageError(`two inputs are named ${basename(file)}: results are named after the file`);
-    names.add(basename(file));
-  }
+  const given = await commandInputs(command.files);
   const job = await commandLineJob(command);
   const dataDir = command.dataDir ? resolve(command.dataDir) : await mkdtemp(join(tmpdir(), 'pipeline-'));
   const progress = new Progress({ write: output.stderr, interactive: output.interactive });
@@ -52,14 +48,10 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
     onTransformProgress: (event) => progress.onRecords(event.records),
   });
   try {
-    await localJob(stack.store, dataDir, job);
+    const { spec } = await localJob(stack.store, dataDir, job);
+    for (const { files } of given) for (const file of files) checkInput(spec, file.name, file.name);
 
-    const inputs: string[] = [];
-    for (const file of command.files) {
-      const key = `inbox/${basename(file)}`;
-      await place(resolve(file), join(dataDir, key));
-      inputs.push(key);
-    }
+    const inputs = await placeInputs(given, dataDir);
     const input = { inputs, job };
     // The same run, interrupted in this data dir, is run again under its id.
     const interrupted = (await stack.executions.list()).find(
@@ -71,7 +63,13 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
       stack,
       jobId,
       input,
-      { json: command.json, out, progress, resuming: interrupted !== undefined },
+      {
+        json: command.json,
+        out,
+        progress,
+        resuming: interrupted !== undefined,
+        files: given.reduce((sum, { files }) => sum + files.length, 0),
+      },
       output,
     );
     if (command.timings) {
@@ -102,11 +100,18 @@ export async function executeJob(
   stack: LocalStack,
   jobId: string,
   input: Record<string, unknown>,
-  options: { json: boolean; out: string | undefined; progress: Progress; resuming: boolean },
+  options: {
+    json: boolean;
+    out: string | undefined;
+    progress: Progress;
+    resuming: boolean;
+    /** The input files, when known: a folder input is many. */
+    files?: number;
+  },
   output: Output,
 ): Promise<number> {
   const { progress } = options;
-  const inputs = (input.inputs as unknown[]).length;
+  const inputs = options.files ?? (input.inputs as unknown[]).length;
   const again = options.resuming ? ', interrupted before: run again from the start' : '';
   output.stderr(`Job ${jobId}: ${inputs} input${inputs === 1 ? '' : 's'}${again}\n`);
   const outcome = await stack.execute(jobId, { input, onEvent: (event) => progress.onEvent(event) });
@@ -128,30 +133,92 @@ export async function executeJob(
   } else {
     const error = outcome.status === 'FAILED' ? outcome.error : { name: 'Aborted', message: 'stopped' };
     report = { jobId, status: 'Failed', error };
-    output.stderr(`Failed: ${error.name}: ${error.message}${shardsNamed(error.message, jobId, input)}\n`);
+    const shards = await shardsNamed(error.message, jobId, input, stack.store);
+    output.stderr(`Failed: ${error.name}: ${error.message}${shards}\n`);
   }
   if (options.json) output.stdout(`${JSON.stringify(report)}\n`);
   return outcome.status === 'SUCCEEDED' && report.status === 'Succeeded' ? 0 : 1;
 }
 
 /**
- * A transform failure names the shard SageMaker read (`work/<jobId>/shards/<input>/<n>.<ext>`); users
- * know their files, so the input each named shard was cut from is added.
+ * A transform failure names the shard SageMaker read (`work/<jobId>/shards/<input>/<n>.<ext>`, the
+ * input numbered in the plan's order); users know their files, so the input each named shard was cut
+ * from is added.
  */
-function shardsNamed(message: string, jobId: string, input: Record<string, unknown>): string {
-  const inputs = input.inputs as string[];
+async function shardsNamed(
+  message: string,
+  jobId: string,
+  input: Record<string, unknown>,
+  store: ObjectStore,
+): Promise<string> {
+  const shards = [...message.matchAll(new RegExp(`work/${jobId}/shards/(\\d+)/(\\d+)\\.`, 'g'))];
+  if (shards.length === 0) return '';
+  const last = Math.max(...shards.map((match) => Number(match[1])));
+  const names: string[] = [];
+  for await (const listed of listInputs(input.inputs as string[], store)) {
+    names.push(listed.name);
+    if (names.length > last) break;
+  }
   const named = new Set<string>();
-  for (const match of message.matchAll(new RegExp(`work/${jobId}/shards/(\\d+)/(\\d+)\\.`, 'g'))) {
-    const key = inputs[Number(match[1])];
-    if (key !== undefined) named.add(`shard ${match[2]} of ${inputName(key)}`);
+  for (const match of shards) {
+    const name = names[Number(match[1])];
+    if (name !== undefined) named.add(`shard ${match[2]} of ${name}`);
   }
   return named.size > 0 ? ` (${[...named].join(', ')})` : '';
+}
+
+/**
+ * The inputs as objects of the local bucket, and the job's inputs naming them: a file as
+ * `inbox/<name>`, a folder's files below `inbox/<folder name>/` (made unique in the run), the folder
+ * then one input. What an earlier run left under the same name is replaced.
+ */
+async function placeInputs(given: readonly CommandInput[], dataDir: string): Promise<string[]> {
+  const taken = new Set<string>();
+  const unique = (name: string): string => {
+    let candidate = name;
+    for (let n = 2; taken.has(candidate); n++) candidate = `${name}-${n}`;
+    taken.add(candidate);
+    return candidate;
+  };
+  const keys: string[] = [];
+  for (const input of given) {
+    if (input.folder === undefined) {
+      const [file] = input.files;
+      if (!file) continue;
+      const key = `${INBOX}${unique(file.name)}`;
+      await place(file.path, join(dataDir, key));
+      keys.push(key);
+      continue;
+    }
+    const prefix = `${INBOX}${unique(input.folder)}/`;
+    await rm(join(dataDir, prefix), { recursive: true, force: true });
+    await forEachAtOnce(input.files, PLACING_AT_ONCE, (file) =>
+      place(file.path, join(dataDir, prefix, file.name)),
+    );
+    keys.push(prefix);
+  }
+  return keys;
+}
+
+/** Files linked (or copied) at once when placing a folder: the file system works while links wait. */
+const PLACING_AT_ONCE = 16;
+
+async function forEachAtOnce<T>(
+  items: readonly T[],
+  atOnce: number,
+  act: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await act(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(atOnce, items.length) }, worker));
 }
 
 /** The input as an object of the local bucket: a hard link where possible, a copy otherwise. */
 async function place(file: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
-  await unlink(target).catch(() => undefined);
+  await rm(target, { recursive: true, force: true });
   await link(file, target).catch(() => copyFile(file, target));
 }
 

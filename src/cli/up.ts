@@ -39,6 +39,7 @@ export async function upCommand(
     [
       `Pipeline up over ${dataDir}`,
       `  inbox:    drop files into ${join(dataDir, 'inbox')}/ (job spec: ${join(dataDir, 'config', 'default-job.json')} or <file>.job.json)`,
+      '            or a folder of files with a _SUCCESS marker in it: one job over the folder',
       `  results:  ${join(dataDir, 'results')}/<jobId>/`,
       `  webhook:  POST ${service.url}/runs, signed with the secret in ${source}`,
       `  nightly:  ${service.nextNightly ? `next run ${service.nextNightly.toISOString()}` : 'not scheduled'} (config/nightly.json)`,

@@ -44,6 +44,19 @@ export class ParquetReadError extends PipelineError {
   }
 }
 
+/**
+ * A gzipped input cannot be decompressed: it is not gzip, or it is damaged or cut short. The message
+ * names the input; the records read before the damage are not kept.
+ */
+export class DecompressionError extends PipelineError {
+  override readonly name = 'DecompressionError';
+  readonly input: string;
+  constructor(input: string, reason: string, options?: ErrorOptions) {
+    super(`${input}: cannot be decompressed as gzip: ${reason}`, options);
+    this.input = input;
+  }
+}
+
 /** A job spec field breaks a rule; raised before anything is created. */
 export class JobSpecError extends PipelineError {
   override readonly name = 'JobSpecError';

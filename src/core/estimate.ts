@@ -1,3 +1,4 @@
+import type { MeasuredRate } from './image-jobs.ts';
 import type { ByteSink, InputFile } from './io.ts';
 import { PRICES, type PriceTable } from './prices.ts';
 import { BatchPacker, packerOptionsFor } from './records/batches.ts';
@@ -91,10 +92,27 @@ export async function countInput(
   };
 }
 
+/**
+ * One object of a whole-object job (splitType None), counted from its size without reading it: one
+ * record, sent as it is (quarantined when over the record limit), read where it is stored.
+ */
+export function countWholeObject(job: CompiledJob, name: string, size: number): InputCount {
+  const sent = size <= job.records.maxRecordBytes ? 1 : 0;
+  return {
+    input: name,
+    records: { in: 1, skipped: 0, errors: 1 - sent, sent },
+    shards: 0,
+    bytes: sent * size,
+    requests: { transform: sent, endpoint: sent },
+  };
+}
+
 /** What the estimate cannot know from the files: how fast the model is, and SageMaker's overheads. */
 export interface Assumptions {
   /** Records one instance (or the endpoint) scores a second. */
   readonly recordsPerSecond: number;
+  /** Where recordsPerSecond comes from when it was measured and published rather than given. */
+  readonly measured?: MeasuredRate;
   /** Billed minutes of each transform instance before it scores: start, image pull, model load. */
   readonly transformStartupMinutes: number;
   /** Billed minutes of the training job that packages a TF-Hub model. */
@@ -106,6 +124,14 @@ export const DEFAULT_ASSUMPTIONS: Assumptions = {
   transformStartupMinutes: 5,
   packagingMinutes: 15,
 };
+
+/** The assumptions of a published measurement: its rate, whose timing already holds the start-up. */
+export function measuredAssumptions(
+  rate: MeasuredRate,
+  base: Assumptions = DEFAULT_ASSUMPTIONS,
+): Assumptions {
+  return { ...base, recordsPerSecond: rate.recordsPerSecond, transformStartupMinutes: 0, measured: rate };
+}
 
 /** The instance type of the training job that packages TF-Hub models (the state machine's PackageModel). */
 export const PACKAGING_INSTANCE = 'ml.m5.large';
@@ -121,6 +147,8 @@ export interface JobEstimate {
     readonly instanceType: string;
     readonly instanceCount: number;
     readonly instanceMinutes: number;
+    /** From start to end, the instances scoring side by side. */
+    readonly minutes: number;
     readonly cost?: number;
   };
   readonly endpoint?: {
@@ -192,9 +220,10 @@ export function estimateJob(
   } else {
     const { instanceType, instanceCount } = spec;
     const instanceMinutes = instanceCount * assumptions.transformStartupMinutes + scoringSeconds / 60;
+    const minutes = assumptions.transformStartupMinutes + scoringSeconds / 60 / instanceCount;
     scoringCost = hourly(instanceType, instanceMinutes);
     scoring = {
-      transform: { instanceType, instanceCount, instanceMinutes, ...optional('cost', scoringCost) },
+      transform: { instanceType, instanceCount, instanceMinutes, minutes, ...optional('cost', scoringCost) },
     };
   }
   const costs = [scoringCost, ...(packaging ? [packaging.cost] : [])];

@@ -14,6 +14,7 @@ const s3Event = z.object({
           size: z.optional(z.number()),
           eTag: z.optional(z.string()),
           versionId: z.optional(z.string()),
+          sequencer: z.optional(z.string()),
         }),
       }),
     }),
@@ -28,6 +29,7 @@ export const createIngestHandler = (dependencies: () => { readonly executions: E
       size: s3.object.size ?? 0,
       etag: s3.object.eTag ?? '',
       ...(s3.object.versionId !== undefined && { versionId: s3.object.versionId }),
+      ...(s3.object.sequencer !== undefined && { sequencer: s3.object.sequencer }),
     }));
     const result = await startForUploads(objects, dependencies().executions);
     logger.info('inbox', {

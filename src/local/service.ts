@@ -7,8 +7,9 @@ import { Cron } from 'croner';
 import { wasInterrupted } from '../adapters/local-executions.ts';
 import { acquireLock, type ProcessLock } from '../adapters/process-lock.ts';
 import { ConfigurationError, LockHeldError } from '../core/errors.ts';
-import { readText } from '../core/ports/object-store.ts';
+import { readText, type StoredObject } from '../core/ports/object-store.ts';
 import { INBOX, summaryKey } from '../core/steps/layout.ts';
+import { BATCH_MARKER, batchOf } from '../core/triggers/inbox.ts';
 import { readDatasets } from '../core/triggers/nightly.ts';
 import { MAX_BODY_BYTES } from '../core/triggers/webhook.ts';
 import { createIngestHandler } from '../handlers/ingest.ts';
@@ -113,21 +114,38 @@ async function serve(options: LocalServiceOptions, lock: ProcessLock): Promise<L
   const running = new Map<string, Promise<void>>();
   const seen = new Map<string, { etag: string; since: number; sent: boolean }>();
 
+  /**
+   * Hands each inbox file to the ingest handler once its size and time have stayed the same for
+   * `settleMs`, as S3 sends an event once an upload is whole. A batch's marker waits, besides, until
+   * every file of its batch has settled: a folder copied with `cp -r` may get its `_SUCCESS` first.
+   */
   async function watchInbox(): Promise<void> {
     const now = Date.now();
-    const present = new Set<string>();
-    const complete = [];
+    const present: StoredObject[] = [];
+    // By batch folder, when a file of it last changed.
+    const batchChanged = new Map<string, number>();
     for await (const object of stack.store.list(INBOX)) {
-      present.add(object.key);
-      const known = seen.get(object.key);
+      present.push(object);
+      let known = seen.get(object.key);
       if (!known || known.etag !== object.etag) {
-        seen.set(object.key, { etag: object.etag, since: now, sent: false });
-      } else if (!known.sent && now - known.since >= settleMs) {
-        known.sent = true;
-        complete.push(object);
+        known = { etag: object.etag, since: now, sent: false };
+        seen.set(object.key, known);
       }
+      const batch = batchOf(object.key);
+      if (batch !== undefined) batchChanged.set(batch, Math.max(batchChanged.get(batch) ?? 0, known.since));
     }
-    for (const key of seen.keys()) if (!present.has(key)) seen.delete(key);
+    const presentKeys = new Set(present.map((object) => object.key));
+    for (const key of seen.keys()) if (!presentKeys.has(key)) seen.delete(key);
+    const settled = (since: number) => now - since >= settleMs;
+    const complete = present.filter((object) => {
+      const known = seen.get(object.key);
+      if (!known || known.sent || !settled(known.since)) return false;
+      const batch = batchOf(object.key);
+      const marksBatch = batch !== undefined && object.key === `${batch}${BATCH_MARKER}`;
+      if (marksBatch && !settled(batchChanged.get(batch) ?? now)) return false;
+      known.sent = true;
+      return true;
+    });
     if (complete.length === 0) return;
     const result = await ingest(
       {
@@ -141,6 +159,16 @@ async function serve(options: LocalServiceOptions, lock: ProcessLock): Promise<L
       lambdaContext('ingest'),
     );
     for (const { key } of result.started) log(`inbox: ${key} queued`);
+    // One line per reason: a batch's parts say once that they wait for its marker.
+    const skippedFor = new Map<string, string[]>();
+    for (const { key, reason } of result.skipped) {
+      const keys = skippedFor.get(reason) ?? [];
+      keys.push(key);
+      skippedFor.set(reason, keys);
+    }
+    for (const [reason, keys] of skippedFor) {
+      log(`inbox: skipped ${keys.length === 1 ? keys.join('') : `${keys.length} files`}: ${reason}`);
+    }
   }
 
   async function runQueued(): Promise<void> {

@@ -1,9 +1,13 @@
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InputCount, JobEstimate } from '../../src/core/estimate.ts';
+import type { ImageProposal } from '../../src/core/image-jobs.ts';
 import { PRICES } from '../../src/core/prices.ts';
+import { encodeExample } from '../../src/core/records/example.ts';
+import { encodeTfRecords } from '../../src/core/records/tfrecord.ts';
 import { pipeline } from '../support/cli.ts';
 
 // `pipeline plan` reads the files as the Shard step does, with nothing written and nothing run, and
@@ -12,6 +16,13 @@ import { pipeline } from '../support/cli.ts';
 let dir = '';
 let big = '';
 let small = '';
+
+async function file(path: string, content: string | Buffer): Promise<string> {
+  const full = join(dir, path);
+  await mkdir(dirname(full), { recursive: true });
+  await writeFile(full, content);
+  return full;
+}
 
 async function job(name: string, spec: Record<string, unknown>): Promise<string> {
   const path = join(dir, name);
@@ -150,6 +161,92 @@ describe('pipeline plan', () => {
     const help = await pipeline('plan', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--records-per-second N');
-    expect((await pipeline('--help')).stdout).toContain('pipeline plan <file...> [options]');
+    expect((await pipeline('--help')).stdout).toContain('pipeline plan <file or folder...>');
+  });
+
+  it('reads a folder as the job would: every input below it, gzipped ones decompressed', async () => {
+    const records = Array.from({ length: 40 }, (_, k) => `{"features":[${k},1]}\n`).join('');
+    await file('folder/a/plain.jsonl', records);
+    await file('folder/b/packed.jsonl.gz', gzipSync(records));
+    await file('folder/.hidden/skipped.jsonl', records);
+    const spec = await job('folder.job.json', { dataProcessing: { inputFilter: '$.features' } });
+    const { code, stdout } = await pipeline('plan', join(dir, 'folder'), '--job', spec, '--json');
+    expect(code).toBe(0);
+    const estimate = JSON.parse(stdout) as JobEstimate & { files: InputCount[] };
+    expect(estimate.files.map((counted) => [counted.input, counted.records.sent])).toEqual([
+      ['a/plain.jsonl', 40],
+      ['b/packed.jsonl.gz', 40],
+    ]);
+  });
+
+  it('proposes the configuration AWS measured for a folder of images, and estimates from its published rate', async () => {
+    // Prepare: 300 small images in nested folders (their bytes are not read: each is one record).
+    for (let k = 0; k < 300; k++)
+      await file(`images/${k % 3}/${k}.${k % 2 ? 'jpg' : 'png'}`, Buffer.alloc(100, k));
+    await file('images/_SUCCESS', '');
+    // Act
+    const text = await pipeline('plan', join(dir, 'images'), '--model', 's3://b/m/model.tar.gz');
+    const json = await pipeline('plan', join(dir, 'images'), '--model', 's3://b/m/model.tar.gz', '--json');
+    // Assess
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(
+      'contentType application/x-image, splitType None, batchStrategy SingleRecord, maxPayloadInMB 1, maxConcurrentTransforms 64',
+    );
+    expect(text.stdout).toContain('300 to score, each object one record');
+    expect(text.stdout).toContain('a published measurement on ml.p3.2xlarge: 100,000 JPEG images');
+    expect(text.stdout).toContain('in about 12 minutes on 2 × ml.p3.2xlarge');
+    const estimate = JSON.parse(json.stdout) as JobEstimate & { proposal: ImageProposal };
+    expect(estimate).toMatchObject({ inputs: 300, requests: 300, records: { sent: 300 } });
+    // The measured rate: 100,000 images in 12 minutes on two instances, start-up included.
+    const perInstance = 100_000 / (12 * 60) / 2;
+    expect(estimate.assumptions.recordsPerSecond).toBeCloseTo(perInstance, 9);
+    expect(estimate.transform?.minutes).toBeCloseTo(300 / perInstance / 60, 9);
+    // At that rate 100,000 images on the measured two instances take the measured 12 minutes.
+    const measured = await pipeline(
+      'plan',
+      join(dir, 'images'),
+      '--job',
+      await job('two.job.json', { instanceCount: 2 }),
+      '--json',
+    );
+    const two = JSON.parse(measured.stdout) as JobEstimate;
+    expect(((two.transform?.minutes ?? 0) * 100_000) / 300).toBeCloseTo(12, 9);
+  });
+
+  it('keeps what the job spec sets over the proposal, and takes --records-per-second over the measured rate', async () => {
+    const spec = await job('own.job.json', { batchStrategy: 'MultiRecord', maxPayloadInMB: 5 });
+    const { stdout } = await pipeline('plan', join(dir, 'images'), '--job', spec, '--json');
+    const estimate = JSON.parse(stdout) as JobEstimate & { proposal: ImageProposal };
+    expect(estimate.proposal.fields).toEqual({
+      contentType: 'application/x-image',
+      splitType: 'None',
+      maxConcurrentTransforms: 20,
+    });
+    const given = await pipeline('plan', join(dir, 'images'), '--job', spec, '--records-per-second', '10');
+    expect(given.stdout).toContain('the records at 10 a second');
+    expect(given.stdout).not.toContain('published measurement');
+  });
+
+  it('proposes TFS request batching for TFRecord files of images, as AWS measured them', async () => {
+    const image = (k: number) => encodeExample({ 'image/encoded': { bytes: [Buffer.alloc(50, k)] } });
+    for (const part of [0, 1]) {
+      await file(`records/part-${part}.tfrecord`, encodeTfRecords([image(part), image(part + 2)]));
+    }
+    const spec = await job('tfrecord.job.json', { dataProcessing: { inputFilter: "$['image/encoded'][0]" } });
+    const { code, stdout } = await pipeline('plan', join(dir, 'records'), '--job', spec);
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      'contentType application/x-tfrecord, splitType TFRecord, batchStrategy SingleRecord, maxPayloadInMB 1, ' +
+        'maxConcurrentTransforms 100, SAGEMAKER_TFS_ENABLE_BATCHING=true, SAGEMAKER_TFS_MAX_BATCH_SIZE=16, ' +
+        'SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS=50000',
+    );
+    expect(stdout).toContain('4 to score');
+    expect(stdout).toContain(
+      '100,000 images in 100 TFRecord files (ResNet-50, TFS request batching) in about 8 minutes',
+    );
+    // TFRecord files of other records get no proposal.
+    await file('numbers/n.tfrecord', encodeTfRecords([encodeExample({ x: { floats: [1] } })]));
+    const plain = await pipeline('plan', join(dir, 'numbers'), '--job', await job('n.job.json', {}));
+    expect(plain.stdout).not.toContain('proposed');
   });
 });

@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/core/triggers/webhook.ts';
 import { UpProcess } from '../support/up-process.ts';
@@ -124,6 +126,36 @@ describe('pipeline up', () => {
     expect((await post(notJson, signed(notJson))).status).toBe(400);
     expect(await queued()).toEqual(before);
   });
+
+  it('scores a folder copied into the inbox with cp -r, its _SUCCESS marker within, once as one job', async () => {
+    // A finished output made elsewhere: two files, one in a subfolder, a checksum and the marker.
+    const lines = (await readFile(join(root, 'samples/iris.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    const output = await mkdtemp(join(tmpdir(), 'pipeline-up-batch-'));
+    await mkdir(join(output, 'sub'));
+    await writeFile(join(output, 'a.jsonl'), `${lines.slice(0, 100).join('\n')}\n`);
+    await writeFile(join(output, 'sub', 'b.jsonl'), `${lines.slice(100).join('\n')}\n`);
+    await writeFile(join(output, '.a.jsonl.crc'), 'crc');
+    await writeFile(join(output, '_SUCCESS'), '');
+
+    await promisify(execFile)('cp', ['-r', output, join(dataDir, 'inbox', 'flowers')]);
+
+    const [job] = await waitFor('the batch job', async () => {
+      const jobs = await jobsOf('flowers/');
+      return jobs.length > 0 && (await summary(jobs[0] ?? '')) ? jobs : undefined;
+    });
+    expect(job).toMatch(/^inbox-flowers-[0-9a-f]{20}$/);
+    expect(await summary(job ?? '')).toMatchObject({
+      status: 'Succeeded',
+      records: { in: 150, out: 150, errors: 0 },
+    });
+    const scored = async (name: string) =>
+      (await readFile(join(dataDir, 'results', job ?? '', name), 'utf8')).trim().split('\n');
+    expect(await scored('a.jsonl.out')).toHaveLength(100);
+    const b = await scored('sub/b.jsonl.out');
+    expect(b).toHaveLength(50);
+    expect(b[0]).toMatch(/^\{"id":101,"SageMakerOutput":\[[\d.e-]+,[\d.e-]+,[\d.e-]+\]\}$/);
+    expect(await jobsOf('flowers/')).toEqual([job]);
+  }, 120_000);
 
   it('stops on SIGTERM with exit status 0', async () => {
     expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });

@@ -54,7 +54,13 @@ describe('nightly handler', () => {
     expect(second.skipped).toEqual([
       { dataset: 'iris', reason: 'no new objects since the run of 2026-11-22' },
     ]);
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    const calls = sfn.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    // The dataset's folder, however many objects it holds: Plan lists it.
+    expect(JSON.parse(calls[0]?.args[0].input.input ?? '{}')).toEqual({
+      inputs: ['datasets/iris/'],
+      job: { instanceCount: 2 },
+    });
   });
 
   it('refuses a dataset configuration that breaks the rules, naming them', async () => {

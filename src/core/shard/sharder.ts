@@ -1,6 +1,8 @@
+import { ExampleDecodeError } from '../errors.ts';
 import { abandon, type ByteSink, type InputFile, type ShardSinkFactory, Staging } from '../io.ts';
 import { compileJsonPath } from '../json/path.ts';
 import { createCsvReader } from '../records/csv.ts';
+import { exampleToJson } from '../records/example.ts';
 import { createLineReader } from '../records/line.ts';
 import type { ParquetReading, ParquetRows } from '../records/parquet.ts';
 import { createRecordIoReader } from '../records/recordio.ts';
@@ -89,7 +91,38 @@ export async function shardFile(
  */
 export async function inputRecords(file: InputFile, options: ShardOptions): Promise<RecordSource> {
   if (options.decoding === 'parquet') return (await parquetReader(file, { input: options.input })).records;
+  if (options.decoding === 'tf-example') {
+    return (handler) => framedRecords(file.read(), readerFor(options, examplesAsJson(handler)));
+  }
   return (handler) => framedRecords(file.read(), readerFor(options, handler));
+}
+
+/**
+ * tf.Example records handed on as the JSON object the input filter saw, which is what a join adds the
+ * output to; one that does not decode is a bad record, as Shard found it.
+ */
+function examplesAsJson(handler: RecordHandler): RecordHandler {
+  return {
+    onRecord(data, record, position) {
+      let json: string;
+      try {
+        json = exampleToJson(data);
+      } catch (error) {
+        if (!(error instanceof ExampleDecodeError)) throw error;
+        handler.onBadRecord({
+          record,
+          offset: position,
+          reason: error.message,
+          raw: data,
+          size: data.length,
+        });
+        return;
+      }
+      handler.onRecord(Buffer.from(json), record, position);
+    },
+    onBadRecord: (bad) => handler.onBadRecord(bad),
+    onSkipped: (line) => handler.onSkipped(line),
+  };
 }
 
 /** The Parquet reader, loaded only for Parquet inputs (a Lambda without one does not load hyparquet). */

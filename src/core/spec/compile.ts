@@ -1,6 +1,8 @@
 import { FilterSyntaxError, JobSpecError } from '../errors.ts';
+import type { InputFile } from '../io.ts';
 import { compileJsonPath, type JsonPath } from '../json/path.ts';
 import { IN_ENGLISH } from '../messages.ts';
+import { GZIP_SUFFIX, gunzippedInput, withoutGzipSuffix } from '../records/gzip.ts';
 import type { Decoding } from '../shard/instances.ts';
 import type { ShardOptions } from '../shard/sharder.ts';
 import { DEFAULT_JOB, type JobSpec, jobSpecSchema } from './job.ts';
@@ -59,6 +61,7 @@ export function compileJob(value: unknown): CompiledJob {
     throw new JobSpecError('maxPayloadInMB', '0 (no limit) only goes with batchStrategy SingleRecord');
   }
   if (spec.contentType === PARQUET_CONTENT_TYPE) refuseParquet(spec);
+  if (spec.compressionType === 'Gzip' && spec.splitType === 'None') refuseGzipWholeObjects();
   if (dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
     throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
   }
@@ -68,6 +71,13 @@ export function compileJob(value: unknown): CompiledJob {
   compileFilter('dataProcessing.inputFilter', dataProcessing.inputFilter);
   const outputFilter = compileFilter('dataProcessing.outputFilter', dataProcessing.outputFilter);
   const decoding = decodingOf(spec);
+  if (dataProcessing.joinSource === 'Input' && decoding === 'none') {
+    throw new JobSpecError(
+      'dataProcessing.joinSource',
+      `records of ${spec.contentType} split by ${spec.splitType} are not read as JSON or CSV, so an output ` +
+        'cannot be joined to them: use JSON Lines, JSON, CSV or Parquet, or TFRecord records holding tf.Example with an inputFilter',
+    );
+  }
   const { inputFilter } = dataProcessing;
   return {
     spec,
@@ -86,9 +96,26 @@ export function compileJob(value: unknown): CompiledJob {
   };
 }
 
-/** Whether an input is read as Parquet: the job's contentType says so, or the input's name does. */
+/**
+ * Whether an input is read as Parquet: the job's contentType says so, or the input's name does (a
+ * gzipped one too, to be refused: Parquet compresses its own pages).
+ */
 export function isParquetInput(spec: JobSpec, key: string): boolean {
-  return spec.contentType === PARQUET_CONTENT_TYPE || key.endsWith('.parquet');
+  return spec.contentType === PARQUET_CONTENT_TYPE || withoutGzipSuffix(key).endsWith('.parquet');
+}
+
+/** Whether an input is decompressed as it is read: the job says Gzip, or the input is named `*.gz`. */
+export function isGzipInput(spec: JobSpec, key: string): boolean {
+  return spec.compressionType === 'Gzip' || key.endsWith(GZIP_SUFFIX);
+}
+
+/**
+ * Refuses an input the job cannot read, naming it: Parquet the job cannot take, gzipped Parquet, or a
+ * gzipped input of a whole-object job.
+ */
+export function checkInput(spec: JobSpec, key: string, name: string): void {
+  if (isParquetInput(spec, key)) refuseParquet(spec, name);
+  if (isGzipInput(spec, key) && spec.splitType === 'None') refuseGzipWholeObjects(name);
 }
 
 /**
@@ -100,6 +127,11 @@ export function inputReading(job: CompiledJob, key: string, name: string): Omit<
   return isParquetInput(job.spec, key) ? { ...reading, decoding: 'parquet' } : reading;
 }
 
+/** An input's bytes as its records are read: decompressed as they are read when it is gzipped. */
+export function inputBytes(job: CompiledJob, key: string, name: string, stored: InputFile): InputFile {
+  return isGzipInput(job.spec, key) ? gunzippedInput(stored, name) : stored;
+}
+
 /**
  * Refuses a job that cannot read a Parquet input (`input` names it when the job's contentType does
  * not): its rows are the records, sent as JSON Lines instances, so neither splitType None (whole
@@ -107,6 +139,12 @@ export function inputReading(job: CompiledJob, key: string, name: string): Omit<
  */
 export function refuseParquet(spec: JobSpec, input?: string): void {
   const parquet = input === undefined ? 'Parquet' : `Parquet (${input})`;
+  if (spec.compressionType === 'Gzip' || input?.endsWith(GZIP_SUFFIX)) {
+    throw new JobSpecError(
+      'compressionType',
+      `${parquet} cannot be read gzipped: Parquet compresses its own pages, so give the file as it is`,
+    );
+  }
   if (spec.splitType === 'None') {
     throw new JobSpecError(
       'splitType',
@@ -119,6 +157,18 @@ export function refuseParquet(spec: JobSpec, input?: string): void {
       `${spec.contentType} split by ${spec.splitType} sends records as they are, but the rows of ${parquet} are sent as JSON instances`,
     );
   }
+}
+
+/**
+ * Refuses gzip in a whole-object job (`input` names the gzipped input when the job does not say Gzip):
+ * its objects are sent as they are stored, so the transform job would need CompressionType Gzip.
+ */
+function refuseGzipWholeObjects(input?: string): never {
+  const what = input === undefined ? 'Gzip' : `a gzipped input (${input})`;
+  throw new JobSpecError(
+    'compressionType',
+    `${what} does not go with splitType None yet, whose objects are sent as they are stored: decompress them first`,
+  );
 }
 
 /** The sources merged over the defaults (later wins, nested objects member by member), compiled. */

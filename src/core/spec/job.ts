@@ -19,6 +19,11 @@ export const jobSpecSchema = z.strictObject({
   ),
   contentType: z.string().check(z.regex(/^[\w.+-]+\/[\w.+-]+$/, 'a MIME type such as application/jsonlines')),
   splitType: z.enum(SPLIT_TYPES),
+  /**
+   * SageMaker's CompressionType: Gzip decompresses every input as it is read (an input named `*.gz`
+   * is, whatever this says). Results stay plain JSON Lines, named `<input>.out`.
+   */
+  compressionType: z.enum(['None', 'Gzip']),
   csvHeader: z.boolean(),
   batchStrategy: z.enum(['MultiRecord', 'SingleRecord']),
   maxPayloadInMB: integer(0, 100),
@@ -68,6 +73,7 @@ export type JobSpec = z.infer<typeof jobSpecSchema>;
 export const DEFAULT_JOB: Omit<JobSpec, 'model'> = {
   contentType: 'application/jsonlines',
   splitType: 'Line',
+  compressionType: 'None',
   csvHeader: false,
   batchStrategy: 'MultiRecord',
   maxPayloadInMB: 6,

@@ -1,7 +1,7 @@
 import { type InputSummary, mergeInput } from '../merge/merger.ts';
 import { type ObjectStore, readText, storedInput, writeText } from '../ports/object-store.ts';
 import { inputRecords, type ShardIndex } from '../shard/sharder.ts';
-import { type CompiledJob, inputReading } from '../spec/compile.ts';
+import { type CompiledJob, inputBytes, inputReading } from '../spec/compile.ts';
 import { indexKey, mergedKey, mergeErrorsKey, resultsPrefix, shardOutputKey } from './layout.ts';
 import type { PlannedInput } from './plan.ts';
 
@@ -25,7 +25,10 @@ export async function mergeStep(
     {
       shardOutput: (shard) => store.read(shardOutputKey(jobId, input.index, shard, job.shards.extension)),
       ...(joinSource === 'Input' && {
-        inputRecords: await inputRecords(storedInput(store, input.key, input.size), reading),
+        inputRecords: await inputRecords(
+          inputBytes(job, input.key, input.name, storedInput(store, input.key, input.size)),
+          reading,
+        ),
       }),
     },
     {

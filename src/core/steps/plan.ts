@@ -6,7 +6,7 @@ import {
   TooManyInputsError,
 } from '../errors.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import { type CompiledJob, isParquetInput, refuseParquet, resolveJob } from '../spec/compile.ts';
+import { type CompiledJob, checkInput, resolveJob } from '../spec/compile.ts';
 import type { JobSpec } from '../spec/job.ts';
 import { asJobSource, DEFAULT_JOB_KEY, type JobSource, readJobSource, sidecarKey } from '../spec/sources.ts';
 import { writeJobRecord } from './job-record.ts';
@@ -99,7 +99,7 @@ export async function planJob(
   const { spec } = job;
   const inputs: PlannedInput[] = [];
   for await (const input of listInputs(request.inputs, store)) {
-    if (isParquetInput(spec, input.key)) refuseParquet(spec, input.name);
+    checkInput(spec, input.key, input.name);
     inputs.push({ index: inputs.length, ...input });
     if (inputs.length > MAX_INPUTS) {
       throw new TooManyInputsError(

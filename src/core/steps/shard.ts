@@ -1,7 +1,7 @@
 import { type ObjectStore, storedInput, writeText } from '../ports/object-store.ts';
 import type { ShardThreads } from '../shard/pool.ts';
 import { type ShardIndex, shardFile } from '../shard/sharder.ts';
-import { type CompiledJob, inputReading } from '../spec/compile.ts';
+import { type CompiledJob, inputBytes, inputReading } from '../spec/compile.ts';
 import { indexKey, shardErrorsKey, shardKey } from './layout.ts';
 import type { PlannedInput } from './plan.ts';
 
@@ -25,7 +25,7 @@ export async function shardStep(
   // Starting a worker thread costs most of a second of CPU: worth it only for inputs that take longer.
   const threads = input.size >= WORKERS_FROM_BYTES ? workers : undefined;
   const index = await shardFile(
-    storedInput(store, input.key, input.size),
+    inputBytes(job, input.key, input.name, storedInput(store, input.key, input.size)),
     { ...inputReading(job, input.key, input.name), ...(threads && { workers: threads }) },
     {
       openShard: (shard) => store.write(shardKey(jobId, input.index, shard, job.shards.extension)),

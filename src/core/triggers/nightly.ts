@@ -66,8 +66,9 @@ interface Marker {
 
 /**
  * One execution per dataset per day (its name holds the dataset and the UTC date, so a schedule that
- * fires twice starts it once), over every object under the prefix, and only when some object is newer
- * than what the previous night scored.
+ * fires twice starts it once), over the dataset's folder, and only when some input object under it is
+ * newer than what the previous night scored. The execution names the folder, not its objects: a
+ * dataset of any size fits Step Functions' 256 KB input, and Plan lists the folder as it is then.
  */
 export async function startNightly(
   datasets: readonly Dataset[],
@@ -78,15 +79,15 @@ export async function startNightly(
   const result: NightlyResult = { started: [], skipped: [] };
   const day = now.toISOString().slice(0, 10);
   for (const dataset of datasets) {
-    const inputs: string[] = [];
+    let inputs = 0;
     let newest = '';
     for await (const object of store.list(dataset.prefix)) {
       if (!isInputObject(object.key.slice(dataset.prefix.length), object.size)) continue;
-      inputs.push(object.key);
+      inputs++;
       const modified = object.lastModified.toISOString();
       if (modified > newest) newest = modified;
     }
-    if (inputs.length === 0) {
+    if (inputs === 0) {
       result.skipped.push({ dataset: dataset.name, reason: `no objects under ${dataset.prefix}` });
       continue;
     }
@@ -99,11 +100,11 @@ export async function startNightly(
       continue;
     }
     const { executionArn } = await executions.start(`nightly-${dataset.name}-${day}`, {
-      inputs,
+      inputs: [dataset.prefix],
       ...(dataset.job && { job: dataset.job }),
     });
     await writeText(store, markerKey, JSON.stringify({ newest, day } satisfies Marker));
-    result.started.push({ dataset: dataset.name, executionArn, inputs: inputs.length });
+    result.started.push({ dataset: dataset.name, executionArn, inputs });
   }
   return result;
 }

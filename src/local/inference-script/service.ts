@@ -50,6 +50,22 @@ export interface InferenceScriptOptions {
   readonly log: (line: string) => void;
 }
 
+/** gunicorn's worker timeout in the container, unless SAGEMAKER_GUNICORN_TIMEOUT_SECONDS sets another. */
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+
+/** How long one request may take before its worker is stopped, from the environment the container reads. */
+export function requestTimeoutSeconds(environment: NodeJS.ProcessEnv): number {
+  const value = environment.SAGEMAKER_GUNICORN_TIMEOUT_SECONDS;
+  if (value === undefined || value === '') return DEFAULT_TIMEOUT_SECONDS;
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds <= 0) {
+    throw new InferenceScriptError(
+      `SAGEMAKER_GUNICORN_TIMEOUT_SECONDS is ${JSON.stringify(value)}: it must be a whole number of seconds above 0`,
+    );
+  }
+  return seconds;
+}
+
 interface Frame {
   readonly meta: Record<string, unknown>;
   readonly body: Uint8Array;
@@ -64,6 +80,7 @@ interface Waiting {
 export class InferenceScript {
   private readonly options: InferenceScriptOptions;
   private readonly command: { executable: string; args: string[]; env: NodeJS.ProcessEnv };
+  private readonly timeoutSeconds: number;
   private readonly idle: ScriptWorker[] = [];
   private readonly all = new Set<ScriptWorker>();
   private readonly queue: Waiting[] = [];
@@ -72,6 +89,7 @@ export class InferenceScript {
   private constructor(options: InferenceScriptOptions, command: InferenceScript['command']) {
     this.options = options;
     this.command = command;
+    this.timeoutSeconds = requestTimeoutSeconds(options.environment);
   }
 
   /**
@@ -80,6 +98,7 @@ export class InferenceScript {
    */
   static async start(options: InferenceScriptOptions): Promise<InferenceScript> {
     const { codeDir, environment, log } = options;
+    requestTimeoutSeconds(environment);
     const python = await findPython(environment);
     const installed = await installRequirements({ python, codeDir, environment, log });
     const paths = [join(codeDir, 'lib'), codeDir, ...(installed ? [installed] : [])];
@@ -140,7 +159,7 @@ export class InferenceScript {
       const worker = this.idle.shift();
       const waiting = this.queue.shift();
       if (!worker || !waiting) return;
-      worker.run(waiting.context, waiting.body).then((answer) => {
+      worker.run(waiting.context, waiting.body, this.timeoutSeconds).then((answer) => {
         waiting.resolve(answer);
         if (worker.alive) {
           this.idle.push(worker);
@@ -162,6 +181,7 @@ class ScriptWorker {
   private buffered: Buffer = Buffer.alloc(0);
   private received: Frame[] = [];
   private ended = false;
+  private timedOut = false;
 
   constructor(child: ChildProcess, options: InferenceScriptOptions) {
     this.child = child;
@@ -213,20 +233,37 @@ class ScriptWorker {
     return !this.ended;
   }
 
-  /** Runs one request to its answer, serving the script's calls to the model server on the way. */
-  async run(context: ScriptContext, body: Uint8Array): Promise<ScriptAnswer> {
-    this.send({ context }, body);
-    for (;;) {
-      const frame = await this.nextFrame();
-      if (frame === undefined)
-        return unavailable('the inference.py worker stopped while answering (it exited or crashed)');
-      const { meta } = frame;
-      if (typeof meta.post === 'string') {
-        const answer = await this.options.callModel(meta.post, frame.body);
-        this.send({ status: answer.status, headers: answer.headers }, answer.body);
-        continue;
+  /**
+   * Runs one request to its answer, serving the script's calls to the model server on the way. A request
+   * that takes longer than `timeoutSeconds` has its worker killed, as gunicorn kills a silent worker, so
+   * a hung script costs one answer and not a worker for good; the pool starts a new one.
+   */
+  async run(context: ScriptContext, body: Uint8Array, timeoutSeconds: number): Promise<ScriptAnswer> {
+    const timer = setTimeout(() => {
+      this.timedOut = true;
+      this.child.kill('SIGKILL');
+    }, timeoutSeconds * 1000);
+    try {
+      this.send({ context }, body);
+      for (;;) {
+        const frame = await this.nextFrame();
+        if (frame === undefined && this.timedOut) {
+          return unavailable(
+            `inference.py took longer than ${timeoutSeconds} s (SAGEMAKER_GUNICORN_TIMEOUT_SECONDS) and its worker was stopped`,
+          );
+        }
+        if (frame === undefined)
+          return unavailable('the inference.py worker stopped while answering (it exited or crashed)');
+        const { meta } = frame;
+        if (typeof meta.post === 'string') {
+          const answer = await this.options.callModel(meta.post, frame.body);
+          this.send({ status: answer.status, headers: answer.headers }, answer.body);
+          continue;
+        }
+        return { status: Number(meta.status), contentType: String(meta.contentType), body: frame.body };
       }
-      return { status: Number(meta.status), contentType: String(meta.contentType), body: frame.body };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -99,6 +99,12 @@ async function decodeError(
   return refuse(`the image cannot be decoded: ${message(error)}`, error);
 }
 
+/** libvips repeats its messages, a line each, for every pass over a damaged image: each is said once. */
 function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const text = error instanceof Error ? error.message : String(error);
+  const said: string[] = [];
+  for (const line of text.split('\n').map((each) => each.trim())) {
+    if (line.length > 0 && !said.some((earlier) => earlier.includes(line))) said.push(line);
+  }
+  return said.join('; ');
 }

@@ -45,6 +45,9 @@ describe('compileJsonPath selections', () => {
     ['$[1].b', '[{"b": 1}, {"b": 2}]', '2'],
     ['$.features[*]', '{"features": [1, 2, 3], "id": 7}', '[1, 2, 3]'],
     ['$.instances[0:2]', '{"instances": [[1], [2], [3]]}', '[[1],[2]]'],
+    ['$.a[0]', '{"a": [{"b64": "AA=="}, {"b64": "AQ=="}]}', '{"b64": "AA=="}'],
+    ["$['image/encoded'][0]", '{"image/encoded": [{"b64": "/9j/"}], "label": [3]}', '{"b64": "/9j/"}'],
+    ['$["image/encoded"][-1]', '{"image/encoded": [{"b64": "AA=="}, {"b64": "iVBO"}]}', '{"b64": "iVBO"}'],
   ])('%s of %j is %j', (expression, json, expected) => {
     expect(select(expression, json)).toBe(expected);
   });
@@ -58,6 +61,15 @@ describe('compileJsonPath selections', () => {
     expect(select("$['é']", '{"é": 6}')).toBe('6');
     expect(select("$['😀', 'a\"b']", '{"a\\"b": 1, "\\ud83d\\ude00": 2}')).toBe('{"😀":2,"a\\"b":1}');
     expect(select('$.ab', '{"a\\u0062": 7}')).toBe('7');
+  });
+
+  it("reads only the member a name in brackets starts with, as for tf.Example's image/encoded", () => {
+    const path = compileJsonPath("$['image/encoded'][0]");
+    expect(path.members).toEqual(['image/encoded']);
+    expect(path.picksMembers).toBe(false);
+    expect(() => select("$['image/encoded'][0]", '{"image/encoded": []}')).toThrow(
+      "$['image/encoded'][0]: index 0 is out of range for 0 elements",
+    );
   });
 
   it('does not take a longer or shorter key for the one asked', () => {

@@ -1,7 +1,10 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
+  checkInput,
   checkJobSource,
   compileJob,
+  inputBytes,
   inputReading,
   MAX_RECORD_MB,
   resolveJob,
@@ -160,6 +163,55 @@ describe('compileJob', () => {
         field: 'splitType',
         message: 'splitType: None does not go with Parquet, whose rows are the records: use Line',
       }),
+    );
+  });
+
+  it('decompresses an input named .gz, or any input of a Gzip job, and reads the name through the .gz', async () => {
+    // Prepare
+    const stored = (bytes: Buffer) => ({
+      size: bytes.length,
+      read: async function* () {
+        yield bytes;
+      },
+    });
+    const text = async (file: { read(): AsyncIterable<Buffer> }) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of file.read()) chunks.push(Buffer.from(chunk));
+      return Buffer.concat(chunks).toString();
+    };
+    const packed = stored(gzipSync('1,2\n'));
+    const plain = resolveJob({ model: 'm', contentType: 'text/csv' });
+    const gzip = resolveJob({ model: 'm', contentType: 'text/csv', compressionType: 'Gzip' });
+    // Act and assess
+    expect(await text(inputBytes(plain, 'inbox/a.csv.gz', 'a.csv.gz', packed))).toBe('1,2\n');
+    expect(await text(inputBytes(gzip, 'inbox/a.csv', 'a.csv', packed))).toBe('1,2\n');
+    expect(inputBytes(plain, 'inbox/a.csv', 'a.csv', packed)).toBe(packed);
+    expect(inputReading(plain, 'inbox/t.parquet.gz', 't.parquet.gz')).toMatchObject({ decoding: 'parquet' });
+  });
+
+  it('refuses gzipped Parquet and gzipped whole objects, naming compressionType', () => {
+    const refused = (message: string) =>
+      expect.objectContaining({
+        name: 'JobSpecError',
+        field: 'compressionType',
+        message: expect.stringContaining(message),
+      });
+    expect(() =>
+      resolveJob({ model: 'm', contentType: 'application/x-parquet', compressionType: 'Gzip' }),
+    ).toThrow(refused('Parquet cannot be read gzipped: Parquet compresses its own pages'));
+    expect(() => checkInput(resolveJob({ model: 'm' }).spec, 'inbox/t.parquet.gz', 't.parquet.gz')).toThrow(
+      refused('Parquet (t.parquet.gz) cannot be read gzipped'),
+    );
+    expect(() => resolveJob({ model: 'm', splitType: 'None', compressionType: 'Gzip' })).toThrow(
+      refused('Gzip does not go with splitType None yet'),
+    );
+    const whole = resolveJob({ model: 'm', contentType: 'image/jpeg', splitType: 'None' }).spec;
+    expect(() => checkInput(whole, 'inbox/cat.jpg.gz', 'cat.jpg.gz')).toThrow(
+      refused('a gzipped input (cat.jpg.gz) does not go with splitType None'),
+    );
+    expect(() => checkInput(whole, 'inbox/cat.jpg', 'cat.jpg')).not.toThrow();
+    expect(() => resolveJob({ model: 'm', compressionType: 'Zip' })).toThrow(
+      expect.objectContaining({ field: 'compressionType' }),
     );
   });
 

@@ -32,16 +32,35 @@ describe('startNightly', () => {
     await writeText(store, `${table}_SUCCESS`, '{"committer":"magic"}');
     await writeText(store, 'datasets/events/_temporary/.hidden/part-9.parquet', 'PAR1');
 
-    await startNightly(
+    const result = await startNightly(
       [{ name: 'events', prefix: 'datasets/events/' }],
       store,
       executions,
       new Date('2026-11-22T02:00:00Z'),
     );
 
-    expect(executions.byName.get('nightly-events-2026-11-22')).toEqual({
-      inputs: [`${table}part-00000-a.snappy.parquet`, `${table}part-00001-a.snappy.parquet`],
-    });
+    expect(result.started).toMatchObject([{ dataset: 'events', inputs: 2 }]);
+    expect(executions.byName.get('nightly-events-2026-11-22')).toEqual({ inputs: ['datasets/events/'] });
+  });
+
+  it('starts a dataset of thousands of objects with its folder as the one input, well within the 256 KB an execution input may hold', async () => {
+    const names = Array.from(
+      { length: 3000 },
+      (_, k) => `datasets/big/part-${String(k).padStart(5, '0')}.jsonl`,
+    );
+    for (const name of names) await writeText(store, name, '{"features":[1,2]}\n');
+
+    const result = await startNightly(
+      [{ name: 'big', prefix: 'datasets/big/', job: { instanceCount: 2 } }],
+      store,
+      executions,
+      new Date('2026-11-22T02:00:00Z'),
+    );
+
+    expect(result.started).toMatchObject([{ dataset: 'big', inputs: 3000 }]);
+    const input = executions.byName.get('nightly-big-2026-11-22');
+    expect(input).toEqual({ inputs: ['datasets/big/'], job: { instanceCount: 2 } });
+    expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThan(256 * 1024);
   });
 
   it('starts one execution per dataset per day, even when the schedule fires twice', async () => {
@@ -49,12 +68,9 @@ describe('startNightly', () => {
     const first = await startNightly(datasets, store, executions, night);
     const second = await startNightly(datasets, store, executions, new Date('2026-11-22T02:00:05Z'));
     expect([...executions.byName.entries()]).toEqual([
-      [
-        'nightly-iris-2026-11-22',
-        { inputs: ['datasets/iris/a.jsonl', 'datasets/iris/b.jsonl'], job: { instanceCount: 2 } },
-      ],
+      ['nightly-iris-2026-11-22', { inputs: ['datasets/iris/'], job: { instanceCount: 2 } }],
     ]);
-    expect(first.started).toHaveLength(1);
+    expect(first.started).toMatchObject([{ dataset: 'iris', inputs: 2 }]);
     expect(first.skipped).toEqual([{ dataset: 'empty', reason: 'no objects under datasets/empty/' }]);
     expect(second.skipped).toContainEqual({
       dataset: 'iris',

@@ -144,6 +144,31 @@ describe('a running script', () => {
       await server.close();
     }
   });
+
+  it('stops a worker that takes longer than SAGEMAKER_GUNICORN_TIMEOUT_SECONDS: 502 saying so, and the next request is served', async () => {
+    const server = await serve(
+      {
+        'inference.py': [
+          'import time',
+          'def handler(data, context):',
+          '    if data.read() == b"hang":',
+          '        time.sleep(3600)',
+          '    return "alive", "text/plain"',
+        ].join('\n'),
+      },
+      { ...process.env, SAGEMAKER_GUNICORN_TIMEOUT_SECONDS: '1' },
+    );
+    try {
+      const hung = await invoke(server, 'hang');
+      expect(hung.status).toBe(502);
+      expect(JSON.parse(hung.text).error).toBe(
+        'inference.py took longer than 1 s (SAGEMAKER_GUNICORN_TIMEOUT_SECONDS) and its worker was stopped',
+      );
+      for (let k = 0; k < 4; k++) expect((await invoke(server, 'again')).text).toBe('alive');
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('a script that cannot serve', () => {

@@ -226,4 +226,34 @@ describe('{"b64": ...} images for a rank-4 numeric input', () => {
       },
     );
   });
+
+  it('refuses a truncated JPEG, saying once that its data ended early', async () => {
+    const solid = { create: { width: 16, height: 16, channels: 3 as const, background: '#3a7' } };
+    const noise = {
+      create: {
+        width: 64,
+        height: 64,
+        channels: 3 as const,
+        background: '#000',
+        noise: { type: 'gaussian' as const, mean: 128, sigma: 40 },
+      },
+    };
+    const small = await sharp(solid).jpeg().toBuffer();
+    const large = await sharp(noise).jpeg().toBuffer();
+    await withIdentity(
+      'truncated-jpeg',
+      { name: 'image', dims: ['batch', HEIGHT, WIDTH, 3], type: 'float32' },
+      async (server) => {
+        // Cut in its tables, then in its scan.
+        for (const cut of [small.subarray(0, small.length / 2), large.subarray(0, large.length - 200)]) {
+          const reply = await predict(server, `{"instances": [${b64(cut)}]}`);
+          expect(reply.status).toBe(400);
+          const { error } = JSON.parse(reply.text) as { error: string };
+          expect(error).toMatch(/^instances\[0\]: the (b64 value|image) .*premature end of JPEG image/);
+          expect(error.split('premature end of JPEG image')).toHaveLength(2);
+        }
+        expect((await predict(server, `{"instances": [${b64(large)}]}`)).status).toBe(200);
+      },
+    );
+  });
 });
