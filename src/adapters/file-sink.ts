@@ -1,4 +1,4 @@
-import { closeSync, openSync, write } from 'node:fs';
+import { closeSync, open, write } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StorageFullError } from '../core/errors.ts';
@@ -16,7 +16,11 @@ export async function openFileSink(path: string): Promise<ByteSink> {
   let fd: number;
   try {
     await mkdir(dirname(path), { recursive: true });
-    fd = openSync(temporary, 'w');
+    // Opened on the I/O thread pool: creating a file can take milliseconds, and many small outputs are
+    // opened side by side.
+    fd = await new Promise<number>((resolve, reject) =>
+      open(temporary, 'w', (error, opened) => (error ? reject(error) : resolve(opened))),
+    );
   } catch (error) {
     throw asStorageError(error, path);
   }

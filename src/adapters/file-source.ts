@@ -2,6 +2,9 @@ import { close, open, read } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ByteRange, InputFile } from '../core/io.ts';
 
+/** How much one read of a file takes at most. */
+export const READ_CHUNK_BYTES = 1 << 20;
+
 /**
  * A file's bytes as a stream of chunks, read one chunk ahead in the I/O thread pool, so the disk works
  * while the caller handles the chunk before: on two cores that overlap is most of the speed. Chunks
@@ -12,7 +15,7 @@ import type { ByteRange, InputFile } from '../core/io.ts';
  */
 export async function* readFileChunks(
   path: string,
-  chunkBytes = 1 << 20,
+  chunkBytes = READ_CHUNK_BYTES,
   range?: ByteRange,
 ): AsyncGenerator<Buffer> {
   const fd = await new Promise<number>((resolve, reject) =>

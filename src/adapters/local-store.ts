@@ -5,7 +5,7 @@ import { InvalidKeyError, ObjectNotFoundError } from '../core/errors.ts';
 import type { ByteRange, ByteSink } from '../core/io.ts';
 import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
 import { openFileSink, temporaryWriter } from './file-sink.ts';
-import { readFileChunks } from './file-source.ts';
+import { READ_CHUNK_BYTES, readFileChunks } from './file-source.ts';
 
 const PARTIAL = '.partial';
 
@@ -32,13 +32,15 @@ export class LocalObjectStore implements ObjectStore {
 
   async *read(key: string, range?: ByteRange): AsyncGenerator<Buffer> {
     const path = await this.inside(key);
+    let info: Stats;
     try {
-      if (!(await stat(path)).isFile()) throw new ObjectNotFoundError(key);
+      info = await stat(path);
     } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw error;
       throw new ObjectNotFoundError(key, { cause: error });
     }
-    yield* readFileChunks(path, undefined, range);
+    if (!info.isFile()) throw new ObjectNotFoundError(key);
+    // Buffers no larger than the object: many small objects are read side by side.
+    yield* readFileChunks(path, Math.min(READ_CHUNK_BYTES, Math.max(1, info.size)), range);
   }
 
   async write(key: string): Promise<ByteSink> {

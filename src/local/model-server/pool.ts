@@ -83,6 +83,7 @@ export class InferencePool {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`a model server needs a whole number of workers, at least 1, not ${size}`);
     }
+    disableOnnxRuntimeTelemetry();
     const spawn = () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { files } });
     const first = spawn();
     const others = Array.from({ length: size - 1 }, spawn);
@@ -129,6 +130,18 @@ export class InferencePool {
   async close(): Promise<void> {
     await Promise.all(this.slots.map(({ worker }) => stop(worker)));
   }
+}
+
+/**
+ * onnxruntime-node 1.30 starts Microsoft telemetry when its environment is created: it reads
+ * /proc/self/cmdline and walks it with recursive native code, which overflows a worker thread's 4 MB
+ * stack once the command line passes 10 to 15 KB (`pipeline run` over 600 to 1,000 file names) and
+ * kills the whole process with a segmentation fault. It would also try to upload what it gathers. The
+ * variable is read by the native code, so it has to be in the process's own environment, which only the
+ * main thread's `process.env` writes to, before the first worker loads onnxruntime.
+ */
+function disableOnnxRuntimeTelemetry(): void {
+  process.env.ORT_DISABLE_TELEMETRY = '1';
 }
 
 /** Asks a worker to leave and waits until it has; a worker that has already left is left alone. */

@@ -5,7 +5,7 @@ import {
   ObjectNotFoundError,
   RecordTooLargeError,
 } from '../../core/errors.ts';
-import { OrderedRequests } from '../../core/ordered-requests.ts';
+import { Permits } from '../../core/permits.ts';
 import { type ObjectStore, readText } from '../../core/ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
@@ -53,11 +53,21 @@ export interface TransformObject {
 }
 
 /**
+ * The most objects open at once, each with an input being read and an output being written, however
+ * high MaxConcurrentTransforms is: it keeps the job's descriptors well under the usual limit of 1,024.
+ */
+const MAX_OPEN_OBJECTS = 256;
+
+/**
  * Runs a transform job over every object under the input prefix (or listed in the manifest), in order,
- * one object at a time with up to `concurrency` requests in flight. Each object's responses are written
- * in input order to `<output prefix><relative name>.out`, which appears only once the object is done. Like
- * SageMaker, an object that fails leaves no `.out` and the others are still transformed; the job then
- * fails with the first failure's reason. Rejects with the signal's reason when stopped.
+ * with up to `concurrency` requests out across objects, as SageMaker's agent does: many small objects
+ * are transformed side by side, a large one request beside request. Up to `concurrency` objects (at
+ * most MAX_OPEN_OBJECTS) are open at once, started in order as others end. Each object's responses are
+ * written in input order to `<output prefix><relative name>.out`, which appears only once the object
+ * is done. Like SageMaker, an object that fails leaves no `.out` and the others are
+ * still transformed; the job then fails with the reason of the first failed object in key order and
+ * how many failed. Rejects with the signal's reason when stopped, once every open object has let go of
+ * its requests and partial output.
  */
 export async function runTransform(
   plan: TransformPlan,
@@ -66,17 +76,29 @@ export async function runTransform(
   signal: AbortSignal,
 ): Promise<void> {
   const objects = await transformObjects(plan, store);
-  const failures: TransformFailure[] = [];
-  for (const object of objects) {
-    signal.throwIfAborted();
-    try {
-      await transformObject(plan, store, client, object, signal);
-    } catch (error) {
-      if (signal.aborted || !(error instanceof TransformFailure)) throw error;
-      failures.push(error);
-    }
+  const failures: { index: number; failure: TransformFailure }[] = [];
+  // An error that is no object's own failure ends the job: the objects still open are called off.
+  const fatal = new AbortController();
+  const jobSignal = AbortSignal.any([signal, fatal.signal]);
+  const permits = new Permits(plan.concurrency);
+  const open = new Set<Promise<void>>();
+  const window = Math.min(plan.concurrency, MAX_OPEN_OBJECTS);
+  for (const [index, object] of objects.entries()) {
+    if (open.size >= window) await Promise.race(open);
+    if (jobSignal.aborted) break;
+    const transformed: Promise<void> = transformObject(plan, store, client, permits, object, jobSignal)
+      .catch((error: unknown) => {
+        if (jobSignal.aborted) return;
+        if (error instanceof TransformFailure) failures.push({ index, failure: error });
+        else fatal.abort(error);
+      })
+      .finally(() => open.delete(transformed));
+    open.add(transformed);
   }
-  const [first] = failures;
+  await Promise.all(open);
+  signal.throwIfAborted();
+  if (fatal.signal.aborted) throw fatal.signal.reason;
+  const [first] = failures.sort((a, b) => a.index - b.index).map(({ failure }) => failure);
   if (first && failures.length === 1) throw first;
   if (first) {
     throw new TransformFailure(`${first.message} (${failures.length} of ${objects.length} inputs failed)`, {
@@ -145,6 +167,7 @@ async function transformObject(
   plan: TransformPlan,
   store: ObjectStore,
   client: ContainerClient,
+  permits: Permits,
   { key, relative, url: file }: TransformObject,
   signal: AbortSignal,
 ): Promise<void> {
@@ -153,12 +176,12 @@ async function transformObject(
   // Requests of this input end with it: when one fails, the others are called off.
   const controller = new AbortController();
   const requestSignal = AbortSignal.any([signal, controller.signal]);
-  const requests = new OrderedRequests<Buffer>(plan.concurrency, async (body) => {
+  const requests = new SharedOrderedRequests(permits, requestSignal, async (body) => {
     await sink.write(body);
     const ends = body.length > 0 && body[body.length - 1] === NEWLINE[0];
     if (plan.assembleWith === 'Line' && !ends) await sink.write(NEWLINE);
   });
-  const submit = (batch: Batch) => requests.add(invoke(plan, client, file, batch, requestSignal));
+  const submit = (batch: Batch) => requests.send(() => invoke(plan, client, file, batch, requestSignal));
   const packer = new BatchPacker(packerOptionsFor(plan.splitType, plan.payloadLimit, plan.multiRecord));
   const handler: RecordHandler = {
     onRecord: (data, record) => packer.add(data, record),
@@ -204,6 +227,59 @@ async function transformObject(
     // A framing error names the input itself.
     const reason = error instanceof FramingError ? error.message : `${file}: ${(error as Error).message}`;
     throw new TransformFailure(`ClientError: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * The requests of one object, sent as permits shared with the other objects allow and answered in any
+ * order, their answers handed on in request order as soon as each one's turn comes. A request holds its
+ * permit from before it is sent until its answer is handed on, so the answers held back wait within the
+ * job's limit. Handing on eagerly, not when the next request is made, is what lets objects share the
+ * permits: an object waiting for one never holds answers, and so permits, back.
+ */
+class SharedOrderedRequests {
+  readonly #permits: Permits;
+  readonly #signal: AbortSignal;
+  readonly #deliver: (answer: Buffer) => Promise<void>;
+  /** Settles when every answer so far is handed on; rejects with the first failure in request order. */
+  #delivered: Promise<void> = Promise.resolve();
+  #failed = false;
+  /** Requests holding a permit. */
+  readonly #out = new Set<Promise<void>>();
+
+  constructor(permits: Permits, signal: AbortSignal, deliver: (answer: Buffer) => Promise<void>) {
+    this.#permits = permits;
+    this.#signal = signal;
+    this.#deliver = deliver;
+  }
+
+  /** Waits for a permit and sends the request; throws a failure of the requests before it, once its turn has come. */
+  async send(request: () => Promise<Buffer>): Promise<void> {
+    if (this.#failed) await this.#delivered;
+    await this.#permits.take(this.#signal);
+    const answer = request();
+    // Awaited in turn below; a failure must not go unhandled meanwhile.
+    answer.catch(() => undefined);
+    const delivered = this.#delivered.then(() => answer).then(this.#deliver);
+    delivered.catch(() => {
+      this.#failed = true;
+    });
+    this.#delivered = delivered;
+    const out: Promise<void> = Promise.allSettled([answer, delivered]).then(() => {
+      this.#out.delete(out);
+      this.#permits.give();
+    });
+    this.#out.add(out);
+  }
+
+  /** Waits until every answer is handed on; rejects with the first failure in request order. */
+  finish(): Promise<void> {
+    return this.#delivered;
+  }
+
+  /** Waits until no request holds a permit any more (once they are aborted, say). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.#out]);
   }
 }
 

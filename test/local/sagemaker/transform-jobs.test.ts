@@ -452,6 +452,127 @@ describe('LocalSageMaker transform jobs', () => {
   });
 });
 
+/** `count` objects under in/, named part-000... so that key order is number order; `records(k)` lines each. */
+async function manyObjects(count: number, records: (k: number) => number = () => 1): Promise<string[]> {
+  const names = Array.from({ length: count }, (_, k) => `part-${String(k).padStart(3, '0')}.jsonl`);
+  for (const [k, name] of names.entries()) {
+    await writeText(
+      store,
+      `in/${name}`,
+      lines(records(k), (n) => `{"object":${k},"record":${n}}`),
+    );
+  }
+  return names;
+}
+
+/** The object a request of `manyObjects` came from. */
+function objectOf(invocation: { body: Buffer }): number {
+  return (JSON.parse(invocation.body.toString().split('\n')[0] ?? '') as { object: number }).object;
+}
+
+describe('LocalSageMaker transform jobs over many objects', () => {
+  it('has up to MaxConcurrentTransforms requests out across objects of one request each', async () => {
+    // Prepare: the first answers wait until eight requests, so eight objects, are out at once.
+    const names = await manyObjects(40);
+    let eightOut: () => void = () => undefined;
+    host.behaviour = {
+      until: new Promise<void>((resolve) => {
+        eightOut = resolve;
+      }),
+      onInvocation: (n) => n === 7 && eightOut(),
+    };
+    // Act
+    await sageMaker.createTransformJob(
+      transformJob(
+        'side-by-side',
+        { splitType: 'None' },
+        { BatchStrategy: 'SingleRecord', MaxConcurrentTransforms: 8 },
+      ),
+    );
+    // Assess
+    expect(host.maxInFlight).toBe(8);
+    expect(new Set(host.invocations.slice(0, 8).map(objectOf)).size).toBe(8);
+    expect(await keys('out/')).toEqual(names.map((name) => `out/${name}.out`));
+    for (const [k, name] of names.entries()) {
+      expect(await responses(`out/${name}.out`)).toEqual([[`{"object":${k},"record":1}`]]);
+    }
+  });
+
+  it("writes each object's answers in its record order while answers across objects come back in any order", async () => {
+    // Prepare: objects of 1 to 12 records, one request each, answered after uneven delays.
+    const records = (k: number) => 1 + ((k * 5) % 12);
+    const names = await manyObjects(30, records);
+    host.behaviour = { delayMs: (n) => ((n * 7) % 5) * 3 };
+    // Act
+    await sageMaker.createTransformJob(
+      transformJob('in-order', {}, { BatchStrategy: 'SingleRecord', MaxConcurrentTransforms: 6 }),
+    );
+    // Assess
+    expect(host.answered).not.toEqual([...host.answered].sort((a, b) => a - b));
+    expect(host.maxInFlight).toBeLessThanOrEqual(6);
+    for (const [k, name] of names.entries()) {
+      const expected = Array.from({ length: records(k) }, (_, r) => `{"object":${k},"record":${r + 1}}`);
+      expect((await responses(`out/${name}.out`)).flat()).toEqual(expected);
+    }
+  });
+
+  it('transforms the others when objects among many fail, and fails naming the first in key order and the count', async () => {
+    // Prepare: objects 57 and 201 are refused; 57's refusal comes late, after the others' answers.
+    const names = await manyObjects(300, (k) => 1 + (k % 3));
+    host.behaviour = {
+      delayMs: (n) => (objectOf(host.invocations[n] ?? { body: Buffer.from('{}') }) === 57 ? 30 : 0),
+      override: (_, invocation) =>
+        [57, 201].includes(objectOf(invocation))
+          ? { status: 400, body: '{"error": "unreadable"}' }
+          : undefined,
+    };
+    // Act
+    const error = await failure(
+      sageMaker.createTransformJob(
+        transformJob('some-fail', {}, { BatchStrategy: 'SingleRecord', MaxConcurrentTransforms: 8 }),
+      ),
+    );
+    // Assess
+    expect(error.status).toBe('Failed');
+    expect(error.message).toMatch(
+      new RegExp(
+        `^ClientError: ${BUCKET}/in/part-057\\.jsonl: request for records \\d-\\d failed: 400 \\{"error": "unreadable"\\} \\(2 of 300 inputs failed\\)$`,
+      ),
+    );
+    const transformed = names.filter((_, k) => k !== 57 && k !== 201).map((name) => `out/${name}.out`);
+    expect(await keys('out/')).toEqual(transformed);
+    expect((await responses('out/part-200.jsonl.out')).flat()).toEqual([
+      '{"object":200,"record":1}',
+      '{"object":200,"record":2}',
+      '{"object":200,"record":3}',
+    ]);
+    expect((await files()).filter((file) => file.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('stops with many objects open, leaving no half-written output', async () => {
+    await manyObjects(60);
+    const arrived = new Promise<void>((resolve) => {
+      host.behaviour = {
+        override: (n) => (n >= 20 ? 'hang' : undefined),
+        onInvocation: (n) => n === 23 && resolve(),
+      };
+    });
+    const job = sageMaker.createTransformJob(
+      transformJob('stop-many', { splitType: 'None' }, { MaxConcurrentTransforms: 4 }),
+    );
+    const outcome = failure(job);
+    await arrived;
+
+    expect(await sageMaker.stopTransformJob('stop-many')).toBe(true);
+
+    const error = await outcome;
+    expect(error.status).toBe('Stopped');
+    expect(host.invocations).toHaveLength(24);
+    expect((await keys('out/')).length).toBe(20);
+    expect((await files()).filter((file) => file.endsWith('.partial'))).toEqual([]);
+  });
+});
+
 describe('LocalSageMaker validation', () => {
   it('refuses MaxConcurrentTransforms × MaxPayloadInMB over 100 before starting anything', async () => {
     await writeText(store, 'in/a.jsonl', lines(1));
