@@ -9,9 +9,17 @@ export interface ProgressOptions {
   readonly every?: number;
 }
 
+/** What progress needs of the plan: how many inputs, in which groups, and the objects a whole-object job sends. */
+interface PlannedWork {
+  readonly inputs?: { readonly count?: number };
+  readonly groups?: readonly { readonly group: number; readonly count: number }[];
+  readonly transform?: { readonly objects?: { readonly sent?: number } };
+}
+
 /**
- * Progress on a long job, for people: the step the state machine is in, and during the transform the
- * records scored, records per second and time left. The records to score are known once Shard has run.
+ * Progress on a long job, for people: the step the state machine is in; for a job of many inputs, the
+ * groups sharded and the inputs merged; during the transform the records scored, records per second
+ * and time left. The records to score are known once Shard has run (a whole-object job's, once planned).
  */
 export class Progress {
   private readonly options: ProgressOptions;
@@ -19,6 +27,11 @@ export class Progress {
   private step = '';
   private total = 0;
   private done = 0;
+  private inputs = 0;
+  private groupSizes = new Map<number, number>();
+  private groupsSharded = 0;
+  private inputsMerged = 0;
+  private wholeObjects = false;
   private transformStart = 0;
   private lastLine = 0;
   private pending = false;
@@ -28,17 +41,35 @@ export class Progress {
     this.now = options.now ?? Date.now;
   }
 
-  /** A state machine event: a top-level state entered, or a Shard finished with its counts. */
+  /** A state machine event: a top-level state entered, the plan made, or a group sharded or merged. */
   onEvent(event: EventLog): void {
-    if (event.type === 'StateExited' && event.state.name === 'Shard') {
-      const output = event.state.output as { records?: { sent?: number } } | null;
-      this.total += output?.records?.sent ?? 0;
+    if (event.type === 'StateExited') {
+      this.onExited(event.state.name, event.state.output);
       return;
     }
     if (event.type !== 'StateEntered' || event.index !== undefined) return;
     this.step = event.state.name;
     if (this.step === 'Transform') this.transformStart = this.now();
     this.print(true);
+  }
+
+  private onExited(state: string, output: unknown): void {
+    if (state === 'Plan') {
+      const plan = (output as { plan?: PlannedWork } | null)?.plan;
+      this.inputs = plan?.inputs?.count ?? 0;
+      this.groupSizes = new Map((plan?.groups ?? []).map((group) => [group.group, group.count]));
+      const objects = plan?.transform?.objects?.sent;
+      this.wholeObjects = objects !== undefined;
+      if (objects !== undefined) this.total = objects;
+    } else if (state === 'Shard') {
+      this.total += (output as { records?: { sent?: number } } | null)?.records?.sent ?? 0;
+      this.groupsSharded++;
+      this.print(false);
+    } else if (state === 'Merge') {
+      const group = (output as { group?: number } | null)?.group;
+      this.inputsMerged += group === undefined ? 0 : (this.groupSizes.get(group) ?? 0);
+      this.print(false);
+    }
   }
 
   /** Records answered by the model. */
@@ -54,14 +85,22 @@ export class Progress {
   }
 
   line(): string {
+    const many = this.groupSizes.size > 1;
+    if (this.step === 'ShardInputs' && many) {
+      return `Shard: ${this.groupsSharded} of ${this.groupSizes.size} groups of inputs (${count(this.inputs)} inputs)`;
+    }
+    if (this.step === 'MergeOutputs' && this.inputs > 1) {
+      return `Merge: ${count(this.inputsMerged)} of ${count(this.inputs)} inputs`;
+    }
     if (this.step !== 'Transform' || this.total === 0) return this.step;
-    if (this.done === 0) return `Transform: ${this.total.toLocaleString('en-US')} records to score`;
+    const unit = this.wholeObjects ? 'objects' : 'records';
+    if (this.done === 0) return `Transform: ${count(this.total)} ${unit} to score`;
     const seconds = (this.now() - this.transformStart) / 1000;
     const rate = seconds > 0 ? this.done / seconds : 0;
     const left = rate > 0 ? (this.total - this.done) / rate : undefined;
     return (
-      `Transform: ${this.done.toLocaleString('en-US')} of ${this.total.toLocaleString('en-US')} records` +
-      ` (${Math.round((100 * this.done) / this.total)}%), ${Math.round(rate).toLocaleString('en-US')} records/s` +
+      `Transform: ${count(this.done)} of ${count(this.total)} ${unit}` +
+      ` (${Math.round((100 * this.done) / this.total)}%), ${count(Math.round(rate))} ${unit}/s` +
       (left !== undefined ? `, ${formatDuration(left)} left` : '')
     );
   }
@@ -79,6 +118,10 @@ export class Progress {
     this.lastLine = now;
     this.options.write(`${this.line()}\n`);
   }
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 export function formatDuration(seconds: number): string {
