@@ -108,20 +108,110 @@ export async function mergeGroup<Input extends ShardIndex>(
   const all = predictions(group.shards, group.format, label, sources.shardOutput, options.tfsMethod);
   const cursor = new PredictionCursor(all, label);
   const summaries: InputSummary[] = [];
+  // Small inputs' outputs are taken into memory in turn and written side by side: creating a file
+  // costs several trips to the I/O thread pool, which thousands of small inputs would otherwise
+  // wait for one after another. Their error rows are kept until the inputs before them are done.
+  const writing: { summary: Promise<InputSummary>; errors: Buffer[]; bytes: number }[] = [];
+  let bufferedBytes = 0;
+  const settleOldest = async (): Promise<void> => {
+    const oldest = writing.shift();
+    if (!oldest) return;
+    summaries.push(await oldest.summary);
+    for (const chunk of oldest.errors) await targets.errors.write(chunk);
+    bufferedBytes -= oldest.bytes;
+  };
   try {
     for (const index of group.inputs) {
       const outputs = cursor.take(index.records.sent, index.input);
+      const taken = await takeUpTo(outputs, BUFFERED_OUTPUT_BYTES - bufferedBytes);
+      if (taken.complete && writing.length < INPUTS_WRITTEN_AT_ONCE) {
+        const errors: Buffer[] = [];
+        const summary = (async () =>
+          mergeRecords(
+            index,
+            replay(taken.batches),
+            undefined,
+            await sources.inputRecords?.(index),
+            options,
+            {
+              out: await targets.out(index),
+              errors: memorySink(errors),
+            },
+          ))();
+        // Awaited in turn by settleOldest; a failure must not go unhandled meanwhile.
+        summary.catch(() => undefined);
+        writing.push({ summary, errors, bytes: taken.bytes });
+        bufferedBytes += taken.bytes;
+        continue;
+      }
+      while (writing.length > 0) await settleOldest();
+      const rest = replay(taken.batches, taken.complete ? undefined : outputs);
       const inputRecords = await sources.inputRecords?.(index);
       const out = await targets.out(index);
       const errors = sharedSink(targets.errors);
-      summaries.push(await mergeRecords(index, outputs, undefined, inputRecords, options, { out, errors }));
+      summaries.push(await mergeRecords(index, rest, undefined, inputRecords, options, { out, errors }));
     }
+    while (writing.length > 0) await settleOldest();
     await cursor.finish();
     await targets.errors.close();
   } catch (error) {
-    await abandon([targets.errors], error, all.return(undefined));
+    const unfinished = writing.splice(0).map((entry) => entry.summary.catch(() => undefined));
+    await abandon([targets.errors], error, Promise.all([...unfinished, all.return(undefined)]));
   }
   return summaries;
+}
+
+/** How many bytes of small inputs' outputs a group's merge holds at once, and over how many inputs. */
+const BUFFERED_OUTPUT_BYTES = 8 * 1024 * 1024;
+const INPUTS_WRITTEN_AT_ONCE = 16;
+
+/**
+ * An input's outputs copied out of the shared batches (whose buffers are used again), as long as they
+ * fit in `limit` bytes; `complete` is false when they did not and the rest is still to be read.
+ */
+async function takeUpTo(
+  outputs: AsyncGenerator<PredictionBatch>,
+  limit: number,
+): Promise<{ batches: PredictionBatch[]; bytes: number; complete: boolean }> {
+  const batches: PredictionBatch[] = [];
+  let bytes = 0;
+  while (bytes <= limit) {
+    const next = await outputs.next();
+    if (next.done) return { batches, bytes, complete: true };
+    batches.push(copyBatch(next.value));
+    bytes += batches.at(-1)?.bytes.length ?? 0;
+  }
+  return { batches, bytes, complete: false };
+}
+
+function copyBatch({ bytes, spans }: PredictionBatch): PredictionBatch {
+  const from = spans.starts[0] ?? 0;
+  const to = spans.ends.at(-1) ?? 0;
+  return {
+    bytes: Buffer.from(bytes.subarray(from, to)),
+    spans: { starts: spans.starts.map((start) => start - from), ends: spans.ends.map((end) => end - from) },
+  };
+}
+
+async function* replay(
+  batches: readonly PredictionBatch[],
+  rest?: AsyncGenerator<PredictionBatch>,
+): AsyncGenerator<PredictionBatch> {
+  yield* batches;
+  if (rest) yield* rest;
+}
+
+/** A sink keeping what is written, for rows that must wait their turn. */
+function memorySink(chunks: Buffer[]): ByteSink {
+  return {
+    write: async (chunk) => {
+      chunks.push(Buffer.from(chunk));
+    },
+    close: async () => undefined,
+    abort: async () => {
+      chunks.length = 0;
+    },
+  };
 }
 
 async function mergeRecords(

@@ -1,5 +1,5 @@
 import { PipelineError } from '../errors.ts';
-import { abandon, type ByteSink, sharedSink } from '../io.ts';
+import { abandon, type ByteSink, type InputFile, sharedSink } from '../io.ts';
 import { type ObjectStore, storedInput, writeText } from '../ports/object-store.ts';
 import { ShardPacker } from '../shard/packing.ts';
 import type { ShardThreads } from '../shard/pool.ts';
@@ -52,8 +52,8 @@ export async function shardStep(
   const errors = await store.write(shardErrorsKey(jobId, group.group));
   const inputs: GroupedInput[] = [];
   try {
-    for await (const input of groupInputs(store, jobId, group)) {
-      inputs.push(await shardOne(store, job, input, packer, sharedSink(errors), workers));
+    for await (const { input, file } of readAhead(store, groupInputs(store, jobId, group))) {
+      inputs.push(await shardOne(job, input, file, packer, sharedSink(errors), workers));
     }
     await packer.close();
     await errors.close();
@@ -65,10 +65,55 @@ export async function shardStep(
   return { group: group.group, shards: index.shards.length, records: index.records };
 }
 
-async function shardOne(
+/** Inputs this small are read whole ahead of their turn, this many at once. */
+const READ_AHEAD_BYTES = 256 * 1024;
+const READ_AHEAD_INPUTS = 16;
+
+/**
+ * The group's inputs with their bytes, small ones read whole while those before them are sharded:
+ * opening and reading an object costs trips to storage that thousands of small inputs would otherwise
+ * wait for one after another. Larger inputs are streamed in their turn.
+ */
+async function* readAhead(
   store: ObjectStore,
+  inputs: AsyncIterable<PlannedInput>,
+): AsyncGenerator<{ input: PlannedInput; file: InputFile }> {
+  const ahead: { input: PlannedInput; file: Promise<InputFile> }[] = [];
+  try {
+    for await (const input of inputs) {
+      const file =
+        input.size <= READ_AHEAD_BYTES
+          ? readWhole(store, input)
+          : Promise.resolve(storedInput(store, input.key, input.size));
+      // Awaited in turn below; a failure must not go unhandled meanwhile.
+      file.catch(() => undefined);
+      ahead.push({ input, file });
+      if (ahead.length < READ_AHEAD_INPUTS) continue;
+      const next = ahead.shift() as (typeof ahead)[number];
+      yield { input: next.input, file: await next.file };
+    }
+    for (const next of ahead.splice(0)) yield { input: next.input, file: await next.file };
+  } finally {
+    await Promise.allSettled(ahead.map((next) => next.file));
+  }
+}
+
+async function readWhole(store: ObjectStore, input: PlannedInput): Promise<InputFile> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of store.read(input.key)) chunks.push(chunk);
+  const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  return {
+    size: bytes.length,
+    read: async function* (range) {
+      yield range ? bytes.subarray(range.start, range.end) : bytes;
+    },
+  };
+}
+
+async function shardOne(
   job: CompiledJob,
   input: PlannedInput,
+  file: InputFile,
   packer: ShardPacker,
   errors: ByteSink,
   workers: ShardThreads | undefined,
@@ -77,7 +122,7 @@ async function shardOne(
   const threads = input.size >= WORKERS_FROM_BYTES ? workers : undefined;
   const { openShard, placed } = packer.forInput();
   const index = await shardFile(
-    inputBytes(job, input.key, input.name, storedInput(store, input.key, input.size)),
+    inputBytes(job, input.key, input.name, file),
     { ...inputReading(job, input.key, input.name), ...(threads && { workers: threads }) },
     { openShard, errors },
   );
