@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, cp, link, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, cp, link, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { wasInterrupted } from '../adapters/local-executions.ts';
@@ -69,6 +69,8 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
         progress,
         resuming: interrupted !== undefined,
         files: given.reduce((sum, { files }) => sum + files.length, 0),
+        // The temporary data dir goes once the run ends: its results can be moved rather than copied.
+        moveResults: command.dataDir === undefined,
       },
       output,
     );
@@ -107,6 +109,8 @@ export async function executeJob(
     resuming: boolean;
     /** The input files, when known: a folder input is many. */
     files?: number;
+    /** The data dir is about to go: its results may be moved to `out` rather than copied. */
+    moveResults?: boolean;
   },
   output: Output,
 ): Promise<number> {
@@ -120,7 +124,9 @@ export async function executeJob(
   const resultsDir = join(stack.store.root, 'results', jobId);
   const out = options.out ?? resultsDir;
   const summary = await readSummary(join(resultsDir, '_summary.json'));
-  if (out !== resultsDir && (await exists(resultsDir))) await cp(resultsDir, out, { recursive: true });
+  if (out !== resultsDir && (await exists(resultsDir))) {
+    await placeResults(resultsDir, out, options.moveResults === true);
+  }
 
   let report: RunReport;
   if (summary) {
@@ -216,6 +222,25 @@ async function place(file: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   await rm(target, { recursive: true, force: true });
   await link(file, target).catch(() => copyFile(file, target));
+}
+
+/**
+ * The results at `out`: moved there in one rename when allowed and possible (a job of thousands of
+ * inputs has as many files, which copying takes seconds over), copied otherwise.
+ */
+async function placeResults(resultsDir: string, out: string, move: boolean): Promise<void> {
+  if (move) {
+    await mkdir(dirname(out), { recursive: true });
+    try {
+      await rename(resultsDir, out);
+      return;
+    } catch (error) {
+      // Another file system, or an `out` that already holds files: copied into it instead.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw error;
+    }
+  }
+  await cp(resultsDir, out, { recursive: true });
 }
 
 async function readSummary(path: string): Promise<JobSummary | undefined> {
