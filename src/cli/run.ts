@@ -194,8 +194,11 @@ async function placeInputs(given: readonly CommandInput[], dataDir: string): Pro
     }
     const prefix = `${INBOX}${unique(input.folder)}/`;
     await rm(join(dataDir, prefix), { recursive: true, force: true });
+    // Each folder made once, before the files are linked into it side by side.
+    const folders = new Set(input.files.map((file) => dirname(join(dataDir, prefix, file.name))));
+    for (const folder of folders) await mkdir(folder, { recursive: true });
     await forEachAtOnce(input.files, PLACING_AT_ONCE, (file) =>
-      place(file.path, join(dataDir, prefix, file.name)),
+      linkOrCopy(file.path, join(dataDir, prefix, file.name)),
     );
     keys.push(prefix);
   }
@@ -217,10 +220,15 @@ async function forEachAtOnce<T>(
   await Promise.all(Array.from({ length: Math.min(atOnce, items.length) }, worker));
 }
 
-/** The input as an object of the local bucket: a hard link where possible, a copy otherwise. */
+/** The input as an object of the local bucket, replacing what was there. */
 async function place(file: string, target: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   await rm(target, { recursive: true, force: true });
+  await linkOrCopy(file, target);
+}
+
+/** A hard link where possible, a copy otherwise. */
+async function linkOrCopy(file: string, target: string): Promise<void> {
   await link(file, target).catch(() => copyFile(file, target));
 }
 

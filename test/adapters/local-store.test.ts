@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SMALL_FILE_BYTES } from '../../src/adapters/file-sink.ts';
 import { LocalObjectStore } from '../../src/adapters/local-store.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import { objectStoreContract } from './object-store.contract.ts';
@@ -39,8 +40,13 @@ describe('local folder store', () => {
   });
 
   it('lists temporary files with the process writing them, without following links out', async () => {
+    const small = await store.write('temporaries/small.jsonl');
+    await small.write(Buffer.from('held in memory until closed'));
+    expect(await store.temporaries()).toEqual([]);
+    await small.abort();
     const sink = await store.write('temporaries/out.jsonl');
-    await sink.write(Buffer.from('half'));
+    // Past what is held in memory: the file is on disk under its temporary name.
+    await sink.write(Buffer.alloc(SMALL_FILE_BYTES + 1, 'x'));
     const outside = await mkdtemp(join(tmpdir(), 'pipeline-outside-'));
     await writeFile(join(outside, 'theirs.jsonl.1.2.partial'), 'not ours');
     await symlink(outside, join(store.root, 'temporaries', 'elsewhere'));
