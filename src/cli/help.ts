@@ -1,3 +1,4 @@
+import { CALIBRATION_LIMITS } from '../core/calibration.ts';
 import { DEFAULT_DATA_DIR } from './usage.ts';
 
 export const PIPELINE_HELP = `pipeline: batch inference for TensorFlow models on SageMaker, and the same pipeline on this machine
@@ -184,23 +185,34 @@ written, nothing runs) and tells: the records to
 score and those that would be quarantined, the shards, whether a transform job or a serverless endpoint
 would score them (a job of fewer records than endpointMaxRecords goes to an endpoint), on which
 instances, in how many requests, the packaging of a tfhub: model, and the estimated instance-minutes
-and cost. Prices come from the table in src/core/prices.ts, whose date is printed; time is estimated
-from --records-per-second, which depends on the model: measure it with pipeline run.
+and cost. Prices come from the table in src/core/prices.ts, whose date is printed. Time is estimated
+from a rate in records a second per instance, and the plan says where it comes from: --calibrate
+measures it, --records-per-second gives it, and without either it is an assumption (100 a second).
+
+--calibrate starts the local model server on the job's model (as pipeline run does) and sends it the
+first requests of the inputs, packed as the transform job would send them (the job's batchStrategy,
+maxPayloadInMB, contentType, and maxConcurrentTransforms at a time): after one warm-up request, for
+at most ${CALIBRATION_LIMITS.seconds} s or ${CALIBRATION_LIMITS.records.toLocaleString('en-US')} records, the model server's start-up not timed. The rate measured here is then
+scaled to the job's instance type by a stated factor: for GPU instances an assumed speed-up (x 8 for
+ml.p3.*), for CPU instances their vCPUs over the cores used here; rerun on the real instance to
+know. A model that does not load, or that fails every request, ends the plan with exit status 1.
 
 Images (an image contentType, or, when the job spec gives no contentType, files all named .jpg, .jpeg,
 .png or .webp), each scored whole, get the configuration AWS published for 100,000 JPEG images
 proposed (splitType None, batchStrategy SingleRecord, maxPayloadInMB 1, maxConcurrentTransforms 64)
 and TFRecord files of tf.Example images that of its TFRecord run (TFRecord, SingleRecord, 1 MB, 100,
-and TFS request batching); fields the job spec sets win. Without --records-per-second their time is
-estimated from the rate AWS measured on ml.p3.2xlarge, which the plan names.
+and TFS request batching); fields the job spec sets win. Without --records-per-second or --calibrate,
+their time is estimated from the rate AWS measured on ml.p3.2xlarge, which the plan names.
 
 Options:
   --model M                 the model (a tfhub: handle is packaged first)
   --job F                   a job spec (JSON), as for pipeline run
   --data-dir DIR            a data dir whose config/default-job.json applies under --job
-  --records-per-second N    records one instance (or the endpoint) scores a second (default 100)
+  --records-per-second N    records one instance (or the endpoint) scores a second (default: an
+                            assumed 100)
+  --calibrate               measure the rate on this machine with the job's model, then scale it
   --json                    print the estimate and each file's counts as JSON
   -h, --help                this text
 
-Exit status: 0, or 2 on a usage error.
+Exit status: 0; 1 when --calibrate cannot measure the model; 2 on a usage error.
 `;

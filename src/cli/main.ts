@@ -197,10 +197,15 @@ const COMMANDS: Record<string, Command> = {
       job: { type: 'string' },
       'data-dir': { type: 'string' },
       'records-per-second': { type: 'string' },
+      calibrate: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     run: async (values, files, output) => {
       if (files.length === 0) throw new UsageError('plan needs at least one input file or folder');
+      if (values.calibrate === true && values['records-per-second'] !== undefined)
+        throw new UsageError(
+          '--calibrate measures the rate that --records-per-second gives: give one of them',
+        );
       const rate = values['records-per-second'];
       const recordsPerSecond = rate === undefined ? undefined : Number(rate);
       if (recordsPerSecond !== undefined && !(recordsPerSecond > 0))
@@ -212,6 +217,7 @@ const COMMANDS: Record<string, Command> = {
           ...(typeof values.job === 'string' && { jobFile: values.job }),
           ...(typeof values['data-dir'] === 'string' && { dataDir: values['data-dir'] }),
           ...(recordsPerSecond !== undefined && { recordsPerSecond }),
+          calibrate: values.calibrate === true,
           json: values.json === true,
         },
         output,

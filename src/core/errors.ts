@@ -67,6 +67,14 @@ export class JobSpecError extends PipelineError {
   }
 }
 
+/**
+ * `pipeline plan --calibrate` cannot measure the model: it does not load, it answers none of the
+ * sample's requests, or the inputs hold no record to score. The message names the model and why.
+ */
+export class CalibrationError extends PipelineError {
+  override readonly name = 'CalibrationError';
+}
+
 /** A setting of the deployment or of the local service (not a job spec) is malformed. */
 export class ConfigurationError extends PipelineError {
   override readonly name = 'ConfigurationError';

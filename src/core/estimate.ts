@@ -1,3 +1,4 @@
+import type { CalibratedRate, RequestSample } from './calibration.ts';
 import type { MeasuredRate } from './image-jobs.ts';
 import type { ByteSink, InputFile } from './io.ts';
 import { PRICES, type PriceTable } from './prices.ts';
@@ -21,13 +22,14 @@ export interface InputCount {
  * Shards the input as the Shard step would (same framing, filters, quarantine and shard size), with
  * nothing written, and packs each shard's records into requests as the transform job and the endpoint
  * scoring would: under maxPayloadInMB, and under the serverless payload limit when the job may go to an
- * endpoint.
+ * endpoint. The transform job's requests are offered to `sample`, when given, as they are packed.
  */
 export async function countInput(
   file: InputFile,
   job: CompiledJob,
   key: string,
   name: string,
+  sample?: RequestSample,
 ): Promise<InputCount> {
   const { spec } = job;
   const shardSplit = job.shards.splitType;
@@ -45,7 +47,9 @@ export async function countInput(
         ? new BatchPacker(packerOptionsFor(shardSplit, job.records.maxRecordBytes, multiRecord))
         : undefined;
     const count = (): void => {
-      requests.transform += transform.take().length;
+      const batches = transform.take();
+      requests.transform += batches.length;
+      if (sample?.wants) sample.offer(batches);
       requests.endpoint += endpoint?.take().length ?? 0;
     };
     const reader = readerFor(
@@ -113,6 +117,8 @@ export interface Assumptions {
   readonly recordsPerSecond: number;
   /** Where recordsPerSecond comes from when it was measured and published rather than given. */
   readonly measured?: MeasuredRate;
+  /** Where recordsPerSecond comes from when it was measured here (`--calibrate`) and scaled. */
+  readonly calibrated?: CalibratedRate;
   /** Billed minutes of each transform instance before it scores: start, image pull, model load. */
   readonly transformStartupMinutes: number;
   /** Billed minutes of the training job that packages a TF-Hub model. */
@@ -131,6 +137,17 @@ export function measuredAssumptions(
   base: Assumptions = DEFAULT_ASSUMPTIONS,
 ): Assumptions {
   return { ...base, recordsPerSecond: rate.recordsPerSecond, transformStartupMinutes: 0, measured: rate };
+}
+
+/**
+ * The assumptions of a local calibration: its rate scaled to the instance, whose start-up the
+ * calibration excluded, so the start-up assumed stays.
+ */
+export function calibratedAssumptions(
+  rate: CalibratedRate,
+  base: Assumptions = DEFAULT_ASSUMPTIONS,
+): Assumptions {
+  return { ...base, recordsPerSecond: rate.recordsPerSecond, calibrated: rate };
 }
 
 /** The instance type of the training job that packages TF-Hub models (the state machine's PackageModel). */

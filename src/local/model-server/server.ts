@@ -67,6 +67,11 @@ export interface RunningModelServer {
 }
 
 const MAX_WORKERS = 4;
+
+/** The inference threads a server starts when not told: the cores of this machine, at most MAX_WORKERS. */
+export function defaultWorkers(): number {
+  return Math.min(MAX_WORKERS, availableParallelism());
+}
 /** SageMaker's default payload limit, which /execution-parameters suggests. */
 const MAX_PAYLOAD_IN_MB = 6;
 /** Far above any payload SageMaker sends (100 MB at most), low enough that a stray upload cannot exhaust memory. */
@@ -87,7 +92,6 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     ...(defaultName !== undefined && { defaultModelName: defaultName }),
     ...(options.maxUnpackedBytes !== undefined && { maxUnpackedBytes: options.maxUnpackedBytes }),
   });
-  const cores = availableParallelism();
   let pool: InferencePool | undefined;
   let script: InferenceScript | undefined;
   const server = createServer();
@@ -98,7 +102,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   };
   try {
     const servables = artifact.models.flatMap((model) => model.versions.map(({ file }) => file));
-    pool = await InferencePool.start(servables, options.workers ?? Math.min(MAX_WORKERS, cores));
+    pool = await InferencePool.start(servables, options.workers ?? defaultWorkers());
     const routes = new Routes(artifact.models, artifact.defaultModel, pool);
     server.on('request', (req, res) => {
       routes.handle(req, res).catch((error: unknown) => {
@@ -113,7 +117,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     if (artifact.codeDir !== undefined) {
       script = await InferenceScript.start({
         codeDir: artifact.codeDir,
-        workers: Number(environment.SAGEMAKER_GUNICORN_WORKERS) || cores,
+        workers: Number(environment.SAGEMAKER_GUNICORN_WORKERS) || availableParallelism(),
         environment,
         log,
         callModel: async (uri, body) => {
