@@ -227,6 +227,24 @@ describe('Parquet records', () => {
     expect(rows).toEqual([4, 5, 6, 7].map((id) => ({ json: `{"id":${id}}`, record: id + 1, rowGroup: 1 })));
   });
 
+  it('says where a part starts, and refuses row groups the file does not have', async () => {
+    const ids = Array.from({ length: 10 }, (_, k) => k);
+    const bytes = parquetFile(new Table({ id: vectorFromArray(ids, new Int32()) }), { rowGroupRows: 4 });
+
+    const part = await parquetRows(parquetInput(bytes), {
+      input: 'ids.parquet',
+      rowGroups: { first: 2, end: 3 },
+    });
+
+    expect(part.firstRecord).toBe(9);
+    await expect(
+      parquetRows(parquetInput(bytes), { input: 'ids.parquet', rowGroups: { first: 2, end: 4 } }),
+    ).rejects.toMatchObject({
+      name: 'ParquetReadError',
+      message: 'ids.parquet: has 3 row groups, not row groups 2 to 3: was it replaced while the job ran?',
+    });
+  });
+
   it('reads from storage only the columns asked for', async () => {
     const columns = Object.fromEntries(
       Array.from({ length: 20 }, (_, c) => [
