@@ -237,6 +237,17 @@ describe('Parquet records', () => {
     });
 
     expect(part.firstRecord).toBe(9);
+    // A part's rows are read from its row groups' bytes alone, after the footer.
+    const file = parquetInput(bytes);
+    expect(await readRows(file, { rowGroups: { first: 1, end: 2 } })).toHaveLength(4);
+    const chunk = parquetMetadata(bytes).row_groups[1]?.columns[0]?.meta_data;
+    const start = Number(chunk?.dictionary_page_offset ?? chunk?.data_page_offset);
+    const end = start + Number(chunk?.total_compressed_size);
+    expect(file.ranges.slice(1).length).toBeGreaterThan(0);
+    for (const range of file.ranges.slice(1)) {
+      expect(range.start).toBeGreaterThanOrEqual(start);
+      expect(range.end).toBeLessThanOrEqual(end);
+    }
     await expect(
       parquetRows(parquetInput(bytes), { input: 'ids.parquet', rowGroups: { first: 2, end: 4 } }),
     ).rejects.toMatchObject({
