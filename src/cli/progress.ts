@@ -12,7 +12,7 @@ export interface ProgressOptions {
 /** What progress needs of the plan: how many inputs, in which groups, and the objects a whole-object job sends. */
 interface PlannedWork {
   readonly inputs?: { readonly count?: number };
-  readonly groups?: readonly { readonly group: number; readonly count: number }[];
+  readonly groups?: readonly { readonly group: number; readonly count: number; readonly part?: number }[];
   readonly transform?: { readonly objects?: { readonly sent?: number } };
 }
 
@@ -57,7 +57,10 @@ export class Progress {
     if (state === 'Plan') {
       const plan = (output as { plan?: PlannedWork } | null)?.plan;
       this.inputs = plan?.inputs?.count ?? 0;
-      this.groupSizes = new Map((plan?.groups ?? []).map((group) => [group.group, group.count]));
+      // A file split into parts is one input, merged with its first part.
+      this.groupSizes = new Map(
+        (plan?.groups ?? []).map((group) => [group.group, (group.part ?? 0) > 0 ? 0 : group.count]),
+      );
       const objects = plan?.transform?.objects?.sent;
       this.wholeObjects = objects !== undefined;
       if (objects !== undefined) this.total = objects;

@@ -13,7 +13,14 @@ export const compiledJob = z.pipe(
 const id = z.string().check(z.minLength(1));
 const count = z.int().check(z.minimum(0));
 
-export const inputGroup = z.object({ group: count, first: count, count, bytes: count });
+/** A group of inputs; `part`: the group is that part of a Parquet file split by row groups. */
+export const inputGroup = z.object({
+  group: count,
+  first: count,
+  count,
+  bytes: count,
+  part: z.optional(count),
+});
 
 /** Where a whole-object job's objects are: the manifest's prefix, and how many it lists. */
 export const transformObjects = z.optional(z.object({ prefix: z.string(), sent: count }));

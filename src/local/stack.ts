@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { optionalBytes } from '../adapters/environment.ts';
 import { LocalExecutions, wasInterrupted } from '../adapters/local-executions.ts';
 import { LocalObjectStore } from '../adapters/local-store.ts';
 import { packagingSource } from '../adapters/packaging-source.ts';
@@ -37,6 +38,11 @@ export interface LocalStackOptions {
   readonly onTransformProgress?: (event: { job: string; records: number; requests: number }) => void;
   /** How the training job that packages TF-Hub models runs its script here. */
   readonly training?: TrainingOptions;
+  /**
+   * The most bytes of a Parquet file one Shard invocation reads, beyond which it is split by row
+   * groups (PIPELINE_PARQUET_PART_BYTES, else the plan's default).
+   */
+  readonly parquetPartBytes?: number;
 }
 
 const TRAINING_SOURCE = fileURLToPath(new URL('../../training/', import.meta.url));
@@ -75,6 +81,7 @@ export class LocalStack {
       ...(options.training && { training: options.training }),
     });
     const { store, sageMaker } = this;
+    const partBytes = options.parquetPartBytes ?? optionalBytes(process.env, 'PIPELINE_PARQUET_PART_BYTES');
     const planConfig: PlanConfig = {
       objectUrl: (key) => `s3://${LOCAL_BUCKET}/${key}`,
       servingImage: () => 'local/tensorflow-serving',
@@ -83,6 +90,7 @@ export class LocalStack {
       localModels: true,
       // Jobs scored by a server given by URL need no model of their own.
       ...(options.modelUrl !== undefined && { defaultJob: { model: options.modelUrl } }),
+      ...(partBytes !== undefined && { parquetPartBytes: partBytes }),
     };
     const workers = shardThreads(Math.min(4, availableParallelism()));
     this.functions = {

@@ -41,4 +41,16 @@ describe('planConfig', () => {
       }),
     );
   });
+
+  it('takes the bytes of a Parquet part from PARQUET_PART_BYTES, and refuses what is not a positive whole number', () => {
+    expect(planConfig({ ...environment, PARQUET_PART_BYTES: '1048576' }).parquetPartBytes).toBe(1048576);
+    expect(planConfig({ ...environment, PARQUET_PART_BYTES: '' }).parquetPartBytes).toBeUndefined();
+    expect(() => planConfig({ ...environment, PARQUET_PART_BYTES: '1.5e3x' })).toThrow(
+      expect.objectContaining({
+        name: 'ConfigurationError',
+        message:
+          'environment variable PARQUET_PART_BYTES must be a positive whole number of bytes, not 1.5e3x',
+      }),
+    );
+  });
 });

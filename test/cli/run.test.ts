@@ -211,6 +211,31 @@ describe('pipeline run', () => {
     expect(stderr).toMatch(/ParquetReadError: damaged\.parquet: row group 1 cannot be read \(rows 11-20\)/);
   });
 
+  it('scores a Parquet file split by row groups over several Shard invocations as it scores it whole', async () => {
+    const features = vectorFromArray(
+      Array.from({ length: 20 }, (_, k) => [k, -k]),
+      new List(new Field('item', new Float64(), true)),
+    );
+    const input = await file('split.parquet', parquetFile(new Table({ features }), { rowGroupRows: 5 }));
+    const spec = await job('split.job.json', { dataProcessing: { inputFilter: '$.features' } });
+    const whole = await pipeline('run', input, '--job', spec, '--out', join(dir, 'out-whole'));
+    expect(whole.code).toBe(0);
+    // A bound of one byte: each of the 4 row groups is a part, read by a Shard invocation of its own.
+    process.env.PIPELINE_PARQUET_PART_BYTES = '1';
+    try {
+      const split = await pipeline('run', input, '--job', spec, '--out', join(dir, 'out-split'), '--json');
+      expect(split.code).toBe(0);
+      expect(split.stderr).toContain('Shard: 0 of 4 groups of inputs (1 inputs)');
+      expect(split.summary).toMatchObject({ records: { in: 20, out: 20, errors: 0 } });
+      expect(split.summary?.inputs).toMatchObject([{ key: 'split.parquet', records: 20, errors: 0 }]);
+    } finally {
+      delete process.env.PIPELINE_PARQUET_PART_BYTES;
+    }
+    const output = await readFile(join(dir, 'out-split', 'split.parquet.out'));
+    expect(output.equals(await readFile(join(dir, 'out-whole', 'split.parquet.out')))).toBe(true);
+    expect(output.toString('utf8').split('\n')[19]).toBe('[38.0,-38.0]');
+  });
+
   it('quarantines malformed lines with their line numbers; the job fails only over maxErrorPercent', async () => {
     const lines = Array.from({ length: 10 }, (_, k) => `{"features":[${k},1]}`);
     lines[3] = '{"features":[3,';

@@ -5,6 +5,7 @@ import {
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { Field, Float64, List, Table, vectorFromArray } from 'apache-arrow';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { multipartUpload } from '../../src/adapters/s3-multipart.ts';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-store.ts';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import type { Plan } from '../../src/core/steps/plan.ts';
+import { parquetFile } from '../support/parquet.ts';
 import { type S3rver, startS3rver } from '../support/s3rver.ts';
 
 // The Lambda handlers as deployed, against a real S3-compatible server: each step is invoked with the
@@ -48,6 +50,8 @@ beforeAll(async () => {
     NAME_PREFIX: 'tfbp-test',
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    // A Parquet file of more than one row group is split: each row group a part.
+    PARQUET_PART_BYTES: '1',
   });
   store = new S3ObjectStore({
     bucket: 'data',
@@ -120,6 +124,55 @@ describe('state machine step handlers', () => {
     expect(cleaned).toMatchObject({ stopped: [] });
     expect(cleaned.deleted).toBeGreaterThan(0);
     expect(await store.head(`work/${planned.jobId}/index/0.json`)).toBeUndefined();
+  });
+
+  it('shard and merge each part of a split Parquet file in S3, and finish joins their outputs', async () => {
+    // Prepare: 9 rows in 3 row groups of 3.
+    const features = vectorFromArray(
+      Array.from({ length: 9 }, (_, k) => [k, 1]),
+      new List(new Field('item', new Float64(), true)),
+    );
+    const sink = await store.write('inbox/lake/t.parquet');
+    await sink.write(parquetFile(new Table({ features }), { rowGroupRows: 3 }));
+    await sink.close();
+    const { handler: plan } = await import('../../functions/plan.ts');
+    const { handler: shard } = await import('../../functions/shard.ts');
+    const { handler: merge } = await import('../../functions/merge.ts');
+    const { handler: finish } = await import('../../functions/finish.ts');
+    const job = { model: 's3://m/model.tar.gz', dataProcessing: { inputFilter: '$.features' } };
+
+    // Act: each group as the Maps run it, the transform job's part played by summing each instance.
+    const planned = (await plan(
+      { jobId: 'lake-1', request: { inputs: ['inbox/lake/t.parquet'], job } },
+      context,
+    )) as Plan;
+    for (const group of planned.groups) {
+      const perGroup = { jobId: planned.jobId, spec: planned.spec, group };
+      await shard(perGroup, context);
+      const shardText = await readText(store, `work/lake-1/shards/${group.group}/0.jsonl`);
+      const sums = shardText
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as number[]).reduce((a, b) => a + b, 0));
+      await writeText(
+        store,
+        `work/lake-1/outputs/${group.group}/0.jsonl.out`,
+        `${JSON.stringify({ predictions: sums })}\n`,
+      );
+      await merge({ ...perGroup, transform: planned.transform, scoring: {} }, context);
+    }
+    const summary = await finish({ plan: planned }, context);
+
+    // Assess
+    expect(planned.groups.map((group) => group.part)).toEqual([0, 1, 2]);
+    expect(await readText(store, 'results/lake-1/lake/t.parquet.out')).toBe(
+      `${Array.from({ length: 9 }, (_, k) => `${k + 1}`).join('\n')}\n`,
+    );
+    expect(summary).toMatchObject({
+      status: 'Succeeded',
+      inputs: [{ key: 'lake/t.parquet', records: 9, errors: 0 }],
+      records: { in: 9, out: 9, errors: 0 },
+    });
   });
 
   it('route and score take a job of few records to a serverless endpoint, writing what Merge reads', async () => {

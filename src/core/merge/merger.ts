@@ -402,7 +402,8 @@ function responseReader(
 /** The numbers of the records that were sent to the model, in order: all but the quarantined ones. */
 function* recordsSent(index: ShardIndex): Generator<number> {
   let q = 0;
-  for (let record = 1; record <= index.records.in; record++) {
+  const first = index.firstRecord ?? 1;
+  for (let record = first; record < first + index.records.in; record++) {
     if (index.quarantined[q] === record) {
       q++;
       continue;

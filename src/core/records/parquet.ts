@@ -130,9 +130,29 @@ export async function describeParquet(file: InputFile, input: string): Promise<P
   };
 }
 
+/** One row group as the footer describes it: its rows, and the bytes of its column chunks in the file. */
+export interface ParquetRowGroup {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** The file's row groups, in order, from its footer alone (a ranged read of the file's end). */
+export async function parquetRowGroups(file: InputFile, input: string): Promise<ParquetRowGroup[]> {
+  const { physical } = await openParquet(file, input);
+  return physical.row_groups.map((group) => ({
+    rows: Number(group.num_rows),
+    bytes: Number(
+      group.total_compressed_size ??
+        group.columns.reduce((sum, column) => sum + (column.meta_data?.total_compressed_size ?? 0n), 0n),
+    ),
+  }));
+}
+
 export interface ParquetRows {
   /** The columns each row holds, in the order asked for (the file's order when all are read). */
   readonly columns: readonly string[];
+  /** The number of the first row read: 1, or for a part of the file, its first row's in the file. */
+  readonly firstRecord: number;
   readonly records: RecordSource;
 }
 
@@ -144,6 +164,14 @@ export interface ParquetRows {
  */
 export async function parquetRows(file: InputFile, reading: ParquetReading): Promise<ParquetRows> {
   const parquet = await openParquet(file, reading.input);
+  const part = reading.rowGroups;
+  if (part && !(0 <= part.first && part.first < part.end && part.end <= parquet.rowGroupRows.length)) {
+    throw new ParquetReadError(
+      reading.input,
+      undefined,
+      `has ${parquet.rowGroupRows.length} row groups, not row groups ${part.first} to ${part.end - 1}: was it replaced while the job ran?`,
+    );
+  }
   const byName = new Map(parquet.schema.children.map((column) => [column.element.name, column]));
   const chosen = reading.columns
     ? reading.columns.flatMap((name) => byName.get(name) ?? [])
@@ -154,8 +182,10 @@ export async function parquetRows(file: InputFile, reading: ParquetReading): Pro
     write: columnWriter(column),
     plainNumber: isPlainNumberColumn(column),
   }));
+  const first = reading.rowGroups?.first ?? 0;
   return {
     columns: columns.map((column) => column.name),
+    firstRecord: 1 + parquet.rowGroupRows.slice(0, first).reduce((sum, rows) => sum + rows, 0),
     records: (handler) => readRows(parquet, reading, columns, handler),
   };
 }

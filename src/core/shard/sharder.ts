@@ -19,6 +19,8 @@ export interface ShardOptions extends EncodeSettings {
   readonly shardBytes: number;
   /** Worker threads that encode records; without them records are encoded on the reading thread. */
   readonly workers?: ShardThreads;
+  /** A Parquet input's row groups from `first` up to `end`: a part of a file split over invocations. */
+  readonly rowGroups?: ParquetReading['rowGroups'];
 }
 
 export interface ShardEntry {
@@ -40,6 +42,8 @@ export interface ShardIndex {
   readonly records: { in: number; skipped: number; errors: number; sent: number };
   /** Record numbers of the quarantined records, ascending. */
   readonly quarantined: number[];
+  /** The number of the first record read: 1 unless the input is a part of a file (its row groups). */
+  readonly firstRecord?: number;
 }
 
 export interface ShardTargets {
@@ -85,16 +89,19 @@ export async function shardFile(
       file.size,
     );
   }
-  const { inputFilter, ...unfiltered } = options;
+  const { inputFilter, rowGroups, ...unfiltered } = options;
   const filter = compileJsonPath(inputFilter ?? '$');
   const rows = await parquetReader(file, {
     input: options.input,
     ...(filter.members && { columns: filter.members }),
+    ...(rowGroups && { rowGroups }),
   });
   // `$['a','b']` picks those members alone, in that order: rows read of those columns already are
   // what it gives (unless none is a column, when it matches no row).
   const picked = filter.picksMembers && rows.columns.length > 0;
-  return shardRecords(rows.records, picked ? unfiltered : options, targets, file.size);
+  const { rowGroups: _part, ...settings } = options;
+  const index = await shardRecords(rows.records, picked ? unfiltered : settings, targets, file.size);
+  return rows.firstRecord === 1 ? index : { ...index, firstRecord: rows.firstRecord };
 }
 
 /**
@@ -102,7 +109,10 @@ export async function shardFile(
  * row, whatever the input filter read.
  */
 export async function inputRecords(file: InputFile, options: ShardOptions): Promise<RecordSource> {
-  if (options.decoding === 'parquet') return (await parquetReader(file, { input: options.input })).records;
+  if (options.decoding === 'parquet') {
+    const { input, rowGroups } = options;
+    return (await parquetReader(file, { input, ...(rowGroups && { rowGroups }) })).records;
+  }
   if (options.decoding === 'tf-example') {
     return (handler) => framedRecords(file.read(), readerFor(options, examplesAsJson(handler)));
   }

@@ -1,4 +1,4 @@
-import { ObjectNotFoundError } from '../errors.ts';
+import { CountMismatchError, ObjectNotFoundError } from '../errors.ts';
 import { abandon } from '../io.ts';
 import { type ObjectStore, readText, writeText } from '../ports/object-store.ts';
 import type { CompiledJob } from '../spec/compile.ts';
@@ -13,7 +13,7 @@ import {
   shardErrorsKey,
   summaryKey,
 } from './layout.ts';
-import type { MergedGroup } from './merge.ts';
+import type { MergedGroup, MergedInput } from './merge.ts';
 import type { Plan } from './plan.ts';
 
 export interface JobSummary {
@@ -29,8 +29,9 @@ export interface JobSummary {
 
 /**
  * Finish step: `_errors.jsonl` (every group's quarantined records, in input order), for a whole-object
- * job `predictions.jsonl` (every group's lines, in order), and `_summary.json`. The job fails when its
- * error rate is over maxErrorPercent; the files are written either way.
+ * job `predictions.jsonl` (every group's lines, in order), a split Parquet file's `<input>.out` (its
+ * parts' lines, in order), and `_summary.json`. The job fails when its error rate is over
+ * maxErrorPercent; the files are written either way.
  */
 export async function finishStep(
   store: ObjectStore,
@@ -54,11 +55,9 @@ export async function finishStep(
     await concatenate(store, parts, predictionsKey(plan.jobId));
     inputs.push(...(await requestedInputs(store, plan.jobId, merged)));
   } else {
-    for (const group of merged) {
-      if (group.kind !== 'inputs') continue;
-      for (const input of group.inputs) {
-        inputs.push({ key: input.key, records: input.records, errors: input.errors, output: input.output });
-      }
+    const listed = merged.flatMap((group) => (group.kind === 'inputs' ? group.inputs : []));
+    for (const input of await joinParts(store, plan.jobId, listed)) {
+      inputs.push({ key: input.key, records: input.records, errors: input.errors, output: input.output });
     }
   }
   const records = { in: 0, out: 0, errors: 0 };
@@ -115,12 +114,71 @@ async function requestedInputs(
   return entries;
 }
 
-/** Writes the parts that exist, in order, into one object, as a stream. */
-async function concatenate(store: ObjectStore, parts: readonly string[], key: string): Promise<void> {
+/**
+ * The inputs as Merge left them, each split input's parts (consecutive groups) joined into one: its
+ * parts' outputs written, in order, into `<input>.out`, once the parts are all there and their counts
+ * add up to the rows the file's footer gave when planned; otherwise a CountMismatchError.
+ */
+async function joinParts(store: ObjectStore, jobId: string, inputs: MergedInput[]): Promise<MergedInput[]> {
+  const joined: MergedInput[] = [];
+  for (let k = 0; k < inputs.length; ) {
+    const first = inputs[k] as MergedInput;
+    if (!first.part) {
+      joined.push(first);
+      k++;
+      continue;
+    }
+    const { index, parts: count } = first.part;
+    const parts = inputs.slice(k, k + count);
+    const found = parts.filter((input, p) => input.part?.index === index && input.part.part === p);
+    if (found.length !== count) {
+      throw new CountMismatchError(
+        `${first.key}: ${count} parts planned but only ${found.length} merged in order: its output would lose rows`,
+      );
+    }
+    const sum = (counted: (input: MergedInput) => number) =>
+      parts.reduce((total, input) => total + counted(input), 0);
+    const rows = sum((input) => input.part?.rows ?? 0);
+    const total = {
+      key: first.key,
+      records: sum((input) => input.records),
+      errors: sum((input) => input.errors),
+      out: sum((input) => input.out),
+      skipped: sum((input) => input.skipped),
+    };
+    if (total.records !== rows || total.records !== total.out + total.errors) {
+      throw new CountMismatchError(
+        `${first.key}: its ${count} parts read ${total.records} rows of the ${rows} its footer holds, ` +
+          `${total.out} out and ${total.errors} in error: the counts do not add up`,
+      );
+    }
+    const output = `${resultsPrefix(jobId)}${first.key}.out`;
+    await concatenate(
+      store,
+      parts.map((input) => input.output),
+      output,
+      'fail',
+    );
+    joined.push({ ...total, output });
+    k += count;
+  }
+  return joined;
+}
+
+/**
+ * Writes the parts, in order, into one object, as a stream: those that exist, or with `missing` 'fail'
+ * every one (a missing one is an ObjectNotFoundError, and nothing is written).
+ */
+async function concatenate(
+  store: ObjectStore,
+  parts: readonly string[],
+  key: string,
+  missing: 'skip' | 'fail' = 'skip',
+): Promise<void> {
   const target = await store.write(key);
   try {
     for (const part of parts) {
-      if (!(await store.head(part))) continue;
+      if (missing === 'skip' && !(await store.head(part))) continue;
       for await (const chunk of store.read(part)) await target.write(chunk);
     }
   } catch (error) {

@@ -14,6 +14,20 @@ export interface PlannedInput {
   readonly size: number;
   /** Which of the request's inputs (a file or a folder) it was listed from. */
   readonly request: number;
+  /** A part of a Parquet file too large for one invocation: its listing entries share `index`. */
+  readonly part?: InputPart;
+}
+
+/** Consecutive row groups of one Parquet file, read by one Shard and one Merge invocation. */
+export interface InputPart {
+  /** Its place among the file's parts, from 0, and how many parts the file has. */
+  readonly part: number;
+  readonly parts: number;
+  /** Row groups from `first` up to, not including, `end`. */
+  readonly rowGroups: { readonly first: number; readonly end: number };
+  /** Its rows and the bytes of its column chunks, as the file's footer says. */
+  readonly rows: number;
+  readonly bytes: number;
 }
 
 /** Consecutive inputs that one Shard and one Merge take: what a Map iteration gets. */
@@ -23,6 +37,8 @@ export interface InputGroup {
   readonly first: number;
   readonly count: number;
   readonly bytes: number;
+  /** A group that is one part of a split input (count 1): the part's number. */
+  readonly part?: number;
 }
 
 /**
@@ -43,7 +59,9 @@ export class InputGrouper {
   readonly #store: ObjectStore;
   readonly #jobId: string;
   readonly #groups: InputGroup[] = [];
-  #open: { group: number; first: number; count: number; bytes: number; sink: ByteSink } | undefined;
+  #open:
+    | { group: number; first: number; count: number; bytes: number; sink: ByteSink; part?: number }
+    | undefined;
   #inputs = 0;
   #bytes = 0;
 
@@ -85,6 +103,35 @@ export class InputGrouper {
     return planned;
   }
 
+  /**
+   * Adds an input split into parts, each a group alone (one Shard and one Merge invocation each); its
+   * index is the count of inputs added before it, as for `add`.
+   */
+  async addParts(input: Omit<PlannedInput, 'index' | 'part'>, parts: readonly InputPart[]): Promise<void> {
+    await this.#close();
+    for (const part of parts) {
+      const planned: PlannedInput = { index: this.#inputs, ...input, part };
+      const sink = await this.#store.write(inputsKey(this.#jobId, this.#groups.length));
+      this.#open = {
+        group: this.#groups.length,
+        first: planned.index,
+        count: 1,
+        bytes: part.bytes,
+        sink,
+        part: part.part,
+      };
+      try {
+        await sink.write(Buffer.from(`${JSON.stringify(planned)}\n`));
+      } catch (error) {
+        this.#open = undefined;
+        await abandon([sink], error);
+      }
+      await this.#close();
+    }
+    this.#inputs++;
+    this.#bytes += input.size;
+  }
+
   /** Closes the last group; the groups, in order. */
   async finish(): Promise<InputGroup[]> {
     await this.#close();
@@ -107,6 +154,7 @@ export class InputGrouper {
       first: open.first,
       count: open.count,
       bytes: open.bytes,
+      ...(open.part !== undefined && { part: open.part }),
     });
   }
 }

@@ -2,7 +2,9 @@
  * Where a job's objects live, the same in S3 and in a local folder. Inputs come in groups (consecutive
  * inputs, bounded by count and bytes); Shard and Merge run once per group.
  *   inbox/<path>                                   inputs
- *   work/<jobId>/inputs/<group>.jsonl              the group's inputs, one {index,key,name,size,request} a line
+ *   work/<jobId>/inputs/<group>.jsonl              the group's inputs, one {index,key,name,size,request} a line;
+ *                                                    a part of a large Parquet file is a group alone, its
+ *                                                    entry with part {part,parts,rowGroups:{first,end},rows,bytes}
  *   work/<jobId>/manifest.json                     whole-object jobs: the objects SageMaker reads (ManifestFile)
  *   work/<jobId>/shards/<group>/<n>.<ext>          what the transform job reads: the group's inputs' records
  *   work/<jobId>/outputs/<group>/<n>.<ext>.out     what it writes (SageMaker appends .out); for whole-object
@@ -11,6 +13,7 @@
  *   work/<jobId>/errors/<group>.jsonl              records quarantined by Shard (and .merge.jsonl: by Merge)
  *   work/<jobId>/predictions/<group>.jsonl         whole-object jobs: the group's lines of predictions.jsonl
  *   work/<jobId>/merged/<group>.json               the group's counts, for Finish
+ *   work/<jobId>/parts/<index>/<part>.out          a part's output lines, which Finish joins into <path>.out
  *   results/<jobId>/<path>.out (predictions.jsonl for whole-object jobs), _errors.jsonl, _summary.json
  */
 export const INBOX = 'inbox/';
@@ -62,6 +65,11 @@ export function mergeErrorsKey(jobId: string, group: number): string {
 
 export function predictionsPartKey(jobId: string, group: number): string {
   return `work/${jobId}/predictions/${group}.jsonl`;
+}
+
+/** A part of a split input's output: the input's index among the job's inputs, and the part's number. */
+export function partOutputKey(jobId: string, input: number, part: number): string {
+  return `work/${jobId}/parts/${input}/${part}.out`;
 }
 
 export function mergedKey(jobId: string, group: number): string {

@@ -3,12 +3,13 @@ import { mergeObjects, type ObjectsSummary } from '../merge/whole-objects.ts';
 import { type ObjectStore, readText, storedInput, writeText } from '../ports/object-store.ts';
 import { inputRecords } from '../shard/sharder.ts';
 import { type CompiledJob, inputBytes, inputReading } from '../spec/compile.ts';
-import { groupInputs, type InputGroup } from './inputs.ts';
+import { groupInputs, type InputGroup, type InputPart } from './inputs.ts';
 import {
   indexKey,
   mergedKey,
   mergeErrorsKey,
   objectOutputKey,
+  partOutputKey,
   predictionsPartKey,
   resultsPrefix,
   shardOutputKey,
@@ -19,8 +20,14 @@ import type { GroupedInput, GroupIndex } from './shard.ts';
 
 /** What Merge leaves in work/<jobId>/merged/<group>.json for Finish. */
 export type MergedGroup =
-  | { readonly kind: 'inputs'; readonly inputs: (InputSummary & { readonly output: string })[] }
+  | { readonly kind: 'inputs'; readonly inputs: MergedInput[] }
   | ({ readonly kind: 'objects' } & ObjectsSummary);
+
+/** One input's counts and output; a part of a split input's, which Finish joins with the other parts. */
+export type MergedInput = InputSummary & {
+  readonly output: string;
+  readonly part?: Pick<InputPart, 'part' | 'parts' | 'rows'> & { readonly index: number };
+};
 
 /** What Merge returns to the state machine: small, whatever the group holds. */
 export interface MergeResult {
@@ -72,18 +79,22 @@ async function mergeInputsOfGroup(
 ): Promise<MergedGroup> {
   const index = JSON.parse(await readText(store, indexKey(jobId, group.group))) as GroupIndex;
   const { joinSource } = job.spec.dataProcessing;
-  const outputOf = (input: GroupedInput) => `${resultsPrefix(jobId)}${input.input}.out`;
+  // A part's lines go to a work file: Finish joins the parts, in order, into the input's output.
+  const outputOf = (input: GroupedInput) =>
+    input.part
+      ? partOutputKey(jobId, input.index, input.part.part)
+      : `${resultsPrefix(jobId)}${input.input}.out`;
   const summaries = await mergeGroup(
     index,
     `group ${group.group}`,
     {
       shardOutput: (shard) => store.read(shardOutputKey(jobId, group.group, shard, job.shards.extension)),
       ...(joinSource === 'Input' && {
-        inputRecords: async ({ key, size, input }) =>
-          inputRecords(
-            inputBytes(job, key, input, storedInput(store, key, size)),
-            inputReading(job, key, input),
-          ),
+        inputRecords: async ({ key, size, input, part }) =>
+          inputRecords(inputBytes(job, key, input, storedInput(store, key, size)), {
+            ...inputReading(job, key, input),
+            ...(part && { rowGroups: part.rowGroups }),
+          }),
       }),
     },
     {
@@ -99,10 +110,15 @@ async function mergeInputsOfGroup(
   );
   return {
     kind: 'inputs',
-    inputs: summaries.map((summary, k) => ({
-      ...summary,
-      output: outputOf(index.inputs[k] as GroupedInput),
-    })),
+    inputs: summaries.map((summary, k) => {
+      const input = index.inputs[k] as GroupedInput;
+      const { part } = input;
+      return {
+        ...summary,
+        output: outputOf(input),
+        ...(part && { part: { index: input.index, part: part.part, parts: part.parts, rows: part.rows } }),
+      };
+    }),
   };
 }
 

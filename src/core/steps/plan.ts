@@ -9,6 +9,7 @@ import { inputName, isInputObject, manifestKey, outputsPrefix, shardsPrefix, wor
 import { commonFolder, ManifestWriter, objectTooLarge } from './manifest.ts';
 import { sageMakerName } from './names.ts';
 import { type Packaging, type PackagingConfig, planPackaging } from './packaging.ts';
+import { PARQUET_PART_BYTES, parquetParts } from './parts.ts';
 
 export interface PlanRequest {
   /** The execution's name: unique, and the base of every name the job creates. */
@@ -30,6 +31,8 @@ export interface PlanConfig extends PackagingConfig {
   readonly namePrefix?: string;
   /** The deployment's defaults for every job spec, under the bucket's config/default-job.json. */
   readonly defaultJob?: JobSource;
+  /** The most bytes of a Parquet file one Shard invocation reads (PARQUET_PART_BYTES by default). */
+  readonly parquetPartBytes?: number;
 }
 
 /** Everything the later states need; small, since it travels in the state machine's data. */
@@ -38,7 +41,7 @@ export interface Plan {
   readonly spec: JobSpec;
   /** Every input object of the job: the listing itself is in work/<jobId>/inputs/, by group. */
   readonly inputs: { readonly count: number; readonly bytes: number };
-  /** What Shard and Merge each take, once per group. */
+  /** What Shard and Merge each take, once per group (a part of a large Parquet file is a group alone). */
   readonly groups: InputGroup[];
   /** SageMaker names: at most 63 characters of [A-Za-z0-9-], unique per job. */
   readonly names: {
@@ -181,7 +184,9 @@ async function listJobInputs(
   try {
     for await (const input of listInputs(request.inputs, store)) {
       checkInput(spec, input.key, input.name);
-      await grouper.add(input);
+      const parts = await parquetParts(store, job, input, config.parquetPartBytes ?? PARQUET_PART_BYTES);
+      if (parts) await grouper.addParts(input, parts);
+      else await grouper.add(input);
       // An object too large for one request is quarantined by Merge, which finds it missing here.
       if (manifest && objectTooLarge(job, input.size) === undefined) await manifest.add(input.key);
     }

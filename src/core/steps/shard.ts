@@ -1,11 +1,11 @@
-import { PipelineError } from '../errors.ts';
+import { CountMismatchError, PipelineError } from '../errors.ts';
 import { abandon, type ByteSink, type InputFile, sharedSink } from '../io.ts';
 import { type ObjectStore, storedInput, writeText } from '../ports/object-store.ts';
 import { ShardPacker } from '../shard/packing.ts';
 import type { ShardThreads } from '../shard/pool.ts';
 import { type ShardIndex, shardFile } from '../shard/sharder.ts';
 import { type CompiledJob, inputBytes, inputReading } from '../spec/compile.ts';
-import { groupInputs, type InputGroup, type PlannedInput } from './inputs.ts';
+import { groupInputs, type InputGroup, type InputPart, type PlannedInput } from './inputs.ts';
 import { indexKey, shardErrorsKey, shardKey } from './layout.ts';
 
 /** One input's records in its group's shards: its `shards` entries name the group's shards. */
@@ -13,6 +13,8 @@ export interface GroupedInput extends ShardIndex {
   readonly index: number;
   readonly key: string;
   readonly size: number;
+  /** A part of a split Parquet file: the rows of these row groups only. */
+  readonly part?: InputPart;
 }
 
 /** What the merge needs to hand each input its predictions: the group's shards and each input's records. */
@@ -121,11 +123,22 @@ async function shardOne(
   // Starting a worker thread costs most of a second of CPU: worth it only for inputs that take longer.
   const threads = input.size >= WORKERS_FROM_BYTES ? workers : undefined;
   const { openShard, placed } = packer.forInput();
+  const { part } = input;
   const index = await shardFile(
     inputBytes(job, input.key, input.name, file),
-    { ...inputReading(job, input.key, input.name), ...(threads && { workers: threads }) },
+    {
+      ...inputReading(job, input.key, input.name),
+      ...(part && { rowGroups: part.rowGroups }),
+      ...(threads && { workers: threads }),
+    },
     { openShard, errors },
   );
+  if (part && index.records.in !== part.rows) {
+    throw new CountMismatchError(
+      `${input.name}: row groups ${part.rowGroups.first} to ${part.rowGroups.end - 1} (part ${part.part + 1} of ${part.parts}) ` +
+        `hold ${part.rows} rows by the file's footer when planned, but ${index.records.in} were read`,
+    );
+  }
   if (placed.length !== index.shards.length) {
     throw new PipelineError(
       `${input.name}: ${index.shards.length} shards cut but ${placed.length} written into the group's shards`,
@@ -136,6 +149,7 @@ async function shardOne(
     index: input.index,
     key: input.key,
     size: input.size,
+    ...(part && { part }),
     shards: index.shards.map((entry, k) => ({ ...entry, shard: placed[k] as number })),
   };
 }

@@ -227,6 +227,35 @@ describe('Parquet records', () => {
     expect(rows).toEqual([4, 5, 6, 7].map((id) => ({ json: `{"id":${id}}`, record: id + 1, rowGroup: 1 })));
   });
 
+  it('says where a part starts, and refuses row groups the file does not have', async () => {
+    const ids = Array.from({ length: 10 }, (_, k) => k);
+    const bytes = parquetFile(new Table({ id: vectorFromArray(ids, new Int32()) }), { rowGroupRows: 4 });
+
+    const part = await parquetRows(parquetInput(bytes), {
+      input: 'ids.parquet',
+      rowGroups: { first: 2, end: 3 },
+    });
+
+    expect(part.firstRecord).toBe(9);
+    // A part's rows are read from its row groups' bytes alone, after the footer.
+    const file = parquetInput(bytes);
+    expect(await readRows(file, { rowGroups: { first: 1, end: 2 } })).toHaveLength(4);
+    const chunk = parquetMetadata(bytes).row_groups[1]?.columns[0]?.meta_data;
+    const start = Number(chunk?.dictionary_page_offset ?? chunk?.data_page_offset);
+    const end = start + Number(chunk?.total_compressed_size);
+    expect(file.ranges.slice(1).length).toBeGreaterThan(0);
+    for (const range of file.ranges.slice(1)) {
+      expect(range.start).toBeGreaterThanOrEqual(start);
+      expect(range.end).toBeLessThanOrEqual(end);
+    }
+    await expect(
+      parquetRows(parquetInput(bytes), { input: 'ids.parquet', rowGroups: { first: 2, end: 4 } }),
+    ).rejects.toMatchObject({
+      name: 'ParquetReadError',
+      message: 'ids.parquet: has 3 row groups, not row groups 2 to 3: was it replaced while the job ran?',
+    });
+  });
+
   it('reads from storage only the columns asked for', async () => {
     const columns = Object.fromEntries(
       Array.from({ length: 20 }, (_, c) => [

@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Float64, Table, vectorFromArray } from 'apache-arrow';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../src/adapters/local-store.ts';
 import { readText, writeText } from '../../../src/core/ports/object-store.ts';
@@ -12,6 +13,7 @@ import {
 } from '../../../src/core/steps/inputs.ts';
 import { MAX_PLAN_BYTES, type PlanConfig, planJob } from '../../../src/core/steps/plan.ts';
 import { MemoryStore } from '../../support/memory-store.ts';
+import { parquetFile } from '../../support/parquet.ts';
 
 const config: PlanConfig = {
   objectUrl: (key) => `s3://bucket/${key}`,
@@ -273,6 +275,48 @@ describe('planJob, for many inputs', () => {
       size: 10,
       request: 0,
     });
+  });
+
+  it('splits a Parquet file over the part bound by row groups, each part a group alone, the file one input', async () => {
+    // Prepare: a small input, then a Parquet file of 4 row groups, then another small input.
+    const bytes = parquetFile(
+      new Table({
+        features: vectorFromArray(
+          Array.from({ length: 8 }, (_, k) => k),
+          new Float64(),
+        ),
+      }),
+      { rowGroupRows: 2 },
+    );
+    await writeText(store, 'inbox/lake/a.jsonl', '[1]\n');
+    const sink = await store.write('inbox/lake/b.parquet');
+    await sink.write(bytes);
+    await sink.close();
+    await writeText(store, 'inbox/lake/c.jsonl', '[2]\n');
+    // Act: a bound of one byte, so each row group is a part.
+    const plan = await planJob(
+      { jobId: 'lake', inputs: ['inbox/lake/'], job: { model: 's3://m/x' } },
+      store,
+      { ...config, parquetPartBytes: 1 },
+    );
+    // Assess
+    expect(plan.inputs).toEqual({ count: 3, bytes: 8 + bytes.length });
+    expect(plan.groups.map(({ bytes: _, ...group }) => group)).toEqual([
+      { group: 0, first: 0, count: 1 },
+      { group: 1, first: 1, count: 1, part: 0 },
+      { group: 2, first: 1, count: 1, part: 1 },
+      { group: 3, first: 1, count: 1, part: 2 },
+      { group: 4, first: 1, count: 1, part: 3 },
+      { group: 5, first: 2, count: 1 },
+    ]);
+    const entry = JSON.parse(await readText(store, 'work/lake/inputs/3.jsonl'));
+    expect(entry).toMatchObject({
+      index: 1,
+      key: 'inbox/lake/b.parquet',
+      size: bytes.length,
+      part: { part: 2, parts: 4, rowGroups: { first: 2, end: 3 }, rows: 2 },
+    });
+    expect(plan.groups[3]?.bytes).toBe(entry.part.bytes);
   });
 
   it('lets the bounds grow, so that a job of millions of inputs stays near a thousand groups', async () => {
