@@ -152,10 +152,12 @@ describe('keys that try to leave the data folder', () => {
   });
 
   it('refuses a webhook job with an absurd field with 400, naming the field, queuing nothing', async () => {
-    await writeFile(join(dataDir, 'inbox', 'plain.jsonl'), '{"features":[1,2]}\n');
+    // Outside the inbox: a file dropped there starts a job of its own, which would race the count.
+    await mkdir(join(dataDir, 'uploads'), { recursive: true });
+    await writeFile(join(dataDir, 'uploads', 'absurd.jsonl'), '{"features":[1,2]}\n');
     const queued = async () => (await readdir(join(dataDir, 'executions')).catch(() => [])).length;
     const before = await queued();
-    const response = await post({ inputs: ['inbox/plain.jsonl'], job: { maxConcurrentTransforms: 1e9 } });
+    const response = await post({ inputs: ['uploads/absurd.jsonl'], job: { maxConcurrentTransforms: 1e9 } });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({
       field: 'job.maxConcurrentTransforms',
