@@ -27,9 +27,21 @@ export interface TemporaryFile {
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   #realRoot: string | undefined;
+  /** Each linked folder's prefix, and where its link leads once resolved. */
+  readonly #linked = new Map<string, string | undefined>();
 
-  constructor(root: string) {
+  /**
+   * `linkedFolders`: prefixes (`inbox/photos/`) whose folder is a symbolic link the store's owner made
+   * to a folder elsewhere, as `pipeline run` does with a folder given to it rather than linking its
+   * thousands of files one by one. Objects below are read through the link, never from further out
+   * than where it leads, and are not written or deleted: the folder is the user's.
+   */
+  constructor(root: string, options: { linkedFolders?: readonly string[] } = {}) {
     this.root = resolve(root);
+    for (const prefix of options.linkedFolders ?? []) {
+      if (!prefix.endsWith('/')) throw new InvalidKeyError(`linked folder ${prefix} must end with '/'`);
+      this.#linked.set(prefix, undefined);
+    }
   }
 
   async *read(key: string, range?: ByteRange): AsyncGenerator<Buffer> {
@@ -46,6 +58,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async write(key: string): Promise<ByteSink> {
+    this.refuseInLinkedFolder(key, 'written');
     return openFileSink(this.path(key));
   }
 
@@ -93,6 +106,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
+    this.refuseInLinkedFolder(prefix, 'deleted');
     let deleted = 0;
     for await (const object of this.list(prefix)) {
       await rm(this.path(object.key), { force: true });
@@ -148,11 +162,32 @@ export class LocalObjectStore implements ObjectStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return path;
       throw error;
     }
+    const linked = this.linkedFolderOf(key);
+    if (linked !== undefined) {
+      const target = this.#linked.get(linked) ?? realpathSync.native(this.path(linked));
+      this.#linked.set(linked, target);
+      if (real.startsWith(target + sep)) return path;
+      throw new InvalidKeyError(`key ${JSON.stringify(key)} leaves ${linked} through a symbolic link`);
+    }
     this.#realRoot ??= realpathSync.native(this.root);
     if (!real.startsWith(this.#realRoot + sep)) {
       throw new InvalidKeyError(`key ${JSON.stringify(key)} leaves the store through a symbolic link`);
     }
     return path;
+  }
+
+  private linkedFolderOf(key: string): string | undefined {
+    for (const prefix of this.#linked.keys()) if (key.startsWith(prefix)) return prefix;
+    return undefined;
+  }
+
+  /** Nothing below a linked folder is written or deleted, nor a prefix holding one. */
+  private refuseInLinkedFolder(key: string, what: 'written' | 'deleted'): void {
+    for (const prefix of this.#linked.keys()) {
+      if (key.startsWith(prefix) || prefix.startsWith(key)) {
+        throw new InvalidKeyError(`${key} is in ${prefix}, a folder of inputs, which is not ${what} here`);
+      }
+    }
   }
 
   private path(key: string): string {

@@ -20,6 +20,8 @@ export interface CommandInput {
   readonly folder?: string;
   /** A file: itself. A folder: every input file below it, in key order. */
   readonly files: readonly NamedFile[];
+  /** A folder in which a symbolic link was followed to find them. */
+  readonly followsLinks?: boolean;
 }
 
 /**
@@ -38,14 +40,14 @@ export async function commandInputs(paths: readonly string[]): Promise<CommandIn
     if (info?.isFile()) {
       input = { given, files: [{ path: resolve(given), name: basename(given), size: info.size }] };
     } else if (info?.isDirectory()) {
-      const files = await folderFiles(resolve(given));
+      const { files, followsLinks } = await folderFiles(resolve(given));
       if (files.length === 0) {
         throw new UsageError(
           `folder ${given} holds no input file (hidden files and folders, *.job.json sidecars, _SUCCESS ` +
             'markers and empty files are skipped)',
         );
       }
-      input = { given, folder: basename(resolve(given)) || 'root', files };
+      input = { given, folder: basename(resolve(given)) || 'root', files, followsLinks };
     } else {
       throw new UsageError(`input ${given} is not a file or a folder`);
     }
@@ -64,8 +66,9 @@ export async function commandInputs(paths: readonly string[]): Promise<CommandIn
 }
 
 /** Every input file below `root`, named by its key relative to it, in key order. */
-async function folderFiles(root: string): Promise<NamedFile[]> {
+async function folderFiles(root: string): Promise<{ files: NamedFile[]; followsLinks: boolean }> {
   const files: NamedFile[] = [];
+  let followsLinks = false;
   // Folders by device and inode: a symbolic link back up the tree is walked once.
   const walked = new Set<string>();
   const walk = async (folder: string, prefix: string): Promise<void> => {
@@ -76,6 +79,7 @@ async function folderFiles(root: string): Promise<NamedFile[]> {
       if (entry.name.startsWith('.')) continue;
       const path = join(folder, entry.name);
       const name = `${prefix}${entry.name}`;
+      if (entry.isSymbolicLink()) followsLinks = true;
       const info = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
       if (info?.isDirectory()) await walk(path, `${name}/`);
       else if (info?.isFile()) {
@@ -85,5 +89,6 @@ async function folderFiles(root: string): Promise<NamedFile[]> {
     }
   };
   await walk(root, '');
-  return files.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  files.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  return { files, followsLinks };
 }

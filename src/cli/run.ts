@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, cp, link, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import {
+  copyFile,
+  cp,
+  link,
+  mkdir,
+  mkdtemp,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { wasInterrupted } from '../adapters/local-executions.ts';
@@ -42,8 +54,12 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
   const job = await commandLineJob(command);
   const dataDir = command.dataDir ? resolve(command.dataDir) : await mkdtemp(join(tmpdir(), 'pipeline-'));
   const progress = new Progress({ write: output.stderr, interactive: output.interactive });
+  // A temporary data dir is this run's alone: a folder given can be linked there whole, rather than
+  // file by file, unless it holds links of its own (the store follows none below a linked folder).
+  const named = nameInputs(given, command.dataDir === undefined);
   const stack = new LocalStack({
     dataDir,
+    linkedFolders: named.filter(({ linked }) => linked).map(({ key }) => key),
     ...(command.modelUrl !== undefined && { modelUrl: command.modelUrl }),
     onTransformProgress: (event) => progress.onRecords(event.records),
   });
@@ -51,8 +67,8 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
     const { spec } = await localJob(stack.store, dataDir, job);
     for (const { files } of given) for (const file of files) checkInput(spec, file.name, file.name);
 
-    const inputs = await placeInputs(given, dataDir);
-    const input = { inputs, job };
+    await placeInputs(named, dataDir);
+    const input = { inputs: named.map(({ key }) => key), job };
     // The same run, interrupted in this data dir, is run again under its id.
     const interrupted = (await stack.executions.list()).find(
       (execution) => wasInterrupted(execution) && JSON.stringify(execution.input) === JSON.stringify(input),
@@ -169,12 +185,19 @@ async function shardsNamed(
   return ` (${[...new Set(shards.map((match) => `shard ${match[1]} of ${name}`))].join(', ')})`;
 }
 
+/** An input given, and its key in the local bucket. */
+interface NamedInput {
+  readonly input: CommandInput;
+  readonly key: string;
+  /** A folder placed as one symbolic link to it, rather than a link to each of its files. */
+  readonly linked: boolean;
+}
+
 /**
- * The inputs as objects of the local bucket, and the job's inputs naming them: a file as
- * `inbox/<name>`, a folder's files below `inbox/<folder name>/` (made unique in the run), the folder
- * then one input. What an earlier run left under the same name is replaced.
+ * The job's inputs naming what was given: a file as `inbox/<name>`, a folder as `inbox/<folder name>/`
+ * (made unique in the run), the folder then one input.
  */
-async function placeInputs(given: readonly CommandInput[], dataDir: string): Promise<string[]> {
+function nameInputs(given: readonly CommandInput[], linkFolders: boolean): NamedInput[] {
   const taken = new Set<string>();
   const unique = (name: string): string => {
     let candidate = name;
@@ -182,27 +205,43 @@ async function placeInputs(given: readonly CommandInput[], dataDir: string): Pro
     taken.add(candidate);
     return candidate;
   };
-  const keys: string[] = [];
-  for (const input of given) {
+  return given.flatMap((input): NamedInput[] => {
+    if (input.folder !== undefined) {
+      const linked = linkFolders && input.followsLinks !== true;
+      return [{ input, key: `${INBOX}${unique(input.folder)}/`, linked }];
+    }
+    const [file] = input.files;
+    return file ? [{ input, key: `${INBOX}${unique(file.name)}`, linked: false }] : [];
+  });
+}
+
+/**
+ * The inputs as objects of the local bucket: a file linked (or copied) to its key; a folder linked
+ * whole, or its files one by one below its prefix. What an earlier run left under the same name is
+ * replaced.
+ */
+async function placeInputs(named: readonly NamedInput[], dataDir: string): Promise<void> {
+  for (const { input, key, linked } of named) {
     if (input.folder === undefined) {
       const [file] = input.files;
-      if (!file) continue;
-      const key = `${INBOX}${unique(file.name)}`;
-      await place(file.path, join(dataDir, key));
-      keys.push(key);
+      if (file) await place(file.path, join(dataDir, key));
       continue;
     }
-    const prefix = `${INBOX}${unique(input.folder)}/`;
-    await rm(join(dataDir, prefix), { recursive: true, force: true });
+    // Without the trailing '/': a path ending in one would name what a link leads to, not the link.
+    const folder = join(dataDir, key.slice(0, -1));
+    await rm(folder, { recursive: true, force: true });
+    if (linked) {
+      await mkdir(dirname(folder), { recursive: true });
+      await symlink(resolve(input.given), folder, 'dir');
+      continue;
+    }
     // Each folder made once, before the files are linked into it side by side.
-    const folders = new Set(input.files.map((file) => dirname(join(dataDir, prefix, file.name))));
-    for (const folder of folders) await mkdir(folder, { recursive: true });
+    const folders = new Set(input.files.map((file) => dirname(join(folder, file.name))));
+    for (const made of folders) await mkdir(made, { recursive: true });
     await forEachAtOnce(input.files, PLACING_AT_ONCE, (file) =>
-      linkOrCopy(file.path, join(dataDir, prefix, file.name)),
+      linkOrCopy(file.path, join(folder, file.name)),
     );
-    keys.push(prefix);
   }
-  return keys;
 }
 
 /** Files linked (or copied) at once when placing a folder: the file system works while links wait. */
@@ -227,9 +266,13 @@ async function place(file: string, target: string): Promise<void> {
   await linkOrCopy(file, target);
 }
 
-/** A hard link where possible, a copy otherwise. */
+/**
+ * A hard link to the file where possible, a copy otherwise; to the file a symbolic link leads to, not
+ * to the link, which the store would not follow.
+ */
 async function linkOrCopy(file: string, target: string): Promise<void> {
-  await link(file, target).catch(() => copyFile(file, target));
+  const real = await realpath(file);
+  await link(real, target).catch(() => copyFile(real, target));
 }
 
 /**

@@ -30,6 +30,8 @@ import { LocalSageMakerResources } from './sweep.ts';
 export interface LocalStackOptions {
   /** The folder playing the bucket: inbox/, work/, results/, config/, executions/. */
   readonly dataDir: string;
+  /** Prefixes whose folder in the data dir links to a folder of inputs elsewhere (see LocalObjectStore). */
+  readonly linkedFolders?: readonly string[];
   /** Where a relative model path starts (the working folder by default). */
   readonly modelBaseDir?: string;
   /** A running container that speaks the SageMaker contract, used instead of the local model server. */
@@ -64,7 +66,7 @@ export class LocalStack {
   readonly functions: Readonly<Record<string, LambdaHandler>>;
 
   constructor(options: LocalStackOptions) {
-    this.store = new LocalObjectStore(options.dataDir);
+    this.store = new LocalObjectStore(options.dataDir, { linkedFolders: options.linkedFolders ?? [] });
     this.executions = new LocalExecutions(options.dataDir);
     this.models = new LocalModelHost({
       dataDir: this.store.root,

@@ -62,6 +62,40 @@ describe('local folder store', () => {
     await sink.abort();
   });
 
+  it('reads a linked folder of inputs where it is, never further out, and neither writes nor deletes in it', async () => {
+    const inputs = await mkdtemp(join(tmpdir(), 'pipeline-inputs-'));
+    const outside = await mkdtemp(join(tmpdir(), 'pipeline-outside-'));
+    await mkdir(join(inputs, 'nested'));
+    await writeFile(join(inputs, 'nested', 'a.jsonl'), 'a');
+    await writeFile(join(outside, 'secret.jsonl'), 'secret');
+    await symlink(join(outside, 'secret.jsonl'), join(inputs, 'leak.jsonl'));
+    const root = await mkdtemp(join(tmpdir(), 'pipeline-store-'));
+    await mkdir(join(root, 'inbox'));
+    await symlink(inputs, join(root, 'inbox', 'given'), 'dir');
+    const linked = new LocalObjectStore(root, { linkedFolders: ['inbox/given/'] });
+
+    expect(await readText(linked, 'inbox/given/nested/a.jsonl')).toBe('a');
+    const listed: string[] = [];
+    for await (const object of linked.list('inbox/given/')) listed.push(object.key);
+    expect(listed).toEqual(['inbox/given/nested/a.jsonl']);
+    await expect(readText(linked, 'inbox/given/leak.jsonl')).rejects.toMatchObject({
+      name: 'InvalidKeyError',
+    });
+    await expect(linked.write('inbox/given/new.jsonl')).rejects.toMatchObject({ name: 'InvalidKeyError' });
+    for (const prefix of ['inbox/given/nested/', 'inbox/']) {
+      await expect(linked.deletePrefix(prefix)).rejects.toMatchObject({ name: 'InvalidKeyError' });
+    }
+    expect((await readdir(inputs, { recursive: true })).sort()).toEqual([
+      'leak.jsonl',
+      'nested',
+      'nested/a.jsonl',
+    ]);
+    // Without the option the same link is a way out, refused.
+    await expect(readText(new LocalObjectStore(root), 'inbox/given/nested/a.jsonl')).rejects.toMatchObject({
+      name: 'InvalidKeyError',
+    });
+  });
+
   it('removes the folders that deleting leaves empty', async () => {
     await writeText(store, 'prune/work/job/shard-0', 'x');
     await store.deletePrefix('prune/');

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -83,6 +83,36 @@ describe('pipeline run on a folder', () => {
     expect(await lines(join(out, 'a/x.jsonl.out'))).toEqual([doubled(1)]);
     expect(await lines(join(out, 'b/x.jsonl.out'))).toEqual([doubled(2), doubled(3)]);
     expect(await lines(join(out, 'top.jsonl.out'))).toEqual([doubled(4)]);
+    // The folder given is read where it is, and left as it was.
+    expect((await readdir(join(dir, 'data'), { recursive: true })).sort()).toEqual(
+      [
+        '.cache',
+        '.cache/y.jsonl',
+        '.hidden.jsonl',
+        '_SUCCESS',
+        'a',
+        'a/x.jsonl',
+        'b',
+        'b/x.jsonl',
+        'empty.jsonl',
+        'top.jsonl',
+        'top.jsonl.job.json',
+      ].sort(),
+    );
+  });
+
+  it('follows a symbolic link to a folder inside the folder given, as it follows one to a file', async () => {
+    await file('elsewhere/inner/z.jsonl', features(7));
+    await file('linking/own.jsonl', features(8));
+    await symlink(join(dir, 'elsewhere/inner'), join(dir, 'linking/inner'), 'dir');
+    await symlink(join(dir, 'elsewhere/inner/z.jsonl'), join(dir, 'linking/z-link.jsonl'));
+    const out = join(dir, 'out-linking');
+    const { code, stderr } = await pipeline('run', join(dir, 'linking'), '--model', model, '--out', out);
+    expect(stderr).toContain(': 3 inputs');
+    expect(code).toBe(0);
+    expect(await outputs(out)).toEqual(['inner/z.jsonl.out', 'own.jsonl.out', 'z-link.jsonl.out']);
+    expect(await lines(join(out, 'inner/z.jsonl.out'))).toEqual(['[14.0,2.0]']);
+    expect(await readdir(join(dir, 'elsewhere/inner'))).toEqual(['z.jsonl']);
   });
 
   it('takes files and folders together, and refuses two inputs that would write the same result', async () => {
