@@ -14,14 +14,35 @@ export type Decoding = 'json' | 'csv' | 'tf-example' | 'parquet' | 'none';
  */
 export type InstanceEncoder = (data: Buffer, into: Selected) => void;
 
+/** Encoders made, by what makes them: a group of thousands of small inputs needs one, not one each. */
+const made = new Map<string, Promise<InstanceEncoder>>();
+const MADE_AT_MOST = 32;
+
 /**
  * Decoders are loaded only for the decoding asked: each worker thread that encodes records loads its
  * own copy of what it imports, and the others (protobufjs, the WebAssembly validator) cost memory.
  */
-export async function createInstanceEncoder(
+export function createInstanceEncoder(
   decoding: Decoding,
   inputFilter: string | undefined,
   wholeObjects = false,
+): Promise<InstanceEncoder> {
+  const key = JSON.stringify([decoding, inputFilter ?? null, wholeObjects]);
+  let encoder = made.get(key);
+  if (encoder === undefined) {
+    if (made.size >= MADE_AT_MOST) made.clear();
+    encoder = makeInstanceEncoder(decoding, inputFilter, wholeObjects);
+    // A filter that does not compile is refused each time it is asked for, not remembered.
+    encoder.catch(() => made.delete(key));
+    made.set(key, encoder);
+  }
+  return encoder;
+}
+
+async function makeInstanceEncoder(
+  decoding: Decoding,
+  inputFilter: string | undefined,
+  wholeObjects: boolean,
 ): Promise<InstanceEncoder> {
   const filter = compileJsonPath(inputFilter ?? '$');
   switch (decoding) {
