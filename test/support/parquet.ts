@@ -19,7 +19,7 @@ import {
 import type { ByteRange, InputFile } from '../../src/core/io.ts';
 
 export interface ParquetWriting {
-  readonly compression?: 'none' | 'snappy' | 'gzip' | 'zstd' | 'brotli';
+  readonly compression?: 'none' | 'snappy' | 'gzip' | 'zstd' | 'brotli' | 'lz4' | 'lz4-raw';
   /** Dictionary pages (the writer's default), or every value plain. */
   readonly dictionary?: boolean;
   readonly rowGroupRows?: number;
@@ -33,6 +33,8 @@ const CODECS = {
   gzip: Compression.GZIP,
   zstd: Compression.ZSTD,
   brotli: Compression.BROTLI,
+  lz4: Compression.LZ4,
+  'lz4-raw': Compression.LZ4_RAW,
 };
 
 /**

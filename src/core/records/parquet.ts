@@ -14,6 +14,7 @@ import {
   parquetSchema,
   type SchemaTree,
 } from 'hyparquet';
+import { decompressLz4, decompressLz4Raw } from 'hyparquet-compressors/src/lz4.js';
 import { ParquetReadError, PipelineError } from '../errors.ts';
 import type { InputFile } from '../io.ts';
 import { type ColumnWriter, columnWriter, isPlainNumberColumn, isString, typeName } from './parquet-json.ts';
@@ -50,13 +51,17 @@ export interface ParquetDescription {
 }
 
 /**
- * Page codecs beyond hyparquet's own (uncompressed and snappy), by Node's zlib: no library to bundle.
- * LZ4 pages are not read (hyparquet names the codec).
+ * Page codecs beyond hyparquet's own (uncompressed and snappy): Node's zlib where it has them, and
+ * hyparquet's companion LZ4 decoder (its one small module, not the package's index, which loads
+ * WebAssembly the Lambda bundles do not need). LZ4 is the Hadoop-framed codec older writers used (the
+ * decoder falls back to raw blocks as Arrow does), LZ4_RAW the one Parquet now specifies.
  */
 const compressors: Compressors = {
   GZIP: (input) => zlib.gunzipSync(input),
   BROTLI: (input) => zlib.brotliDecompressSync(input),
   ZSTD: (input) => zlib.zstdDecompressSync(input),
+  LZ4: decompressLz4,
+  LZ4_RAW: decompressLz4Raw,
 };
 
 /** Rows are turned into JSON text this many at a time, then handed to the record handler. */

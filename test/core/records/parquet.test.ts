@@ -135,6 +135,8 @@ describe('Parquet records', () => {
     ['gzip, plain pages', { compression: 'gzip', dictionary: false }],
     ['zstd, data pages v2', { compression: 'zstd', dataPageV2: true }],
     ['brotli, dictionary pages v2', { compression: 'brotli', dataPageV2: true }],
+    ['lz4 (Hadoop framing), plain pages', { compression: 'lz4', dictionary: false }],
+    ['lz4_raw, dictionary pages v2', { compression: 'lz4-raw', dataPageV2: true }],
     ['uncompressed, plain pages v2', { compression: 'none', dictionary: false, dataPageV2: true }],
   ];
   it.each(writings)('reads every type as the JSON a user expects (%s)', async (_, writing) => {
