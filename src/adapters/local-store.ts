@@ -1,4 +1,14 @@
-import { closeSync, type Dirent, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import {
+  closeSync,
+  type Dirent,
+  fstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '../core/errors.ts';
@@ -8,8 +18,8 @@ import { openFileSink, SMALL_FILE_BYTES, temporaryWriter } from './file-sink.ts'
 import { READ_CHUNK_BYTES, readFileChunks } from './file-source.ts';
 
 const PARTIAL = '.partial';
-/** Objects whose sizes a listing reads ahead of the one it yields. */
-const STATS_AHEAD = 32;
+/** Objects a listing or a deletion goes through before it lets the event loop run. */
+const LET_THROUGH_EVERY = 256;
 
 /** A file a write has not finished with: under way, or cut short by a process that died. */
 export interface TemporaryFile {
@@ -74,47 +84,48 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncGenerator<StoredObject> {
-    const files: string[] = [];
-    await this.walk(this.folderOf(prefix), files);
-    const keys = files
-      .map((file) => this.keyOf(file))
-      .filter((key) => key.startsWith(prefix))
-      .sort();
     // The walk follows no link, so what it found is inside: no need to resolve links as head does.
-    // Sizes are read a few keys ahead, side by side: a prefix may hold thousands of small objects.
-    const described = (key: string): Promise<StoredObject | undefined> =>
-      stat(this.path(key)).then(
-        (info) => (info.isFile() ? describe(key, info.size, info.mtime) : undefined),
-        (error: NodeJS.ErrnoException) => {
-          // Deleted or renamed since the walk: no longer listed.
-          if (error.code === 'ENOENT') return undefined;
-          throw error;
-        },
-      );
-    const ahead: Promise<StoredObject | undefined>[] = [];
-    let next = 0;
-    while (next < keys.length || ahead.length > 0) {
-      while (next < keys.length && ahead.length < STATS_AHEAD) {
-        const object = described(keys[next++] as string);
-        // Awaited below; a listing left early must not leave its failure unhandled.
-        object.catch(() => undefined);
-        ahead.push(object);
+    // Sizes are read with direct calls (see readSmallFile), the event loop let through now and then.
+    let listed = 0;
+    for (const key of await this.keysBelow(prefix)) {
+      if (++listed % LET_THROUGH_EVERY === 0) await letThrough();
+      let info: Stats;
+      try {
+        info = statSync(this.path(key));
+      } catch (error) {
+        // Deleted or renamed since the walk: no longer listed.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
       }
-      const object = await (ahead.shift() as Promise<StoredObject | undefined>);
-      if (object) yield object;
+      if (info.isFile()) yield describe(key, info.size, info.mtime);
     }
   }
 
   async deletePrefix(prefix: string): Promise<number> {
     this.refuseInLinkedFolder(prefix, 'deleted');
     let deleted = 0;
-    for await (const object of this.list(prefix)) {
-      await rm(this.path(object.key), { force: true });
-      deleted++;
+    for (const key of await this.keysBelow(prefix)) {
+      if (deleted % LET_THROUGH_EVERY === 0) await letThrough();
+      try {
+        unlinkSync(this.path(key));
+        deleted++;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
     }
     // Only below the prefix: elsewhere other jobs may have just made a folder they are about to write in.
     await this.pruneEmptyFolders(this.folderOf(prefix));
     return deleted;
+  }
+
+  /** The keys of the objects below `prefix`, in key order. */
+  private async keysBelow(prefix: string): Promise<string[]> {
+    const files: string[] = [];
+    await this.walk(this.folderOf(prefix), files);
+    return files
+      .map((file) => this.keyOf(file))
+      .filter((key) => key.startsWith(prefix))
+      .sort();
   }
 
   /** Every temporary file whose path starts with `prefix` (every one below the root by default). */
@@ -286,4 +297,9 @@ function readSmallFile(path: string, key: string, range: ByteRange | undefined):
   } finally {
     closeSync(fd);
   }
+}
+
+/** Lets timers and I/O callbacks run between the direct calls of a long listing or deletion. */
+function letThrough(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

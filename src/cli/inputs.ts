@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isInputObject } from '../core/steps/layout.ts';
@@ -83,7 +84,8 @@ async function folderFiles(root: string): Promise<{ files: NamedFile[]; followsL
       const info = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
       if (info?.isDirectory()) await walk(path, `${name}/`);
       else if (info?.isFile()) {
-        const { size } = await stat(path);
+        // A direct call: a thread-pool trip per file costs more than the call itself, over thousands.
+        const { size } = statSync(path);
         if (isInputObject(name, size)) files.push({ path, name, size });
       }
     }
