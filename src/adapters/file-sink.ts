@@ -46,11 +46,10 @@ export async function openFileSink(path: string): Promise<ByteSink> {
     opened ??= openForWriting(temporary, path);
     return track(opened.then((fd) => writeAt(fd, path, chunk, position)));
   };
-  const closeOpened = async (): Promise<boolean> => {
+  const closeOpened = async (): Promise<void> => {
     await settled();
     const fd = await opened?.catch(() => undefined);
     if (fd !== undefined) closeSync(fd);
-    return fd !== undefined;
   };
   return {
     write(chunk) {

@@ -57,14 +57,13 @@ export class LocalObjectStore implements ObjectStore {
   async *read(key: string, range?: ByteRange): AsyncGenerator<Buffer> {
     const path = this.inside(key);
     const small = readSmallFile(path, key, range);
-    if (small !== undefined) {
+    if (typeof small !== 'number') {
       if (small.length > 0) yield small;
       return;
     }
-    const { size } = await stat(path);
     // Buffers no larger than the object, read up to the size found: S3 serves the object as it was when
     // asked.
-    yield* readFileChunks(path, Math.min(READ_CHUNK_BYTES, size), range ?? { start: 0, end: size });
+    yield* readFileChunks(path, Math.min(READ_CHUNK_BYTES, small), range ?? { start: 0, end: small });
   }
 
   async write(key: string): Promise<ByteSink> {
@@ -269,10 +268,10 @@ function describe(key: string, size: number, modified: Date): StoredObject {
 /**
  * A file of at most SMALL_FILE_BYTES read whole (or the range of it asked for) with the calls made
  * straight from this thread, which for a small file costs less than handing each to the I/O thread
- * pool: a job of thousands of small inputs reads them several times faster. Undefined for a larger
- * file, which is streamed instead. ObjectNotFoundError when there is no file at `path`.
+ * pool: a job of thousands of small inputs reads them several times faster. For a larger file, which
+ * is streamed instead, its size. ObjectNotFoundError when there is no file at `path`.
  */
-function readSmallFile(path: string, key: string, range: ByteRange | undefined): Buffer | undefined {
+function readSmallFile(path: string, key: string, range: ByteRange | undefined): Buffer | number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -284,7 +283,7 @@ function readSmallFile(path: string, key: string, range: ByteRange | undefined):
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) throw new ObjectNotFoundError(key);
-    if (info.size > SMALL_FILE_BYTES) return undefined;
+    if (info.size > SMALL_FILE_BYTES) return info.size;
     const start = Math.min(range?.start ?? 0, info.size);
     const end = Math.min(range?.end ?? info.size, info.size);
     const bytes = Buffer.allocUnsafe(Math.max(0, end - start));

@@ -3,7 +3,7 @@ import { CalibrationError } from '../core/errors.ts';
 import type { Batch } from '../core/records/batches.ts';
 import { LOCAL_BUCKET, LocalModelHost } from './model-host.ts';
 import { defaultWorkers } from './model-server/server.ts';
-import { ContainerClient, type ContainerResponse } from './sagemaker/container-client.ts';
+import { ContainerClient, describeFailure, invocation, succeeded } from './sagemaker/container-client.ts';
 
 export interface CalibrationRun {
   /** The model as the job spec names it: a folder, a .tar.gz, or s3://local/<key in the data dir>. */
@@ -20,8 +20,6 @@ export interface CalibrationRun {
   readonly timeoutSeconds: number;
   readonly limits: Pick<CalibrationLimits, 'seconds' | 'records'>;
 }
-
-const EXCERPT_CHARS = 200;
 
 /**
  * Measures the model's rate on this machine: starts the local model server `pipeline run` uses, sends
@@ -58,19 +56,16 @@ export async function calibrateModel(run: CalibrationRun, requests: readonly Bat
   const signal = new AbortController().signal;
   const headers: Record<string, string> = { Accept: run.accept };
   if (run.contentType !== undefined) headers['Content-Type'] = run.contentType;
+  // Why a request failed, or undefined when it was answered with success.
   const send = async (batch: Batch): Promise<string | undefined> => {
-    let outcome: ContainerResponse | Error;
-    try {
-      outcome = await client.send('POST', '/invocations', {
-        body: batch.body,
-        headers,
-        timeoutMs: run.timeoutSeconds * 1000,
-        signal,
-      });
-    } catch (error) {
-      outcome = error as Error;
-    }
-    return failure(outcome);
+    const outcome = await invocation(client, {
+      body: batch.body,
+      headers,
+      timeoutMs: run.timeoutSeconds * 1000,
+      signal,
+    });
+    if (succeeded(outcome)) return undefined;
+    return outcome instanceof Error ? outcome.message : `status ${describeFailure(outcome)}`;
   };
   try {
     let warmedUp = false;
@@ -147,13 +142,4 @@ async function timed(
     cores: defaultWorkers(),
     limits,
   };
-}
-
-/** Why a request failed, or undefined when it was answered with success. */
-function failure(outcome: ContainerResponse | Error): string | undefined {
-  if (outcome instanceof Error) return outcome.message;
-  if (outcome.status >= 200 && outcome.status < 300) return undefined;
-  const text = outcome.body.toString('utf8', 0, Math.min(outcome.body.length, EXCERPT_CHARS * 4));
-  const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, EXCERPT_CHARS);
-  return excerpt === '' ? `status ${outcome.status}` : `status ${outcome.status}: ${excerpt}`;
 }

@@ -72,6 +72,23 @@ async function event(name: string): Promise<Record<string, unknown>> {
   );
 }
 
+/**
+ * The transform job's part for a group's first shard: one response, the model answering each instance
+ * with its sum.
+ */
+async function answerWithSums(jobId: string, group: number): Promise<void> {
+  const shardText = await readText(store, `work/${jobId}/shards/${group}/0.jsonl`);
+  const sums = shardText
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as number[]).reduce((a, b) => a + b, 0));
+  await writeText(
+    store,
+    `work/${jobId}/outputs/${group}/0.jsonl.out`,
+    `${JSON.stringify({ predictions: sums })}\n`,
+  );
+}
+
 describe('state machine step handlers', () => {
   it('plan, shard, merge, finish and cleanup carry a job through S3', async () => {
     // Prepare: the input the plan event names.
@@ -92,17 +109,7 @@ describe('state machine step handlers', () => {
     if (!group) throw new Error('no input planned');
     const perGroup = { jobId: planned.jobId, spec: planned.spec, group };
     const sharded = await shard(perGroup, context);
-    // The transform job's part: one response per shard, the model answering each instance with its sum.
-    const shardText = await readText(store, `work/${planned.jobId}/shards/0/0.jsonl`);
-    const sums = shardText
-      .trim()
-      .split('\n')
-      .map((line) => (JSON.parse(line) as number[]).reduce((a, b) => a + b, 0));
-    await writeText(
-      store,
-      `work/${planned.jobId}/outputs/0/0.jsonl.out`,
-      `${JSON.stringify({ predictions: sums })}\n`,
-    );
+    await answerWithSums(planned.jobId, 0);
     const merged = await merge({ ...perGroup, transform: planned.transform, scoring: {} }, context);
     const summary = await finish({ plan: planned }, context);
     const cleaned = await cleanup(await event('cleanup'), context);
@@ -149,16 +156,7 @@ describe('state machine step handlers', () => {
     for (const group of planned.groups) {
       const perGroup = { jobId: planned.jobId, spec: planned.spec, group };
       await shard(perGroup, context);
-      const shardText = await readText(store, `work/lake-1/shards/${group.group}/0.jsonl`);
-      const sums = shardText
-        .trim()
-        .split('\n')
-        .map((line) => (JSON.parse(line) as number[]).reduce((a, b) => a + b, 0));
-      await writeText(
-        store,
-        `work/lake-1/outputs/${group.group}/0.jsonl.out`,
-        `${JSON.stringify({ predictions: sums })}\n`,
-      );
+      await answerWithSums('lake-1', group.group);
       await merge({ ...perGroup, transform: planned.transform, scoring: {} }, context);
     }
     const summary = await finish({ plan: planned }, context);

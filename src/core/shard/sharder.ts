@@ -89,7 +89,8 @@ export async function shardFile(
       file.size,
     );
   }
-  const { inputFilter, rowGroups, ...unfiltered } = options;
+  const { rowGroups, ...settings } = options;
+  const { inputFilter, ...unfiltered } = settings;
   const filter = compileJsonPath(inputFilter ?? '$');
   const rows = await parquetReader(file, {
     input: options.input,
@@ -99,7 +100,6 @@ export async function shardFile(
   // `$['a','b']` picks those members alone, in that order: rows read of those columns already are
   // what it gives (unless none is a column, when it matches no row).
   const picked = filter.picksMembers && rows.columns.length > 0;
-  const { rowGroups: _part, ...settings } = options;
   const index = await shardRecords(rows.records, picked ? unfiltered : settings, targets, file.size);
   return rows.firstRecord === 1 ? index : { ...index, firstRecord: rows.firstRecord };
 }

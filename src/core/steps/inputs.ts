@@ -82,22 +82,7 @@ export class InputGrouper {
     if (open && (open.count >= GROUP_INPUTS * growth || open.bytes + input.size > GROUP_BYTES * growth)) {
       await this.#close();
     }
-    this.#open ??= {
-      group: this.#groups.length,
-      first: planned.index,
-      count: 0,
-      bytes: 0,
-      sink: await this.#store.write(inputsKey(this.#jobId, this.#groups.length)),
-    };
-    const group = this.#open;
-    try {
-      await group.sink.write(Buffer.from(`${JSON.stringify(planned)}\n`));
-    } catch (error) {
-      this.#open = undefined;
-      await abandon([group.sink], error);
-    }
-    group.count++;
-    group.bytes += input.size;
+    await this.#append(planned, input.size);
     this.#inputs++;
     this.#bytes += input.size;
     return planned;
@@ -110,22 +95,7 @@ export class InputGrouper {
   async addParts(input: Omit<PlannedInput, 'index' | 'part'>, parts: readonly InputPart[]): Promise<void> {
     await this.#close();
     for (const part of parts) {
-      const planned: PlannedInput = { index: this.#inputs, ...input, part };
-      const sink = await this.#store.write(inputsKey(this.#jobId, this.#groups.length));
-      this.#open = {
-        group: this.#groups.length,
-        first: planned.index,
-        count: 1,
-        bytes: part.bytes,
-        sink,
-        part: part.part,
-      };
-      try {
-        await sink.write(Buffer.from(`${JSON.stringify(planned)}\n`));
-      } catch (error) {
-        this.#open = undefined;
-        await abandon([sink], error);
-      }
+      await this.#append({ index: this.#inputs, ...input, part }, part.bytes, part.part);
       await this.#close();
     }
     this.#inputs++;
@@ -142,6 +112,27 @@ export class InputGrouper {
   async abort(): Promise<void> {
     await this.#open?.sink.abort();
     this.#open = undefined;
+  }
+
+  /** Writes the input into the open group's listing, opening a group (that part alone) when none is. */
+  async #append(planned: PlannedInput, bytes: number, part?: number): Promise<void> {
+    this.#open ??= {
+      group: this.#groups.length,
+      first: planned.index,
+      count: 0,
+      bytes: 0,
+      sink: await this.#store.write(inputsKey(this.#jobId, this.#groups.length)),
+      ...(part !== undefined && { part }),
+    };
+    const group = this.#open;
+    try {
+      await group.sink.write(Buffer.from(`${JSON.stringify(planned)}\n`));
+    } catch (error) {
+      this.#open = undefined;
+      await abandon([group.sink], error);
+    }
+    group.count++;
+    group.bytes += bytes;
   }
 
   async #close(): Promise<void> {

@@ -92,3 +92,34 @@ export class ContainerClient {
     this.#agent.destroy();
   }
 }
+
+/** Characters of a failed answer's body quoted in a message. */
+const EXCERPT_CHARS = 200;
+
+/**
+ * One request to the container's /invocations: its answer, whatever the status, or the error that kept
+ * it from answering (a broken connection, a timeout). An aborted request is thrown, not answered.
+ */
+export async function invocation(
+  client: ContainerClient,
+  request: ContainerRequest,
+): Promise<ContainerResponse | Error> {
+  try {
+    return await client.send('POST', '/invocations', request);
+  } catch (error) {
+    if (request.signal.aborted) throw error;
+    return error as Error;
+  }
+}
+
+export function succeeded(outcome: ContainerResponse | Error): outcome is ContainerResponse {
+  return !(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300;
+}
+
+/** A failed request for a message: the error's text, or the status and the start of the body. */
+export function describeFailure(outcome: ContainerResponse | Error): string {
+  if (outcome instanceof Error) return outcome.message;
+  const text = outcome.body.toString('utf8', 0, Math.min(outcome.body.length, EXCERPT_CHARS * 4));
+  const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, EXCERPT_CHARS);
+  return excerpt === '' ? `${outcome.status}` : `${outcome.status} ${excerpt}`;
+}

@@ -12,7 +12,13 @@ import type { RecordHandler } from '../../core/records/types.ts';
 import { readerFor } from '../../core/shard/sharder.ts';
 import type { SplitType } from '../../core/spec/split-types.ts';
 import { TransformFailure } from '../errors.ts';
-import type { ContainerClient, ContainerResponse } from './container-client.ts';
+import {
+  type ContainerClient,
+  type ContainerResponse,
+  describeFailure,
+  invocation,
+  succeeded,
+} from './container-client.ts';
 
 /** A transform job's data plane settings, resolved from the request, the container and the defaults. */
 export interface TransformPlan {
@@ -42,7 +48,6 @@ export interface TransformPlan {
 }
 
 const NEWLINE = Buffer.from('\n');
-const EXCERPT_CHARS = 200;
 
 /** An object a transform job reads, and its name below the input prefix (or the manifest's prefix). */
 export interface TransformObject {
@@ -295,26 +300,20 @@ async function invoke(
   if (plan.contentType !== undefined) headers['Content-Type'] = plan.contentType;
   if (plan.accept !== undefined) headers.Accept = plan.accept;
   for (let attempt = 1; ; attempt++) {
-    let outcome: ContainerResponse | Error;
-    try {
-      outcome = await client.send('POST', '/invocations', {
-        body: batch.body,
-        headers,
-        timeoutMs: plan.timeoutSeconds * 1000,
-        signal,
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      outcome = error as Error;
-    }
-    if (!(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300) {
+    const outcome = await invocation(client, {
+      body: batch.body,
+      headers,
+      timeoutMs: plan.timeoutSeconds * 1000,
+      signal,
+    });
+    if (succeeded(outcome)) {
       plan.onProgress?.({ job: plan.job, records: batch.last - batch.first + 1, requests: attempt });
       return outcome.body;
     }
     if (attempt > plan.maxRetries || !retryable(outcome)) {
       const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`;
       throw new TransformFailure(
-        `ClientError: ${file}: request for records ${batch.first}-${batch.last} failed: ${describe(outcome)}${tries}`,
+        `ClientError: ${file}: request for records ${batch.first}-${batch.last} failed: ${describeFailure(outcome)}${tries}`,
         outcome instanceof Error ? { cause: outcome } : undefined,
       );
     }
@@ -330,11 +329,4 @@ async function invoke(
 function retryable(outcome: ContainerResponse | Error): boolean {
   if (outcome instanceof Error) return true;
   return outcome.status >= 500 || outcome.status === 408 || outcome.status === 429;
-}
-
-function describe(outcome: ContainerResponse | Error): string {
-  if (outcome instanceof Error) return outcome.message;
-  const text = outcome.body.toString('utf8', 0, Math.min(outcome.body.length, EXCERPT_CHARS * 4));
-  const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, EXCERPT_CHARS);
-  return excerpt === '' ? `${outcome.status}` : `${outcome.status} ${excerpt}`;
 }
