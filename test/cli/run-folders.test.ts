@@ -115,6 +115,48 @@ describe('pipeline run on a folder', () => {
     expect(await readdir(join(dir, 'elsewhere/inner'))).toEqual(['z.jsonl']);
   });
 
+  it('scores a folder of 3,000 small files as one job, each file its own output, every record counted', async () => {
+    // Prepare: 30 folders of 100 files; file k holds one record, and a second when k is a multiple of 9.
+    const count = 3000;
+    const records = (k: number) => (k % 9 === 0 ? [k, k + 0.5] : [k]);
+    const name = (k: number) =>
+      `${String(Math.floor(k / 100)).padStart(2, '0')}/${String(k).padStart(4, '0')}.jsonl`;
+    for (let k = 0; k < count; k++) {
+      await file(
+        `small/${name(k)}`,
+        records(k)
+          .map((value) => features(value))
+          .join(''),
+      );
+    }
+    const filter = await file(
+      'small.job.json',
+      JSON.stringify({ dataProcessing: { inputFilter: '$.features' } }),
+    );
+    const out = join(dir, 'out-small');
+    // Act
+    const { code, summary, stderr } = await pipeline(
+      'run',
+      join(dir, 'small'),
+      '--model',
+      model,
+      '--job',
+      filter,
+      '--out',
+      out,
+      '--json',
+    );
+    // Assess
+    expect(stderr).toContain(': 3000 inputs');
+    expect(code).toBe(0);
+    const expected = Array.from({ length: count }, (_, k) => records(k).length).reduce((a, b) => a + b, 0);
+    expect(summary?.records).toEqual({ in: expected, out: expected, errors: 0 });
+    expect(await outputs(out)).toEqual(Array.from({ length: count }, (_, k) => `${name(k)}.out`));
+    for (const k of [0, 1, 9, 1234, 2997, 2999]) {
+      expect(await lines(join(out, `${name(k)}.out`))).toEqual(records(k).map(doubled));
+    }
+  });
+
   it('takes files and folders together, and refuses two inputs that would write the same result', async () => {
     const loose = await file('loose/one.jsonl', features(5));
     await file('set/two.jsonl', features(6));
