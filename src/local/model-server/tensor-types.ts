@@ -3,7 +3,8 @@
  * JSON value becomes an element of each and how an element is written back in TFS's JSON.
  */
 import { RequestError } from '../errors.ts';
-import { formatFloat32 } from './format.ts';
+import { writeFloat32 } from './format.ts';
+import type { JsonBytes } from './json-bytes.ts';
 
 export type TensorData =
   | Float32Array
@@ -156,21 +157,21 @@ export function typeError(value: unknown, type: string, input: string, where: st
 }
 
 /** How each element of an output of this type is written in TFS's JSON answers. */
-export function elementText(type: string, name: string): (value: unknown) => string {
+export function elementWriter(type: string, name: string): (out: JsonBytes, value: unknown) => void {
   switch (type) {
     case 'float32':
-      return (value) => formatFloat32(value as number);
+      return (out, value) => writeFloat32(out, value as number);
     case 'float64':
-      return (value) => formatFloat64(value as number);
+      return (out, value) => out.text(formatFloat64(value as number));
     case 'string':
       // TFS writes the strings of an output whose name ends in _bytes as binary.
       return name.endsWith('_bytes')
-        ? (value) => `{"b64":"${Buffer.from(String(value)).toString('base64')}"}`
-        : (value) => JSON.stringify(value);
+        ? (out, value) => out.text(`{"b64":"${Buffer.from(String(value)).toString('base64')}"}`)
+        : (out, value) => out.text(JSON.stringify(value));
     case 'bool':
-      return (value) => (value ? 'true' : 'false');
+      return (out, value) => out.text(value ? 'true' : 'false');
     default:
-      return (value) => String(value);
+      return (out, value) => out.text(String(value));
   }
 }
 

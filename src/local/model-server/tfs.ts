@@ -17,9 +17,10 @@
 import type { TfsMethod } from '../../core/tfs/codec.ts';
 import { RequestError } from '../errors.ts';
 import { type DecodedImage, decodeImage, type ImageGeometry, imageGeometry } from './images.ts';
+import { JsonBytes } from './json-bytes.ts';
 import {
   allocateTensor,
-  elementText,
+  elementWriter,
   isBase64,
   isNumericType,
   preview,
@@ -64,6 +65,12 @@ export interface OutputTensor {
 }
 
 export const SIGNATURE_NAME = 'serving_default';
+
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
 
 /** The most bytes the images of one request may decode to: memory stays bounded whatever is sent. */
 export const MAX_IMAGE_TENSOR_BYTES = 1024 ** 3;
@@ -367,27 +374,36 @@ function listed(names: readonly string[]): string {
   return names.map((name) => JSON.stringify(name)).join(', ');
 }
 
-/** The JSON answer to a prepared request, from the model's outputs. */
+type ElementWriter = (out: JsonBytes, value: unknown) => void;
+
+/** The JSON answer to a prepared request, from the model's outputs, as UTF-8. */
 export function formatResponse(
   prepared: Prepared,
   outputs: readonly TensorInfo[],
   results: Readonly<Record<string, OutputTensor>>,
-): string {
+): Uint8Array {
   const tensors = outputs.map((info) => {
     const tensor = results[info.name];
     if (tensor === undefined) throw new Error(`the model did not answer output ${info.name}`);
     return { name: info.name, tensor };
   });
+  // Room for the usual answer: about a dozen bytes per element.
+  const out = new JsonBytes(tensors.reduce((sum, { tensor }) => sum + tensor.data.length * 12, 64));
   if (prepared.columnar) {
     const [only] = tensors;
+    out.text('{"outputs":');
     if (tensors.length === 1 && only) {
-      return `{"outputs":${tensorText(only.tensor, 0, 0, elementText(only.tensor.type, only.name))}}`;
+      writeTensor(out, only.tensor, 0, 0, elementWriter(only.tensor.type, only.name));
+    } else {
+      out.text('{');
+      for (const [k, { name, tensor }] of tensors.entries()) {
+        out.text(`${k > 0 ? ',' : ''}${JSON.stringify(name)}:`);
+        writeTensor(out, tensor, 0, 0, elementWriter(tensor.type, name));
+      }
+      out.text('}');
     }
-    const members = tensors.map(
-      ({ name, tensor }) =>
-        `${JSON.stringify(name)}:${tensorText(tensor, 0, 0, elementText(tensor.type, name))}`,
-    );
-    return `{"outputs":{${members.join(',')}}}`;
+    out.text('}');
+    return out.finish();
   }
   for (const { name, tensor } of tensors) {
     if (tensor.dims[0] !== prepared.batch) {
@@ -396,24 +412,37 @@ export function formatResponse(
       );
     }
   }
-  if (prepared.method === 'classify') return classifyResults(tensors, prepared.batch);
-  if (prepared.method === 'regress') return regressResults(tensors, prepared.batch);
+  if (prepared.method === 'classify') classifyResults(out, tensors, prepared.batch);
+  else if (prepared.method === 'regress') regressResults(out, tensors, prepared.batch);
+  else predictions(out, tensors, prepared.batch);
+  return out.finish();
+}
+
+/** `predictions`: each instance's output, or an object of its outputs keyed by name. */
+function predictions(out: JsonBytes, tensors: readonly NamedTensor[], batch: number): void {
   const cells = tensors.map(({ name, tensor }) => ({
-    key: JSON.stringify(name),
+    key: `${JSON.stringify(name)}:`,
     tensor,
     size: rowSize(tensor),
-    value: elementText(tensor.type, name),
+    write: elementWriter(tensor.type, name),
   }));
   const [only] = cells;
-  const cellText = (cell: (typeof cells)[number], row: number) =>
-    tensorText(cell.tensor, 1, row * cell.size, cell.value);
-  let text = '{"predictions":[';
-  for (let r = 0; r < prepared.batch; r++) {
-    if (r > 0) text += ',';
-    if (cells.length === 1 && only) text += cellText(only, r);
-    else text += `{${cells.map((cell) => `${cell.key}:${cellText(cell, r)}`).join(',')}}`;
+  out.text('{"predictions":[');
+  for (let r = 0; r < batch; r++) {
+    if (r > 0) out.byte(COMMA);
+    if (cells.length === 1 && only) {
+      writeTensor(out, only.tensor, 1, r * only.size, only.write);
+      continue;
+    }
+    out.byte(OPEN_BRACE);
+    for (const [k, cell] of cells.entries()) {
+      if (k > 0) out.byte(COMMA);
+      out.text(cell.key);
+      writeTensor(out, cell.tensor, 1, r * cell.size, cell.write);
+    }
+    out.byte(CLOSE_BRACE);
   }
-  return `${text}]}`;
+  out.text(']}');
 }
 
 interface NamedTensor {
@@ -425,7 +454,7 @@ interface NamedTensor {
  * Classify's `[[label, score], ...]` per example: scores from the one numeric output, labels from a
  * string output when the model has one, else "", as TFS answers a signature without classes.
  */
-function classifyResults(tensors: readonly NamedTensor[], batch: number): string {
+function classifyResults(out: JsonBytes, tensors: readonly NamedTensor[], batch: number): void {
   const labels = tensors.find(({ tensor }) => tensor.type === 'string')?.tensor;
   const scores = tensors.filter(({ tensor }) => tensor.type !== 'string');
   const [only] = scores;
@@ -436,20 +465,22 @@ function classifyResults(tensors: readonly NamedTensor[], batch: number): string
   }
   const { tensor } = only;
   const classes = rowSize(tensor);
-  const value = elementText(tensor.type, '');
-  let text = '{"results":[';
+  const write = elementWriter(tensor.type, '');
+  out.text('{"results":[');
   for (let r = 0; r < batch; r++) {
-    text += r > 0 ? ',[' : '[';
+    out.text(r > 0 ? ',[' : '[');
     for (let c = 0; c < classes; c++) {
       const label = JSON.stringify(labels?.data[r * classes + c] ?? '');
-      text += `${c > 0 ? ',' : ''}[${label},${value(tensor.data[r * classes + c])}]`;
+      out.text(`${c > 0 ? ',' : ''}[${label},`);
+      write(out, tensor.data[r * classes + c]);
+      out.byte(CLOSE_BRACKET);
     }
-    text += ']';
+    out.byte(CLOSE_BRACKET);
   }
-  return `${text}]}`;
+  out.text(']}');
 }
 
-function regressResults(tensors: readonly NamedTensor[], batch: number): string {
+function regressResults(out: JsonBytes, tensors: readonly NamedTensor[], batch: number): void {
   const [only] = tensors;
   if (tensors.length !== 1 || only === undefined) {
     throw new RequestError(
@@ -460,10 +491,13 @@ function regressResults(tensors: readonly NamedTensor[], batch: number): string 
   if (rowSize(tensor) !== 1) {
     throw new RequestError(`regress needs one value per example; the model's output has ${rowSize(tensor)}`);
   }
-  const value = elementText(tensor.type, '');
-  let text = '{"results":[';
-  for (let r = 0; r < batch; r++) text += `${r > 0 ? ',' : ''}${value(tensor.data[r])}`;
-  return `${text}]}`;
+  const write = elementWriter(tensor.type, '');
+  out.text('{"results":[');
+  for (let r = 0; r < batch; r++) {
+    if (r > 0) out.byte(COMMA);
+    write(out, tensor.data[r]);
+  }
+  out.text(']}');
 }
 
 function rowSize(tensor: OutputTensor): number {
@@ -471,23 +505,31 @@ function rowSize(tensor: OutputTensor): number {
 }
 
 /** The tensor's values from `offset`, nested as its dimensions from `level` on. */
-function tensorText(
+function writeTensor(
+  out: JsonBytes,
   tensor: OutputTensor,
   level: number,
   offset: number,
-  value: (element: unknown) => string,
-): string {
+  write: ElementWriter,
+): void {
   const { dims, data } = tensor;
-  if (level === dims.length) return value(data[offset]);
+  if (level === dims.length) {
+    write(out, data[offset]);
+    return;
+  }
   const count = dims[level] ?? 0;
-  let text = '[';
+  out.byte(OPEN_BRACKET);
   if (level === dims.length - 1) {
-    for (let k = 0; k < count; k++) text += `${k > 0 ? ',' : ''}${value(data[offset + k])}`;
+    for (let k = 0; k < count; k++) {
+      if (k > 0) out.byte(COMMA);
+      write(out, data[offset + k]);
+    }
   } else {
     const stride = dims.slice(level + 1).reduce((a, b) => a * b, 1);
     for (let k = 0; k < count; k++) {
-      text += `${k > 0 ? ',' : ''}${tensorText(tensor, level + 1, offset + k * stride, value)}`;
+      if (k > 0) out.byte(COMMA);
+      writeTensor(out, tensor, level + 1, offset + k * stride, write);
     }
   }
-  return `${text}]`;
+  out.byte(CLOSE_BRACKET);
 }

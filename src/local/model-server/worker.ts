@@ -84,7 +84,7 @@ async function answer(job: Job): Promise<Answer> {
     const results = await session.run(feeds).catch((error: unknown) => {
       throw new RequestError(`the model cannot run on this request: ${messageOf(error)}`);
     });
-    return json(200, formatResponse(prepared, signature.outputs, results));
+    return { status: 200, body: formatResponse(prepared, signature.outputs, results) };
   } catch (error) {
     if (error instanceof RequestError) return json(error.status, JSON.stringify({ error: error.message }));
     return json(500, JSON.stringify({ error: messageOf(error) }));

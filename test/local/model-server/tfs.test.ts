@@ -168,6 +168,8 @@ describe('prepareRequest', () => {
 });
 
 describe('formatResponse', () => {
+  const answer = (...args: Parameters<typeof formatResponse>) =>
+    new TextDecoder().decode(formatResponse(...args));
   const probabilities: OutputTensor = {
     type: 'float32',
     dims: [2, 3],
@@ -181,14 +183,14 @@ describe('formatResponse', () => {
   });
 
   it('answers one prediction per instance: the row of the only output, or an object of all outputs', async () => {
-    expect(formatResponse(rows(2), iris.outputs, { probabilities })).toBe(
+    expect(answer(rows(2), iris.outputs, { probabilities })).toBe(
       '{"predictions":[[0.25,0.5,0.25],[0.1,0.2,0.7]]}',
     );
     const results = {
       sum: { type: 'float32', dims: [2, 2], data: Float32Array.of(1, 2, 3, 4) },
       label: { type: 'int64', dims: [2], data: BigInt64Array.of(7n, 9n) },
     };
-    expect(formatResponse(rows(2), twoInputs.outputs, results)).toBe(
+    expect(answer(rows(2), twoInputs.outputs, results)).toBe(
       '{"predictions":[{"sum":[1.0,2.0],"label":7},{"sum":[3.0,4.0],"label":9}]}',
     );
   });
@@ -196,20 +198,20 @@ describe('formatResponse', () => {
   it('answers columnar requests with the output tensors', async () => {
     const columnar: Prepared = { method: 'predict', columnar: true, batch: 2, feeds: [] };
 
-    expect(formatResponse(columnar, iris.outputs, { probabilities })).toBe(
+    expect(answer(columnar, iris.outputs, { probabilities })).toBe(
       '{"outputs":[[0.25,0.5,0.25],[0.1,0.2,0.7]]}',
     );
     const results = {
       sum: { type: 'float32', dims: [1, 2], data: Float32Array.of(1, 2) },
       label: { type: 'bool', dims: [1], data: Uint8Array.of(1) },
     };
-    expect(formatResponse(columnar, twoInputs.outputs, results)).toBe(
+    expect(answer(columnar, twoInputs.outputs, results)).toBe(
       '{"outputs":{"sum":[[1.0,2.0]],"label":[true]}}',
     );
   });
 
   it('answers classify with labels and scores, and regress with one number per example', async () => {
-    expect(formatResponse(rows(2, 'classify'), iris.outputs, { probabilities })).toBe(
+    expect(answer(rows(2, 'classify'), iris.outputs, { probabilities })).toBe(
       '{"results":[[["",0.25],["",0.5],["",0.25]],[["",0.1],["",0.2],["",0.7]]]}',
     );
     const labelled = [
@@ -217,29 +219,35 @@ describe('formatResponse', () => {
       { name: 'scores', type: 'float32', shape: ['n', 3] },
     ];
     const classes = { type: 'string', dims: [2, 3], data: ['a', 'b', 'c', 'a', 'b', 'c'] };
-    expect(formatResponse(rows(2, 'classify'), labelled, { classes, scores: probabilities })).toBe(
+    expect(answer(rows(2, 'classify'), labelled, { classes, scores: probabilities })).toBe(
       '{"results":[[["a",0.25],["b",0.5],["c",0.25]],[["a",0.1],["b",0.2],["c",0.7]]]}',
     );
     const value = { type: 'float32', dims: [3, 1], data: Float32Array.of(1.5, -2, 0.1) };
-    expect(
-      formatResponse(rows(3, 'regress'), [{ name: 'value', type: 'float32', shape: ['n', 1] }], { value }),
-    ).toBe('{"results":[1.5,-2.0,0.1]}');
+    expect(answer(rows(3, 'regress'), [{ name: 'value', type: 'float32', shape: ['n', 1] }], { value })).toBe(
+      '{"results":[1.5,-2.0,0.1]}',
+    );
+  });
+
+  it('writes strings as UTF-8, however long the answer grows', () => {
+    const label = 'étiquette-🙂-'.repeat(500);
+    const classes = { type: 'string', dims: [2], data: [label, 'b'] };
+    expect(answer(rows(2), [{ name: 'classes', type: 'string', shape: ['n'] }], { classes })).toBe(
+      `{"predictions":[${JSON.stringify(label)},"b"]}`,
+    );
   });
 
   it('refuses answers that do not fit the method or the instances', async () => {
-    expect(
-      (await failure(() => formatResponse(rows(2, 'regress'), iris.outputs, { probabilities }))).message,
-    ).toBe("regress needs one value per example; the model's output has 3");
+    expect((await failure(() => answer(rows(2, 'regress'), iris.outputs, { probabilities }))).message).toBe(
+      "regress needs one value per example; the model's output has 3",
+    );
     const results = {
       sum: { type: 'float32', dims: [1, 2], data: Float32Array.of(1, 2) },
       label: { type: 'int64', dims: [1], data: BigInt64Array.of(1n) },
     };
-    expect(
-      (await failure(() => formatResponse(rows(1, 'classify'), twoInputs.outputs, results))).message,
-    ).toBe(
+    expect((await failure(() => answer(rows(1, 'classify'), twoInputs.outputs, results))).message).toBe(
       'classify needs a model with one output of scores (and at most one of class labels, strings); this one has "sum", "label"',
     );
-    expect((await failure(() => formatResponse(rows(3), iris.outputs, { probabilities }))).message).toBe(
+    expect((await failure(() => answer(rows(3), iris.outputs, { probabilities }))).message).toBe(
       'output "probabilities" has 2 rows for 3 instances; the row format needs one per instance',
     );
   });
