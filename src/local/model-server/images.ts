@@ -3,7 +3,7 @@
  * sharp into the input's pixels: what the DecodeJpeg at the start of a TF image model's graph does, which
  * ONNX exports lack. Values are 0-255 in the input's type; normalisation belongs in the graph.
  */
-import sharp from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
 import { RequestError } from '../errors.ts';
 import { decodeSimplePng } from './png.ts';
 import type { TensorInfo } from './tfs.ts';
@@ -20,9 +20,21 @@ export interface ImageGeometry {
 /** A declared size over this many pixels is refused before decoding: a decompression bomb, most likely. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
 
-// libvips' own threads would compete with the pool's workers, and its cache only grows with distinct images.
-sharp.concurrency(1);
-sharp.cache(false);
+let loadedSharp: Promise<(input: Buffer, options: SharpOptions) => Sharp> | undefined;
+
+/**
+ * sharp, loaded on the first image that needs it: libvips takes a worker tens of milliseconds to load,
+ * which a model server for numbers never pays.
+ */
+function sharpLibrary(): Promise<(input: Buffer, options: SharpOptions) => Sharp> {
+  loadedSharp ??= import('sharp').then(({ default: sharp }) => {
+    // libvips' own threads would compete with the pool's workers, and its cache only grows with distinct images.
+    sharp.concurrency(1);
+    sharp.cache(false);
+    return sharp;
+  });
+  return loadedSharp;
+}
 
 /** How a rank-4 input with one or three channels takes images, or undefined when it does not. */
 export function imageGeometry(input: TensorInfo): ImageGeometry | undefined {
@@ -57,6 +69,7 @@ export async function decodeImage(
   if (simple && sized(simple)) return simple;
   const refuse = (reason: string, cause?: unknown) =>
     new RequestError(`${where}: ${reason}`, 400, cause === undefined ? undefined : { cause });
+  const sharp = await sharpLibrary();
   let image = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error' });
   if (geometry.height !== undefined || geometry.width !== undefined) {
     image = image.resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'linear' });
@@ -80,6 +93,7 @@ async function decodeError(
   error: unknown,
   refuse: (reason: string, cause?: unknown) => RequestError,
 ): Promise<RequestError> {
+  const sharp = await sharpLibrary();
   const declared = await sharp(bytes, { limitInputPixels: false })
     .metadata()
     .catch(() => undefined);
