@@ -20,6 +20,10 @@ function scaled(x: number, k: number): number {
   return k >= 0 ? x * (POW10[k] ?? 0) : x / (POW10[-k] ?? 1);
 }
 
+const LOG10_2 = Math.log10(2);
+const float32 = new Float32Array(1);
+const float32Bits = new Uint32Array(float32.buffer);
+
 /** The significant digits of one number, least significant first, reused from number to number. */
 const digitsOf = new Uint8Array(10);
 
@@ -42,10 +46,12 @@ export function writeFloat32(out: JsonBytes, v: number): void {
   let digits: number;
   let exponent: number;
   let precision: number;
-  exponent = Math.floor(Math.log10(x));
+  // The power of ten from the binary exponent, which is at most one too low: cheaper than Math.log10.
+  float32[0] = x;
+  exponent = Math.floor((((float32Bits[0] as number) >>> 23) - 127) * LOG10_2);
   if (exponent >= -13 && exponent <= 13) {
     let m9 = Math.round(scaled(x, 8 - exponent));
-    // log10 can be off by one next to a power of ten; the digit count says so.
+    // The digit count says when the power is one off.
     if (m9 >= 1e9) m9 = Math.round(scaled(x, 8 - ++exponent));
     else if (m9 < 1e8) m9 = Math.round(scaled(x, 8 - --exponent));
     const m6 = Math.round(scaled(x, 5 - exponent));

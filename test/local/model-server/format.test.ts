@@ -50,4 +50,19 @@ describe('formatFloat32', () => {
       { numRuns: 20_000 },
     );
   });
+
+  it('finds the power of ten of the floats next to every power of ten', () => {
+    const bits = new Float32Array(1);
+    const word = new Uint32Array(bits.buffer);
+    for (let k = -45; k <= 38; k++) {
+      bits[0] = 10 ** k;
+      const near = word[0] ?? 0;
+      for (let step = -2; step <= 2; step++) {
+        word[0] = near + step;
+        const v = bits[0] ?? 0;
+        if (!Number.isFinite(v) || v === 0) continue;
+        expect(Number(formatFloat32(v)), `${v}`).toBe(reference(v));
+      }
+    }
+  });
 });
