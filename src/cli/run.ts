@@ -65,6 +65,7 @@ export async function runCommand(command: RunCommand, output: Output): Promise<n
   });
   try {
     const { spec } = await localJob(stack.store, dataDir, job);
+    stack.prepareModel(spec.model);
     for (const { files } of given) for (const file of files) checkInput(spec, file.name, file.name);
 
     await placeInputs(named, dataDir);

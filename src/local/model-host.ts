@@ -1,7 +1,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { LocalModelError } from './errors.ts';
 import { MARKS } from './marks.ts';
-import { type RunningModelServer, startModelServer } from './model-server/server.ts';
+import { WarmPools } from './model-server/pool.ts';
+import { type RunningModelServer, startModelServer, warmModelServer } from './model-server/server.ts';
 import type { ModelHost } from './sagemaker/model-host-port.ts';
 
 /** The bucket name local mode gives SageMaker: `s3://local/<key>` is `<data dir>/<key>`. */
@@ -25,9 +26,25 @@ export interface LocalModelHostOptions {
 export class LocalModelHost implements ModelHost {
   private readonly options: LocalModelHostOptions;
   private readonly servers = new Map<string, { server: Promise<RunningModelServer>; users: number }>();
+  readonly #warm = new WarmPools();
 
   constructor(options: LocalModelHostOptions) {
     this.options = options;
+  }
+
+  /**
+   * Starts loading a model folder's sessions ahead of the first job that serves it, while the steps
+   * before scoring run. A model that cannot be loaded is reported by the job, when it starts its server.
+   */
+  prepare(modelDataUrl: string): void {
+    if (this.options.modelUrl || this.options.start) return;
+    let model: string;
+    try {
+      model = this.pathOf(modelDataUrl);
+    } catch {
+      return;
+    }
+    warmModelServer(model, this.#warm).catch(() => undefined);
   }
 
   async start(container: {
@@ -44,7 +61,7 @@ export class LocalModelHost implements ModelHost {
       const start =
         this.options.start ??
         ((path: string, env: Record<string, string>) =>
-          startModelServer({ model: path, environment: { ...process.env, ...env } }));
+          startModelServer({ model: path, environment: { ...process.env, ...env }, warmPools: this.#warm }));
       performance.mark(MARKS.modelServerStarting);
       const server = start(model, environment);
       server.then(
@@ -72,11 +89,12 @@ export class LocalModelHost implements ModelHost {
     };
   }
 
-  /** Stops every server still running. */
+  /** Stops every server still running, and the sessions warmed for none. */
   async close(): Promise<void> {
     const entries = [...this.servers.values()];
     this.servers.clear();
     await Promise.allSettled(entries.map(async ({ server }) => (await server).close()));
+    await this.#warm.close();
   }
 
   private pathOf(modelDataUrl: string): string {

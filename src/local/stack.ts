@@ -222,6 +222,11 @@ export class LocalStack {
     return left;
   }
 
+  /** Starts loading a job's model while the steps before scoring run (see LocalModelHost.prepare). */
+  prepareModel(model: string): void {
+    this.models.prepare(model);
+  }
+
   /** Stops the model servers still running. */
   close(): Promise<void> {
     return this.models.close();

@@ -133,6 +133,52 @@ export class InferencePool {
 }
 
 /**
+ * Pools started ahead of the server that will use them, so that loading the model overlaps the work
+ * before scoring. A server takes the pool started on the same files with as many workers; the pools
+ * no server took are stopped on close.
+ */
+export class WarmPools {
+  readonly #pools = new Map<string, Promise<InferencePool>>();
+  #closed = false;
+
+  /** Starts a pool on the files unless one is already warm for them; none once closed. */
+  warm(files: readonly string[], size: number): void {
+    const key = poolKey(files, size);
+    if (this.#closed || this.#pools.has(key)) return;
+    const pool = InferencePool.start(files, size);
+    // A pool that fails to start fails the server that takes it; one never taken is forgotten.
+    pool.catch(() => undefined);
+    this.#pools.set(key, pool);
+  }
+
+  /** The warm pool for these files and workers, which is then the caller's to close; else undefined. */
+  take(files: readonly string[], size: number): Promise<InferencePool> | undefined {
+    const key = poolKey(files, size);
+    const pool = this.#pools.get(key);
+    this.#pools.delete(key);
+    return pool;
+  }
+
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  /** Stops the pools no server took; no pool is warmed after. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    for (const outcome of await Promise.allSettled(pools)) {
+      if (outcome.status === 'fulfilled') await outcome.value.close();
+    }
+  }
+}
+
+function poolKey(files: readonly string[], size: number): string {
+  return JSON.stringify([files, size]);
+}
+
+/**
  * onnxruntime-node 1.30 starts Microsoft telemetry when its environment is created: it reads
  * /proc/self/cmdline and walks it with recursive native code, which overflows a worker thread's 4 MB
  * stack once the command line passes 10 to 15 KB (`pipeline run` over 600 to 1,000 file names) and

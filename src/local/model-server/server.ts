@@ -12,6 +12,7 @@
  * Errors are TFS's `{"error": "..."}` with a 4xx status; inference runs on worker threads, so `/ping`
  * answers while a batch is being scored.
  */
+import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -22,7 +23,7 @@ import { listen } from '../listen.ts';
 import { openModel } from './artifact.ts';
 import type { BodyKind } from './invocation.ts';
 import type { ServedModel } from './model-dir.ts';
-import { InferencePool } from './pool.ts';
+import { InferencePool, type WarmPools } from './pool.ts';
 import { dtypeOf } from './tensor-types.ts';
 import { SIGNATURE_NAME, type Signature, type TensorInfo } from './tfs.ts';
 
@@ -49,6 +50,8 @@ export interface ModelServerOptions {
   readonly log?: (line: string) => void;
   /** The most a model.tar.gz may unpack to. */
   readonly maxUnpackedBytes?: number;
+  /** Pools started ahead: the server takes the one warmed for its model, if any. */
+  readonly warmPools?: WarmPools;
 }
 
 export interface RunningModelServer {
@@ -86,10 +89,8 @@ const CUSTOM_ATTRIBUTE = /tfs-[a-z-]+=[^,]+/g;
 export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
   const { port = 0, host = '127.0.0.1', environment = process.env } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const defaultName =
-    environment.SAGEMAKER_TFS_DEFAULT_MODEL_NAME || environment.TFS_DEFAULT_MODEL_NAME || undefined;
   const artifact = await openModel(options.model, {
-    ...(defaultName !== undefined && { defaultModelName: defaultName }),
+    ...defaultModelOf(environment),
     ...(options.maxUnpackedBytes !== undefined && { maxUnpackedBytes: options.maxUnpackedBytes }),
   });
   let pool: InferencePool | undefined;
@@ -102,7 +103,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   };
   try {
     const servables = artifact.models.flatMap((model) => model.versions.map(({ file }) => file));
-    pool = await InferencePool.start(servables, options.workers ?? defaultWorkers());
+    const workers = options.workers ?? defaultWorkers();
+    pool = await (options.warmPools?.take(servables, workers) ?? InferencePool.start(servables, workers));
     const routes = new Routes(artifact.models, artifact.defaultModel, pool);
     server.on('request', (req, res) => {
       routes.handle(req, res).catch((error: unknown) => {
@@ -158,6 +160,30 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     await stop();
     throw error;
   }
+}
+
+/**
+ * Warms, in `pools`, the inference pool that a server started on this model with this environment
+ * would start, so that loading its sessions overlaps other work. Only a model folder: an archive is
+ * unpacked anew by each server.
+ */
+export async function warmModelServer(
+  model: string,
+  pools: WarmPools,
+  environment: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  if (!(await stat(model)).isDirectory()) return;
+  const artifact = await openModel(model, defaultModelOf(environment));
+  pools.warm(
+    artifact.models.flatMap((served) => served.versions.map(({ file }) => file)),
+    defaultWorkers(),
+  );
+}
+
+/** The model a request that names none gets, as the container's environment names it. */
+function defaultModelOf(environment: NodeJS.ProcessEnv): { defaultModelName?: string } {
+  const name = environment.SAGEMAKER_TFS_DEFAULT_MODEL_NAME || environment.TFS_DEFAULT_MODEL_NAME;
+  return name ? { defaultModelName: name } : {};
 }
 
 /** Where the script's context.rest_uri points: this server, reached on loopback when it listens on every address. */
