@@ -46,6 +46,7 @@ function signedLeb128Big(value: bigint): number[] {
 export const I32 = 0x7f;
 export const I64 = 0x7e;
 export const V128 = 0x7b;
+export const F64 = 0x7c;
 
 /** Instruction encoders, named after the text format. */
 export const op = {
@@ -72,8 +73,12 @@ export const op = {
   geU: [0x4f],
   ctz: [0x68],
   popcnt: [0x69],
+  ltS: [0x48],
+  gtS: [0x4a],
+  geS: [0x4e],
   add: [0x6a],
   sub: [0x6b],
+  mul: [0x6c],
   and: [0x71],
   or: [0x72],
   xor: [0x73],
@@ -87,6 +92,7 @@ export const op = {
   i64Popcnt: [0x7b],
   i64Add: [0x7c],
   i64Sub: [0x7d],
+  i64Mul: [0x7e],
   i64And: [0x83],
   i64Or: [0x84],
   i64Xor: [0x85],
@@ -94,6 +100,13 @@ export const op = {
   i64ShrU: [0x88],
   i32WrapI64: [0xa7],
   i64ExtendI32U: [0xad],
+  f64Load: (offset: number) => [0x2b, 0x03, ...leb128(offset)],
+  f32Store: (offset: number) => [0x38, 0x02, ...leb128(offset)],
+  f64Neg: [0x9a],
+  f64Mul: [0xa2],
+  f64Div: [0xa3],
+  f32DemoteF64: [0xb6],
+  f64ConvertI64U: [0xba],
   v128Load: (offset: number) => [0xfd, 0x00, 0x00, ...leb128(offset)],
   v128Store: (offset: number) => [0xfd, 0x0b, 0x00, ...leb128(offset)],
   v128Zero: [0xfd, 0x0c, ...Array<number>(16).fill(0)],

@@ -6,6 +6,8 @@
  * requests that read correctly either way, and gives the same numbers as JSON.parse.
  */
 
+import { readSimpleRows } from './numeric-rows-kernel.ts';
+
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -31,6 +33,8 @@ export interface NumericRows {
  * undefined when the body is not two or more such lines.
  */
 export function readNumericRows(body: Uint8Array, width: number | undefined): NumericRows | undefined {
+  const simple = width === undefined ? undefined : readSimpleRows(body, width);
+  if (simple) return simple;
   const reader = new RowReader(body);
   let columns = width;
   let data: Float32Array | undefined;

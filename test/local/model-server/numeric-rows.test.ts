@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { readNumericRows } from '../../../src/local/model-server/numeric-rows.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+/** Values to compare, -0 told apart from 0. */
+const signed = (values: ArrayLike<number>) => Array.from(values, (v) => (Object.is(v, -0) ? '-0' : v));
 
 /** Numbers written the ways JSON allows, and the ways records in the wild write them. */
 const numberText = fc
@@ -30,14 +32,15 @@ describe('readNumericRows', () => {
         fc.constantFrom('\n', '\r\n'),
         (rows, newline) => {
           const body = rows.map((row) => `[${row.join(', ')}]`).join(newline);
-          const read = readNumericRows(bytes(body), undefined);
           const expected = Float32Array.from(
             rows.flatMap((row) => JSON.parse(`[${row.join(',')}]`) as number[]),
           );
-          expect(read?.rows).toBe(rows.length);
-          expect([...(read?.data ?? [])].map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual(
-            [...expected].map((v) => (Object.is(v, -0) ? '-0' : v)),
-          );
+          // The width unknown, then known (as a model with a fixed input width makes it).
+          for (const width of [undefined, rows[0]?.length]) {
+            const read = readNumericRows(bytes(body), width);
+            expect(read?.rows).toBe(rows.length);
+            expect(signed(read?.data ?? [])).toEqual(signed(expected));
+          }
         },
       ),
     );
@@ -67,6 +70,7 @@ describe('readNumericRows', () => {
       '[1,2]\n[3,4',
     ]) {
       expect(readNumericRows(bytes(body), undefined), body).toBeUndefined();
+      expect(readNumericRows(bytes(body), 2), body).toBeUndefined();
     }
     expect(readNumericRows(bytes('[1,2]\n[3,4]'), 3)).toBeUndefined();
   });
