@@ -61,10 +61,13 @@ const outdir = join(work, 'bundles');
 const bundles = await buildBundles(outdir);
 symlinkSync(join(root, 'node_modules'), join(outdir, 'node_modules'));
 // A bundle's load time in a fresh process, and the part of it that is the bundle's own code: the same
-// load once the AWS SDK clients it uses (external: the runtime has them) are already loaded.
+// load once the AWS SDK clients it uses (external: the runtime has them) are already loaded. The
+// process first loads node:http, as the Lambda runtime has before it loads a handler (its client of
+// the Runtime API is built on it), so a bundle is not charged for it.
 function loadMs(path: string, sdkFirst: boolean): number {
   const script = [
     `const path = ${JSON.stringify(path)};`,
+    "require('node:http');",
     sdkFirst
       ? "for (const name of require('node:fs').readFileSync(path, 'utf8').match(/@aws-sdk\\/client-[a-z0-9-]+/g) ?? []) require(name);"
       : '',

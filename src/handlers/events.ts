@@ -41,6 +41,3 @@ export const mergeGroupEvent = z.object({
     transformFailure: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
   }),
 });
-
-/** An EventBridge scheduled event; its time is the moment it fired. */
-export const scheduledEvent = z.object({ time: z.iso.datetime() });

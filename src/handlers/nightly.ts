@@ -1,8 +1,8 @@
 import type { Executions } from '../core/ports/executions.ts';
 import type { ObjectStore } from '../core/ports/object-store.ts';
 import { type Dataset, startNightly } from '../core/triggers/nightly.ts';
-import { scheduledEvent } from './events.ts';
 import { lambdaHandler, logger } from './lambda.ts';
+import { scheduledEvent } from './scheduled.ts';
 
 export interface NightlyDependencies {
   readonly store: ObjectStore;

@@ -1,7 +1,7 @@
 import type { RunningExecutions, SageMakerResources } from '../core/ports/sagemaker-resources.ts';
 import { sweepOrphans } from '../core/sweep.ts';
-import { scheduledEvent } from './events.ts';
 import { lambdaHandler, logger } from './lambda.ts';
+import { scheduledEvent } from './scheduled.ts';
 
 export interface SweeperDependencies {
   readonly resources: SageMakerResources;
