@@ -4,14 +4,10 @@
  * whole number; NaN and Infinity bare, as TFS does. This runs for every number of every prediction, so
  * the digits come from integer arithmetic on the double, written straight into the answer's bytes.
  */
+import { DOT, LOWER_E, MINUS, PLUS, ZERO } from './ascii.ts';
 import { JsonBytes } from './json-bytes.ts';
 
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
-const ZERO = 0x30;
-const DOT = 0x2e;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const LOWER_E = 0x65;
 /** The most bytes one float32 takes: `-1.23456789e-38`. */
 const MAX_FLOAT32_BYTES = 16;
 

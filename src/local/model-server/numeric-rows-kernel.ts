@@ -1,4 +1,18 @@
 import { compileKernel, F64, I32, I64, op, reserveMemory } from '../../core/wasm.ts';
+import {
+  CLOSE_BRACKET,
+  COMMA,
+  CR,
+  DOT,
+  LF,
+  LOWER_E,
+  MINUS,
+  OPEN_BRACKET,
+  PLUS,
+  SPACE,
+  TAB,
+  ZERO,
+} from './ascii.ts';
 import type { NumericRows } from './numeric-rows.ts';
 
 /**
@@ -16,18 +30,6 @@ import type { NumericRows } from './numeric-rows.ts';
  */
 const POWERS = 0;
 const DATA = 256;
-const SPACE = 0x20;
-const TAB = 0x09;
-const CR = 0x0d;
-const LF = 0x0a;
-const COMMA = 0x2c;
-const OPEN = 0x5b;
-const CLOSE = 0x5d;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const LOWER_E = 0x65;
 
 // Parameters, then locals.
 const length = 0;
@@ -177,10 +179,10 @@ const body = [
   ...op.block, ...op.loop,
     ...skip(true),
     ...op.get(i), ...op.get(length), ...op.geU, ...op.brIf(1),
-    ...load, ...op.get(c), ...op.const(OPEN), ...op.ne, ...op.if, ...fail, ...op.end,
+    ...load, ...op.get(c), ...op.const(OPEN_BRACKET), ...op.ne, ...op.if, ...fail, ...op.end,
     ...next,
     ...skip(false),
-    ...load, ...op.get(c), ...op.const(CLOSE), ...op.eq, ...op.if, ...fail, ...op.end,
+    ...load, ...op.get(c), ...op.const(CLOSE_BRACKET), ...op.eq, ...op.if, ...fail, ...op.end,
     ...op.const(0), ...op.set(count),
     ...op.get(out), ...op.get(rows), ...op.get(width), ...op.mul, ...op.const(4), ...op.mul, ...op.add, ...op.set(at),
     ...op.loop,
@@ -191,7 +193,7 @@ const body = [
       ...next,
       ...op.get(c), ...op.const(COMMA), ...op.eq,
       ...op.if, ...skip(false), ...op.br(1), ...op.end,
-      ...op.get(c), ...op.const(CLOSE), ...op.ne, ...op.if, ...fail, ...op.end,
+      ...op.get(c), ...op.const(CLOSE_BRACKET), ...op.ne, ...op.if, ...fail, ...op.end,
     ...op.end,
     ...op.get(count), ...op.get(width), ...op.ne, ...op.if, ...fail, ...op.end,
     ...skip(false),

@@ -6,21 +6,23 @@
  * requests that read correctly either way, and gives the same numbers as JSON.parse.
  */
 
+import {
+  CLOSE_BRACKET,
+  COMMA,
+  CR,
+  DOT,
+  LF,
+  MINUS,
+  NINE,
+  OPEN_BRACKET,
+  PLUS,
+  SPACE,
+  TAB,
+  ZERO,
+} from './ascii.ts';
 import { readSimpleRows } from './numeric-rows-kernel.ts';
 
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
-const SPACE = 0x20;
-const TAB = 0x09;
-const CR = 0x0d;
-const LF = 0x0a;
-const COMMA = 0x2c;
-const OPEN = 0x5b;
-const CLOSE = 0x5d;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
 
 export interface NumericRows {
   readonly rows: number;
@@ -88,16 +90,16 @@ class RowReader {
    */
   readRow(out: Float32Array, width: number | undefined): Float32Array | undefined {
     const { body } = this;
-    if (body[this.at] !== OPEN) return undefined;
+    if (body[this.at] !== OPEN_BRACKET) return undefined;
     this.at++;
     let count = 0;
     this.skipSpaces();
-    if (body[this.at] === CLOSE) return undefined;
+    if (body[this.at] === CLOSE_BRACKET) return undefined;
     for (;;) {
       if (count >= out.length) return undefined;
       if (!this.readNumber(out, count++)) return undefined;
       let c = body[this.at++];
-      if (c !== COMMA && c !== CLOSE) {
+      if (c !== COMMA && c !== CLOSE_BRACKET) {
         this.at--;
         this.skipSpaces();
         c = body[this.at++];
@@ -106,7 +108,7 @@ class RowReader {
         if (body[this.at] === SPACE) this.skipSpaces();
         continue;
       }
-      if (c === CLOSE) break;
+      if (c === CLOSE_BRACKET) break;
       return undefined;
     }
     if (width !== undefined && count !== width) return undefined;

@@ -16,6 +16,7 @@
  */
 import type { TfsMethod } from '../../core/tfs/codec.ts';
 import { RequestError } from '../errors.ts';
+import { CLOSE_BRACE, CLOSE_BRACKET, COMMA, OPEN_BRACE, OPEN_BRACKET } from './ascii.ts';
 import { type DecodedImage, decodeImage, type ImageGeometry, imageGeometry } from './images.ts';
 import { JsonBytes } from './json-bytes.ts';
 import {
@@ -65,12 +66,6 @@ export interface OutputTensor {
 }
 
 export const SIGNATURE_NAME = 'serving_default';
-
-const COMMA = 0x2c;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 /** The most bytes the images of one request may decode to: memory stays bounded whatever is sent. */
 export const MAX_IMAGE_TENSOR_BYTES = 1024 ** 3;
