@@ -13,7 +13,7 @@ import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '../core/errors.ts';
 import type { ByteRange, ByteSink } from '../core/io.ts';
-import type { ObjectStore, StoredObject } from '../core/ports/object-store.ts';
+import { compareKeys, type ObjectStore, type StoredObject } from '../core/ports/object-store.ts';
 import { openFileSink, SMALL_FILE_BYTES, temporaryWriter } from './file-sink.ts';
 import { READ_CHUNK_BYTES, readFileChunks } from './file-source.ts';
 
@@ -124,7 +124,7 @@ export class LocalObjectStore implements ObjectStore {
     return files
       .map((file) => this.keyOf(file))
       .filter((key) => key.startsWith(prefix))
-      .sort();
+      .sort(compareKeys);
   }
 
   /** Every temporary file whose path starts with `prefix` (every one below the root by default). */

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { compareKeys } from '../core/ports/object-store.ts';
 import { isInputObject } from '../core/steps/layout.ts';
 import { UsageError } from './errors.ts';
 
@@ -91,6 +92,6 @@ async function folderFiles(root: string): Promise<{ files: NamedFile[]; followsL
     }
   };
   await walk(root, '');
-  files.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  files.sort((a, b) => compareKeys(a.name, b.name));
   return { files, followsLinks };
 }

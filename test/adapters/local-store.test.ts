@@ -21,6 +21,14 @@ describe('local folder store', () => {
     }
   });
 
+  it('lists keys in UTF-8 byte order, as S3 does, characters past U+FFFF last', async () => {
+    const names = ['\u{1F600}.jsonl', '\u{E000}.jsonl', 'z.jsonl'];
+    for (const name of names) await writeText(store, `utf8/${name}`, name);
+    const listed: string[] = [];
+    for await (const object of store.list('utf8/')) listed.push(object.key);
+    expect(listed).toEqual(['utf8/z.jsonl', 'utf8/\u{E000}.jsonl', 'utf8/\u{1F600}.jsonl']);
+  });
+
   it('never reads through a symbolic link that leads out of its folder', async () => {
     const outside = await mkdtemp(join(tmpdir(), 'pipeline-outside-'));
     await writeFile(join(outside, 'secret.jsonl'), 'secret');

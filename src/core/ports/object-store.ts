@@ -28,6 +28,25 @@ export interface ObjectStore {
   deletePrefix(prefix: string): Promise<number>;
 }
 
+/**
+ * Key order as S3 lists keys: by the UTF-8 bytes of the keys, which is code point order. JavaScript's
+ * own string order compares UTF-16 units, in which a character past U+FFFF (a surrogate pair) comes
+ * before U+E000-U+FFFF instead of after every other character.
+ */
+export function compareKeys(a: string, b: string): number {
+  const shorter = Math.min(a.length, b.length);
+  for (let k = 0; k < shorter; k++) {
+    const x = a.charCodeAt(k);
+    const y = b.charCodeAt(k);
+    if (x === y) continue;
+    const xPair = x >= 0xd800 && x <= 0xdfff;
+    const yPair = y >= 0xd800 && y <= 0xdfff;
+    if (xPair !== yPair) return xPair ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
 /** Small objects (specs, indexes, summaries) read whole. */
 export async function readText(store: ObjectStore, key: string): Promise<string> {
   const chunks: Buffer[] = [];
