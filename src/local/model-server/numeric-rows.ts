@@ -3,7 +3,9 @@
  * numbers, for a model with one vector input. The numbers go straight from the bytes into the input
  * tensor, without JSON arrays in between. Anything else (objects, nesting, a lone line, a malformed
  * or odd number) is left to the general reader, which also words the errors: this only speeds up
- * requests that read correctly either way, and gives the same numbers as JSON.parse.
+ * requests that read correctly either way, and gives the same numbers as JSON.parse. When the
+ * model fixes the width, a WebAssembly kernel reads the usual rows (numeric-rows-kernel.ts); the
+ * reader here takes what it leaves.
  */
 
 import {
@@ -97,15 +99,13 @@ class RowReader {
     if (body[this.at] === CLOSE_BRACKET) return undefined;
     for (;;) {
       if (count >= out.length) return undefined;
-      if (!this.readNumber(out, count++)) return undefined;
-      let c = body[this.at++];
-      if (c !== COMMA && c !== CLOSE_BRACKET) {
-        this.at--;
-        this.skipSpaces();
-        c = body[this.at++];
-      }
+      const value = this.readNumber();
+      if (value === undefined) return undefined;
+      out[count++] = value;
+      this.skipSpaces();
+      const c = body[this.at++];
       if (c === COMMA) {
-        if (body[this.at] === SPACE) this.skipSpaces();
+        this.skipSpaces();
         continue;
       }
       if (c === CLOSE_BRACKET) break;
@@ -129,70 +129,70 @@ class RowReader {
   /**
    * A JSON number. Up to 15 significant digits and a power of ten within ±22, the value is one
    * correctly rounded operation on exact operands, so it equals what JSON.parse gives; past that,
-   * the runtime's own parser reads it. Stored into `out` at `index`; whether it was a number. This
-   * runs for every number of every request: the value goes straight into the array (a double returned
-   * from a call would be boxed on the heap) and the position is kept in a local while reading.
+   * the runtime's own parser reads it.
    */
-  private readNumber(out: Float32Array, index: number): boolean {
+  private readNumber(): number | undefined {
     const { body } = this;
     const start = this.at;
-    let at = start;
-    // Past the end, `body[at]` is undefined, which no comparison below takes for a digit.
-    let c = body[at] as number;
-    const negative = c === MINUS;
-    if (negative) c = body[++at] as number;
+    const negative = body[this.at] === MINUS;
+    if (negative) this.at++;
     let mantissa = 0;
     let significant = 0;
     let exponent = 0;
-    if (!(c >= ZERO && c <= NINE)) return false;
-    if (c === ZERO) {
-      c = body[++at] as number;
-      if (c >= ZERO && c <= NINE) return false;
+    const first = body[this.at] ?? 0;
+    if (first < ZERO || first > NINE) return undefined;
+    if (first === ZERO) {
+      this.at++;
+      const next = body[this.at] ?? 0;
+      if (next >= ZERO && next <= NINE) return undefined;
     } else {
-      while (c >= ZERO && c <= NINE) {
-        if (significant < 15) mantissa = mantissa * 10 + (c - ZERO);
-        else exponent++;
-        significant++;
-        c = body[++at] as number;
-      }
-    }
-    if (c === DOT) {
-      c = body[++at] as number;
-      const first = at;
-      while (c >= ZERO && c <= NINE) {
-        if (mantissa === 0 && c === ZERO) exponent--;
-        else {
-          if (significant < 15) {
-            mantissa = mantissa * 10 + (c - ZERO);
-            exponent--;
-          }
+      for (let c = body[this.at] ?? 0; c >= ZERO && c <= NINE; c = body[++this.at] ?? 0) {
+        if (significant < 15) {
+          mantissa = mantissa * 10 + (c - ZERO);
+          significant++;
+        } else {
+          exponent++;
           significant++;
         }
-        c = body[++at] as number;
       }
-      if (at === first) return false;
     }
-    if (c === 0x65 || c === 0x45) {
-      c = body[++at] as number;
-      const sign = c;
-      if (sign === MINUS || sign === PLUS) c = body[++at] as number;
-      let power = 0;
-      const first = at;
-      while (c >= ZERO && c <= NINE) {
-        if (power < 1e6) power = power * 10 + (c - ZERO);
-        c = body[++at] as number;
+    if (body[this.at] === DOT) {
+      this.at++;
+      let digits = 0;
+      for (let c = body[this.at] ?? 0; c >= ZERO && c <= NINE; c = body[++this.at] ?? 0) {
+        digits++;
+        if (mantissa === 0 && c === ZERO) {
+          exponent--;
+          continue;
+        }
+        if (significant < 15) {
+          mantissa = mantissa * 10 + (c - ZERO);
+          exponent--;
+        }
+        significant++;
       }
-      if (at === first) return false;
+      if (digits === 0) return undefined;
+    }
+    const e = body[this.at];
+    if (e === 0x65 || e === 0x45) {
+      this.at++;
+      const sign = body[this.at];
+      if (sign === MINUS || sign === PLUS) this.at++;
+      let power = 0;
+      let digits = 0;
+      for (let c = body[this.at] ?? 0; c >= ZERO && c <= NINE; c = body[++this.at] ?? 0) {
+        if (power < 1e6) power = power * 10 + (c - ZERO);
+        digits++;
+      }
+      if (digits === 0) return undefined;
       exponent += sign === MINUS ? -power : power;
     }
-    this.at = at;
+    let value: number;
     if (significant <= 15 && exponent >= -22 && exponent <= 22) {
-      const value = exponent >= 0 ? mantissa * (POW10[exponent] ?? 1) : mantissa / (POW10[-exponent] ?? 1);
-      out[index] = negative ? -value : value;
-      return true;
+      value = exponent >= 0 ? mantissa * (POW10[exponent] ?? 1) : mantissa / (POW10[-exponent] ?? 1);
+      return negative ? -value : value;
     }
-    const value = Number(Buffer.from(body.buffer, body.byteOffset + start, at - start).toString('latin1'));
-    out[index] = value;
-    return Number.isFinite(value);
+    value = Number(Buffer.from(body.buffer, body.byteOffset + start, this.at - start).toString('latin1'));
+    return Number.isFinite(value) ? value : undefined;
   }
 }
