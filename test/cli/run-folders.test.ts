@@ -276,7 +276,7 @@ describe('pipeline run on gzipped files', () => {
     expect(await pipeline('run', image, '--model', model, '--job', whole)).toMatchObject({
       code: 2,
       stderr: expect.stringContaining(
-        'compressionType: a gzipped input (cat.jpg.gz) does not go with splitType None',
+        'compressionType: a gzipped input (cat.jpg.gz) of a splitType None job is sent as it is stored',
       ),
     });
   });

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readText, writeText } from '../../src/core/ports/object-store.ts';
 import { ExecutionNotRunnableError } from '../../src/local/errors.ts';
@@ -365,5 +366,46 @@ describe('the local stack, on whole objects', () => {
       status: 'Failed',
       reason: expect.stringContaining('1 of 5 records (20.00%)'),
     });
+  });
+
+  it('decompresses each object first when the job says compressionType Gzip; a damaged one fails only its line', async () => {
+    // Prepare: gzipped objects, one of them cut short.
+    const objects = ['a.json.gz', 'b.json.gz', 'c.json.gz'];
+    for (const [k, key] of objects.entries()) {
+      const packed = gzipSync(`{"instances":[[${k},1]]}`);
+      const sink = await stack.store.write(`inbox/packed/${key}`);
+      await sink.write(key === 'b.json.gz' ? packed.subarray(0, packed.length - 6) : packed);
+      await sink.close();
+    }
+    // Act
+    const outcome = await stack.run('packed', {
+      inputs: ['inbox/packed/'],
+      job: {
+        model,
+        contentType: 'application/json',
+        splitType: 'None',
+        compressionType: 'Gzip',
+        batchStrategy: 'SingleRecord',
+        maxErrorPercent: 50,
+      },
+    });
+    // Assess
+    expect(outcome.status).toBe('SUCCEEDED');
+    const lines = async (key: string) =>
+      (await readText(stack.store, `results/packed/${key}`))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+    expect(await lines('predictions.jsonl')).toEqual([
+      { input: 'a.json.gz', SageMakerOutput: { predictions: [[0, 2]] } },
+      { input: 'c.json.gz', SageMakerOutput: { predictions: [[4, 2]] } },
+    ]);
+    expect(await lines('_errors.jsonl')).toEqual([
+      {
+        input: 'b.json.gz',
+        record: 1,
+        reason: expect.stringContaining('b.json.gz: cannot be decompressed as gzip'),
+      },
+    ]);
   });
 });

@@ -22,7 +22,7 @@ export function gunzippedInput(file: InputFile, input: string): InputFile {
     size: file.size,
     read: (range) => {
       if (range) throw new RangeError(`${input}: a gzipped input is only read from its start`);
-      return gunzip(file.read(), input);
+      return gunzipped(file.read(), input);
     },
   };
 }
@@ -30,7 +30,8 @@ export function gunzippedInput(file: InputFile, input: string): InputFile {
 /** Decompressed bytes handed on at a time: the readers' cost is per chunk, zlib's default is 16 KB. */
 const OUTPUT_CHUNK_BYTES = 1 << 20;
 
-async function* gunzip(source: AsyncIterable<Buffer>, input: string): AsyncGenerator<Buffer> {
+/** A gzip stream's decompressed bytes, with DecompressionError naming `input` (see gunzippedInput). */
+export async function* gunzipped(source: AsyncIterable<Buffer>, input: string): AsyncGenerator<Buffer> {
   // A source chunk may be overwritten once the next is asked for, while zlib may still hold it: copy it.
   const copies = (async function* () {
     for await (const chunk of source) yield Buffer.from(chunk);

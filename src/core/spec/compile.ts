@@ -61,7 +61,6 @@ export function compileJob(value: unknown): CompiledJob {
     throw new JobSpecError('maxPayloadInMB', '0 (no limit) only goes with batchStrategy SingleRecord');
   }
   if (spec.contentType === PARQUET_CONTENT_TYPE) refuseParquet(spec);
-  if (spec.compressionType === 'Gzip' && spec.splitType === 'None') refuseGzipWholeObjects();
   if (dataProcessing.joinSource === 'Input' && spec.splitType === 'None') {
     throw new JobSpecError('dataProcessing.joinSource', 'joining records needs a splitType other than None');
   }
@@ -120,11 +119,13 @@ export function isGzipInput(spec: JobSpec, key: string): boolean {
 
 /**
  * Refuses an input the job cannot read, naming it: Parquet the job cannot take, gzipped Parquet, or a
- * gzipped input of a whole-object job.
+ * gzipped input of a whole-object job that does not say Gzip.
  */
 export function checkInput(spec: JobSpec, key: string, name: string): void {
   if (isParquetInput(spec, key)) refuseParquet(spec, name);
-  if (isGzipInput(spec, key) && spec.splitType === 'None') refuseGzipWholeObjects(name);
+  if (spec.splitType === 'None' && spec.compressionType !== 'Gzip' && key.endsWith(GZIP_SUFFIX)) {
+    refuseGzipObject(name);
+  }
 }
 
 /**
@@ -169,14 +170,13 @@ export function refuseParquet(spec: JobSpec, input?: string): void {
 }
 
 /**
- * Refuses gzip in a whole-object job (`input` names the gzipped input when the job does not say Gzip):
- * its objects are sent as they are stored, so the transform job would need CompressionType Gzip.
+ * Refuses a gzipped input (named `*.gz`) in a whole-object job that does not say Gzip: the transform
+ * job would send its compressed bytes to the model as they are stored.
  */
-function refuseGzipWholeObjects(input?: string): never {
-  const what = input === undefined ? 'Gzip' : `a gzipped input (${input})`;
+function refuseGzipObject(input: string): never {
   throw new JobSpecError(
     'compressionType',
-    `${what} does not go with splitType None yet, whose objects are sent as they are stored: decompress them first`,
+    `a gzipped input (${input}) of a splitType None job is sent as it is stored: say compressionType Gzip to have every object decompressed before it is sent, or decompress them first`,
   );
 }
 

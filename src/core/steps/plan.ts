@@ -69,6 +69,8 @@ export interface Plan {
     readonly outputUri: string;
     readonly contentType: string;
     readonly splitType: string;
+    /** `Gzip` when a whole-object job's objects are decompressed before they are sent. */
+    readonly compressionType: 'None' | 'Gzip';
     readonly environment: Record<string, string>;
     /** Whole-object jobs: the manifest's prefix (a store key) and how many objects it lists. */
     readonly objects?: { readonly prefix: string; readonly sent: number };
@@ -125,6 +127,7 @@ export async function planJob(
           outputUri: config.objectUrl(outputsPrefix(request.jobId)),
           contentType: spec.contentType,
           splitType: 'None',
+          compressionType: spec.compressionType,
           environment: {},
           objects: listed.objects,
         }
@@ -134,6 +137,8 @@ export async function planJob(
           outputUri: config.objectUrl(outputsPrefix(request.jobId)),
           contentType: job.shards.contentType,
           splitType: job.shards.splitType,
+          // Shards hold decompressed records.
+          compressionType: 'None',
           environment: {},
         },
     startedAt: now.toISOString(),

@@ -78,6 +78,8 @@ interface TransformRequest {
   readonly inputPrefix: string;
   readonly outputPrefix: string;
   readonly splitType: SplitType;
+  /** Whether each object is decompressed (CompressionType Gzip) before it is read into requests. */
+  readonly gzip: boolean;
   readonly environment: Record<string, string>;
 }
 
@@ -168,11 +170,8 @@ export class LocalTransformJobs {
     }
     const splitType = input.TransformInput?.SplitType ?? 'None';
     checkOneOf('transformInput.splitType', splitType, SPLIT_TYPES);
-    if ((input.TransformInput?.CompressionType ?? 'None') !== 'None') {
-      throw validationError(
-        `CompressionType ${input.TransformInput?.CompressionType} is not supported locally.`,
-      );
-    }
+    const compression = input.TransformInput?.CompressionType ?? 'None';
+    checkOneOf('transformInput.compressionType', compression, ['None', 'Gzip']);
     const outputPath = input.TransformOutput?.S3OutputPath;
     if (!outputPath) throw missing('transformOutput.s3OutputPath');
     checkOneOf('transformOutput.assembleWith', input.TransformOutput?.AssembleWith, ['None', 'Line']);
@@ -195,6 +194,7 @@ export class LocalTransformJobs {
       inputPrefix: this.#options.keyOf(source.S3Uri),
       outputPrefix: outputPrefix === '' || outputPrefix.endsWith('/') ? outputPrefix : `${outputPrefix}/`,
       splitType: splitType as SplitType,
+      gzip: compression === 'Gzip',
       environment: containerEnvironment(model, input),
     };
   }
@@ -223,6 +223,7 @@ export class LocalTransformJobs {
               keyOf: this.#options.keyOf,
               outputPrefix: request.outputPrefix,
               splitType: request.splitType,
+              gzip: request.gzip,
               multiRecord: parameters.batchStrategy === 'MultiRecord',
               payloadLimit:
                 parameters.payloadInMB === 0 ? Number.MAX_SAFE_INTEGER : parameters.payloadInMB * MB,

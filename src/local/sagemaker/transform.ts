@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  DecompressionError,
   FramingError,
   InvalidRecordError,
   ObjectNotFoundError,
@@ -8,6 +9,7 @@ import {
 import { Permits } from '../../core/permits.ts';
 import { type ObjectStore, readText } from '../../core/ports/object-store.ts';
 import { type Batch, BatchPacker, packerOptionsFor } from '../../core/records/batches.ts';
+import { gunzipped } from '../../core/records/gzip.ts';
 import type { RecordHandler } from '../../core/records/types.ts';
 import { readerFor } from '../../core/shard/sharder.ts';
 import type { SplitType } from '../../core/spec/split-types.ts';
@@ -34,6 +36,8 @@ export interface TransformPlan {
   /** The store key the S3OutputPath names, empty or ending in '/'. */
   readonly outputPrefix: string;
   readonly splitType: SplitType;
+  /** CompressionType Gzip: each object is decompressed as it is read, and a damaged one fails alone. */
+  readonly gzip: boolean;
   readonly multiRecord: boolean;
   /** The most bytes in one request body. */
   readonly payloadLimit: number;
@@ -211,7 +215,7 @@ async function transformObject(
     handler,
   );
   try {
-    for await (const chunk of store.read(key)) {
+    for await (const chunk of plan.gzip ? gunzipped(store.read(key), file) : store.read(key)) {
       reader.push(chunk);
       for (const batch of packer.take()) await submit(batch);
     }
@@ -229,8 +233,9 @@ async function transformObject(
       throw new AggregateError([error, cleanup], `${file}: its partial output could not be removed`);
     }
     if (signal.aborted || error instanceof TransformFailure) throw error;
-    // A framing error names the input itself.
-    const reason = error instanceof FramingError ? error.message : `${file}: ${(error as Error).message}`;
+    // A framing or decompression error names the input itself.
+    const named = error instanceof FramingError || error instanceof DecompressionError;
+    const reason = named ? error.message : `${file}: ${(error as Error).message}`;
     throw new TransformFailure(`ClientError: ${reason}`, { cause: error });
   }
 }

@@ -202,14 +202,16 @@ describe('compileJob', () => {
     expect(() => checkInput(resolveJob({ model: 'm' }).spec, 'inbox/t.parquet.gz', 't.parquet.gz')).toThrow(
       refused('Parquet (t.parquet.gz) cannot be read gzipped'),
     );
-    expect(() => resolveJob({ model: 'm', splitType: 'None', compressionType: 'Gzip' })).toThrow(
-      refused('Gzip does not go with splitType None yet'),
-    );
     const whole = resolveJob({ model: 'm', contentType: 'image/jpeg', splitType: 'None' }).spec;
     expect(() => checkInput(whole, 'inbox/cat.jpg.gz', 'cat.jpg.gz')).toThrow(
-      refused('a gzipped input (cat.jpg.gz) does not go with splitType None'),
+      refused(
+        'a gzipped input (cat.jpg.gz) of a splitType None job is sent as it is stored: say compressionType Gzip',
+      ),
     );
     expect(() => checkInput(whole, 'inbox/cat.jpg', 'cat.jpg')).not.toThrow();
+    // Gzip in a whole-object job: every object is decompressed before it is sent, as SageMaker does.
+    const packed = resolveJob({ model: 'm', splitType: 'None', compressionType: 'Gzip' }).spec;
+    expect(() => checkInput(packed, 'inbox/cat.jpg.gz', 'cat.jpg.gz')).not.toThrow();
     expect(() => resolveJob({ model: 'm', compressionType: 'Zip' })).toThrow(
       expect.objectContaining({ field: 'compressionType' }),
     );

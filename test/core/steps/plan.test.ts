@@ -74,6 +74,7 @@ describe('planJob', () => {
       outputUri: 's3://bucket/work/inbox-a-1/outputs/',
       contentType: 'application/jsonlines',
       splitType: 'Line',
+      compressionType: 'None',
     });
     expect(plan.startedAt).toBe('1970-01-01T00:00:00.000Z');
     expect(plan.names).toEqual({
@@ -353,6 +354,7 @@ describe('planJob, for many inputs', () => {
       outputUri: 's3://bucket/work/images/outputs/',
       contentType: 'image/png',
       splitType: 'None',
+      compressionType: 'None',
       environment: {},
       objects: { prefix: 'inbox/shots/', sent: 3 },
     });
@@ -368,6 +370,20 @@ describe('planJob, for many inputs', () => {
       ['shots/b/3.png', 1],
       ['shots/big.png', 2],
     ]);
+  });
+
+  it('asks the transform job to decompress the objects of a whole-object Gzip job, never shards', async () => {
+    await writeText(store, 'inbox/packed/a.json.gz', 'gz');
+    const job = { model: 's3://m/x', contentType: 'application/json', compressionType: 'Gzip' };
+    const whole = await planJob(
+      { jobId: 'packed', inputs: ['inbox/packed/'], job: { ...job, splitType: 'None' } },
+      store,
+      config,
+    );
+    expect(whole.transform).toMatchObject({ dataType: 'ManifestFile', compressionType: 'Gzip' });
+    // Shards hold records already decompressed by Shard.
+    const lines = await planJob({ jobId: 'lines', inputs: ['inbox/packed/'], job }, store, config);
+    expect(lines.transform).toMatchObject({ dataType: 'S3Prefix', compressionType: 'None' });
   });
 
   it('refuses a plan too heavy for the state machine, leaving nothing behind', async () => {
