@@ -5,7 +5,7 @@
  * the digits come from integer arithmetic on the double, written straight into the answer's bytes.
  */
 import { DOT, LOWER_E, MINUS, PLUS, ZERO } from './ascii.ts';
-import { JsonBytes } from './json-bytes.ts';
+import type { JsonBytes } from './json-bytes.ts';
 
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
 /** The most bytes one float32 takes: `-1.23456789e-38`. */
@@ -121,11 +121,4 @@ function layout(bytes: Uint8Array, at: number, count: number, exponent: number, 
   if (next < 0) bytes[i++] = ZERO;
   while (next >= 0) bytes[i++] = ZERO + (digitsOf[next--] ?? 0);
   return i;
-}
-
-/** One float32 as TFS writes it, as text. */
-export function formatFloat32(v: number): string {
-  const out = new JsonBytes(MAX_FLOAT32_BYTES);
-  writeFloat32(out, v);
-  return Buffer.from(out.finish()).toString('latin1');
 }

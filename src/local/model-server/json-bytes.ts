@@ -13,10 +13,6 @@ export class JsonBytes {
     this.#buffer = new Uint8Array(Math.max(capacity, 64));
   }
 
-  get length(): number {
-    return this.#length;
-  }
-
   /** Makes room for `count` more bytes; returns where they start. */
   reserve(count: number): number {
     const at = this.#length;
@@ -28,7 +24,7 @@ export class JsonBytes {
     return at;
   }
 
-  /** The buffer to write `count` bytes reserved at `at` into; `advance` then takes them. */
+  /** Where reserved bytes are written, from the index `reserve` gave; `advance` then counts them. */
   get buffer(): Uint8Array {
     return this.#buffer;
   }

@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatFloat32 } from '../../../src/local/model-server/format.ts';
+import { writeFloat32 } from '../../../src/local/model-server/format.ts';
+import { JsonBytes } from '../../../src/local/model-server/json-bytes.ts';
+
+/** One float32 as the model server writes it into an answer. */
+function formatFloat32(v: number): string {
+  const out = new JsonBytes();
+  writeFloat32(out, v);
+  return new TextDecoder().decode(out.finish());
+}
 
 /** TFS's rule written the slow, obvious way: 6 significant digits if they read back, else 9. */
 function reference(v: number): number {
