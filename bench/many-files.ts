@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { discard } from './trash.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dataDir = process.env.BENCH_DIR ?? join(root, 'bench/.data');
@@ -27,20 +28,17 @@ writeFileSync(
   job,
   JSON.stringify({ model: join(root, 'samples/models/iris'), dataProcessing: { inputFilter: '$.features' } }),
 );
-// Each run writes its results to a folder of its own, all deleted once the trials are over: ext4 is
-// slow to create files for a minute or more after thousands were deleted (its inode allocator skips
-// the recently freed ones, one by one: `recently_deleted` was the top kernel symbol under `perf` while
-// a folder run created its 5,000 outputs just after the trial before had been cleaned up), which would
-// charge the folder's runs for the bench's own clean-up.
+// Each run writes its results to a folder of its own, all moved to the trash once the trials are over
+// (see trash.ts): a clean-up between trials would slow the next one's file creation.
 const outputs = join(dataDir, 'many-files-out');
-rmSync(outputs, { recursive: true, force: true });
+discard(outputs);
 const ours: number[] = [];
 const baseline: number[] = [];
 for (let trial = 0; trial < trials; trial++) {
   baseline.push(run(single, 'one file', join(outputs, `${trial}-one-file`)));
   ours.push(run(folder, 'the folder', join(outputs, `${trial}-folder`)));
 }
-rmSync(outputs, { recursive: true, force: true });
+discard(outputs);
 print({
   name: `npx pipeline run on a folder of ${files} JSON Lines files of ${RECORDS_PER_FILE} records, iris model`,
   value: Math.round(median(ours) * 100) / 100,

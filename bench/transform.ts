@@ -7,7 +7,7 @@
  * BENCH_TRIALS trials (3); the ratio is the median. Prints one JSON object per line:
  * {"name", "value", "unit", "baseline", "ratio"}.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { writeText } from '../src/core/ports/object-store.ts';
 import { startModelServer } from '../src/local/model-server/server.ts';
 import { ContainerClient } from '../src/local/sagemaker/container-client.ts';
 import { LocalSageMaker } from '../src/local/sagemaker/index.ts';
+import { discard } from './trash.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const objects = Number(process.env.BENCH_OBJECTS ?? 2_000);
@@ -72,7 +73,7 @@ try {
   });
 } finally {
   await server.close();
-  rmSync(work, { recursive: true, force: true });
+  discard(work);
 }
 
 /** Sends `count` requests of one record straight to the model server at CONCURRENCY; requests/s. */
