@@ -17,6 +17,8 @@ async function pipeline(...args: string[]) {
 
 let dir = '';
 let model = '';
+/** A job spec sending each record's features. */
+let featuresJob = '';
 
 async function file(path: string, content: string | Buffer): Promise<string> {
   const full = join(dir, path);
@@ -38,6 +40,10 @@ async function outputs(folder: string): Promise<string[]> {
     .sort();
 }
 
+/** `pipeline run` of the inputs with the doubling model and the features job, results in `out`. */
+const runWithFeatures = (inputs: readonly string[], out: string) =>
+  pipeline('run', ...inputs, '--model', model, '--job', featuresJob, '--out', out, '--json');
+
 const features = (k: number) => `{"features":[${k},1]}\n`;
 const doubled = (k: number) => `[${2 * k}.0,2.0]`;
 
@@ -45,6 +51,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pipeline-folders-'));
   model = join(dir, 'models', 'double');
   await scalingModel(model, 1, 2);
+  featuresJob = await file(
+    'features.job.json',
+    JSON.stringify({ dataProcessing: { inputFilter: '$.features' } }),
+  );
 });
 
 describe('pipeline run on a folder', () => {
@@ -58,23 +68,9 @@ describe('pipeline run on a folder', () => {
     await file('data/top.jsonl.job.json', '{"model":"nowhere"}');
     await file('data/_SUCCESS', '');
     await file('data/empty.jsonl', '');
-    const filter = await file(
-      'filter.job.json',
-      JSON.stringify({ dataProcessing: { inputFilter: '$.features' } }),
-    );
     const out = join(dir, 'out-folder');
     // Act
-    const { code, summary, stderr } = await pipeline(
-      'run',
-      join(dir, 'data'),
-      '--model',
-      model,
-      '--job',
-      filter,
-      '--out',
-      out,
-      '--json',
-    );
+    const { code, summary, stderr } = await runWithFeatures([join(dir, 'data')], out);
     // Assess
     expect(stderr).toContain(': 3 inputs');
     expect(code).toBe(0);
@@ -129,23 +125,9 @@ describe('pipeline run on a folder', () => {
           .join(''),
       );
     }
-    const filter = await file(
-      'small.job.json',
-      JSON.stringify({ dataProcessing: { inputFilter: '$.features' } }),
-    );
     const out = join(dir, 'out-small');
     // Act
-    const { code, summary, stderr } = await pipeline(
-      'run',
-      join(dir, 'small'),
-      '--model',
-      model,
-      '--job',
-      filter,
-      '--out',
-      out,
-      '--json',
-    );
+    const { code, summary, stderr } = await runWithFeatures([join(dir, 'small')], out);
     // Assess
     expect(stderr).toContain(': 3000 inputs');
     expect(code).toBe(0);
@@ -161,22 +143,8 @@ describe('pipeline run on a folder', () => {
     const loose = await file('loose/one.jsonl', features(5));
     await file('set/two.jsonl', features(6));
     await file('clash/one.jsonl', features(7));
-    const filter = await file(
-      'filter2.job.json',
-      JSON.stringify({ dataProcessing: { inputFilter: '$.features' } }),
-    );
     const out = join(dir, 'out-mixed');
-    const mixed = await pipeline(
-      'run',
-      loose,
-      join(dir, 'set'),
-      '--model',
-      model,
-      '--job',
-      filter,
-      '--out',
-      out,
-    );
+    const mixed = await runWithFeatures([loose, join(dir, 'set')], out);
     expect(mixed.code).toBe(0);
     expect(await outputs(out)).toEqual(['one.jsonl.out', 'two.jsonl.out']);
 
@@ -209,10 +177,7 @@ describe('pipeline run on gzipped files', () => {
       await file('packed/records.jsonl.gz', gzipped(records)),
       await file('packed/rows.csv.gz', gzipped(rows)),
     ];
-    const jsonJob = await file(
-      'json.job.json',
-      JSON.stringify({ dataProcessing: { inputFilter: '$.features' } }),
-    );
+    const jsonJob = featuresJob;
     const csvJob = await file('csv.job.json', JSON.stringify({ contentType: 'text/csv' }));
     // Act
     const results: string[][] = [];

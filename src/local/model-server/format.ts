@@ -25,17 +25,7 @@ const digitsOf = new Uint8Array(10);
 
 export function writeFloat32(out: JsonBytes, v: number): void {
   if (v === 0 || !Number.isFinite(v)) {
-    out.text(
-      v === 0
-        ? Object.is(v, -0)
-          ? '-0.0'
-          : '0.0'
-        : Number.isNaN(v)
-          ? 'NaN'
-          : v > 0
-            ? 'Infinity'
-            : '-Infinity',
-    );
+    out.text(specialText(v));
     return;
   }
   const x = Math.abs(v);
@@ -87,6 +77,13 @@ export function writeFloat32(out: JsonBytes, v: number): void {
   const end = layout(out.buffer, v < 0 ? at + 1 : at, count, exponent, precision);
   if (v < 0) out.buffer[at] = MINUS;
   out.advance(end - at);
+}
+
+/** Zeros, NaN and the infinities, as TFS writes them. */
+function specialText(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  return v > 0 ? 'Infinity' : '-Infinity';
 }
 
 /**

@@ -37,6 +37,9 @@ export interface NumericRows {
  * undefined when the body is not two or more such lines.
  */
 export function readNumericRows(body: Uint8Array, width: number | undefined): NumericRows | undefined {
+  // A lone line (every request of a SingleRecord job) is never two rows: neither reader need look.
+  const lineEnd = body.indexOf(LF);
+  if (lineEnd === -1 || lineEnd === body.length - 1) return undefined;
   const simple = width === undefined ? undefined : readSimpleRows(body, width);
   if (simple) return simple;
   const reader = new RowReader(body);
