@@ -60,6 +60,7 @@ async function errorRows(results: string): Promise<Record<string, unknown>[]> {
 }
 
 const filter = { dataProcessing: { inputFilter: '$.features' } };
+const OUTSIDE_MARKER = '77777777';
 
 describe('keys that try to leave the data folder', () => {
   const secret = 'a-local-webhook-secret';
@@ -73,8 +74,9 @@ describe('keys that try to leave the data folder', () => {
     await mkdir(join(dataDir, 'inbox'), { recursive: true });
     await mkdir(join(dataDir, 'config'), { recursive: true });
     await mkdir(outside, { recursive: true });
-    // Scorable, so that if it were ever read its numbers would show up in the results.
-    await writeFile(join(outside, 'secret.jsonl'), '{"features":[777,777]}\n');
+    // Scorable, so that if it were ever read its numbers would show up in the results. Eight digits:
+    // a timestamp's milliseconds or a pid can hold a shorter run by chance.
+    await writeFile(join(outside, 'secret.jsonl'), `{"features":[${OUTSIDE_MARKER},${OUTSIDE_MARKER}]}\n`);
     await writeFile(join(dataDir, 'config', 'default-job.json'), JSON.stringify({ model, ...filter }));
     service = await startLocalService({
       dataDir,
@@ -146,7 +148,7 @@ describe('keys that try to leave the data folder', () => {
     }
     for (const entry of await entriesBelow(dataDir)) {
       const path = join(dataDir, entry);
-      if ((await lstat(path)).isFile()) expect(await readFile(path, 'utf8')).not.toContain('777');
+      if ((await lstat(path)).isFile()) expect(await readFile(path, 'utf8')).not.toContain(OUTSIDE_MARKER);
     }
     expect(await leftovers(dataDir)).toEqual(NOTHING_LEFT);
   });
