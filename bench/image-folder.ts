@@ -4,10 +4,8 @@
  * code/inference.py, against the same requests sent straight to `pipeline serve` at the same concurrency
  * (the job's maxConcurrentTransforms). Both are timed whole, from the process start to the last answer,
  * so the ratio is the pipeline's own overhead (planning, the transform's data plane, merging); the issue
- * asks for at least 0.7. Trials alternate (BENCH_TRIALS, 3); the ratio is the median. A pipeline run
- * first waits for the files the one before deleted to stop slowing file creation (see trash.ts), and
- * the line says how long. Prints one JSON object per line: {"name", "value", "unit", "baseline",
- * "ratio", "bound", "waitedForFileSystem"}.
+ * asks for at least 0.7. Trials alternate (BENCH_TRIALS, 3); the ratio is the median. Prints one JSON
+ * object per line: {"name", "value", "unit", "baseline", "ratio", "bound"}.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,7 +15,6 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { seededRandom } from '../src/local/onnx/model-file.ts';
-import { settleFileCreation } from './trash.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dataDir = process.env.BENCH_DIR ?? join(root, 'bench/.data');
@@ -34,12 +31,9 @@ await generate();
 const keys = listKeys(folder);
 const ours: number[] = [];
 const baseline: number[] = [];
-// Each pipeline run creates and then deletes a file per image: the next one waits for that to settle.
-let settling = 0;
 for (let trial = 0; trial < trials; trial++) {
   const served = await servedRate();
   baseline.push(served);
-  settling += settleFileCreation();
   ours.push(runPipeline(served));
 }
 const ratio = Math.round(median(ours.map((value, k) => value / (baseline[k] ?? value))) * 100) / 100;
@@ -50,7 +44,6 @@ print({
   baseline: `the same requests straight to pipeline serve at concurrency ${CONCURRENCY}, timed from its start: ${Math.round(median(baseline))} images/s`,
   ratio,
   bound: `>= ${BOUND}`,
-  waitedForFileSystem: `${settling} s`,
 });
 
 /** Images per second through `npx pipeline run`; `served` (the baseline's) goes into the error if it fails. */

@@ -3,15 +3,13 @@
  * records each; BENCH_FILES sets the count) against `npx pipeline run` on one file holding the same
  * records in the same order, same model and job, each timed as a whole process. The issue asks for the
  * folder to take at most 3 times as long. Trials alternate (BENCH_TRIALS, 3); the ratio is the median.
- * Each run first waits for files deleted just before to stop slowing file creation (see trash.ts), and
- * the line says how long. Prints one JSON object per line: {"name", "value", "unit", "baseline",
- * "ratio", "bound", "waitedForFileSystem"}.
+ * Prints one JSON object per line: {"name", "value", "unit", "baseline", "ratio", "bound"}.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { discard, settleFileCreation } from './trash.ts';
+import { discard } from './trash.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dataDir = process.env.BENCH_DIR ?? join(root, 'bench/.data');
@@ -36,11 +34,8 @@ const outputs = join(dataDir, 'many-files-out');
 discard(outputs);
 const ours: number[] = [];
 const baseline: number[] = [];
-let settling = 0;
 for (let trial = 0; trial < trials; trial++) {
-  settling += settleFileCreation();
   baseline.push(run(single, 'one file', join(outputs, `${trial}-one-file`)));
-  settling += settleFileCreation();
   ours.push(run(folder, 'the folder', join(outputs, `${trial}-folder`)));
 }
 discard(outputs);
@@ -51,7 +46,6 @@ print({
   baseline: `one file of the same ${records} records: ${Math.round(median(baseline) * 100) / 100} s`,
   ratio: Math.round(median(ours.map((value, k) => value / (baseline[k] ?? value))) * 100) / 100,
   bound: `<= ${BOUND}`,
-  waitedForFileSystem: `${settling} s`,
 });
 
 /** Seconds `npx pipeline run <input>` takes, checked to have scored every record. */
