@@ -1,7 +1,8 @@
+import type * as z from 'zod/mini';
 import { FilterSyntaxError, JobSpecError } from '../errors.ts';
 import type { InputFile } from '../io.ts';
 import { compileJsonPath, type JsonPath } from '../json/path.ts';
-import { IN_ENGLISH } from '../messages.ts';
+import { closestName, IN_ENGLISH } from '../messages.ts';
 import { GZIP_SUFFIX, gunzippedInput, withoutGzipSuffix } from '../records/gzip.ts';
 import type { Decoding } from '../shard/instances.ts';
 import type { ShardOptions } from '../shard/sharder.ts';
@@ -201,11 +202,49 @@ function parseSpec(value: unknown): JobSpec {
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;
   const field = issue?.path.join('.') || '(spec)';
-  const reason =
-    issue?.code === 'unrecognized_keys'
-      ? `unknown field ${issue.keys.join(', ')}`
-      : (issue?.message ?? 'invalid');
-  throw new JobSpecError(field, reason);
+  throw new JobSpecError(field, issue ? reasonOf(issue, value) : 'invalid');
+}
+
+/** Why a field was refused, with the name it most likely meant when it looks mistyped. */
+function reasonOf(issue: z.core.$ZodIssue, spec: unknown): string {
+  if (issue.code === 'unrecognized_keys') {
+    const known = fieldsAt(issue.path);
+    const described = issue.keys.map((key) => {
+      const meant = closestName(key, known);
+      return meant ? `${key} (did you mean ${meant}?)` : key;
+    });
+    return `unknown field ${described.join(', ')}`;
+  }
+  if (issue.code === 'invalid_value') {
+    const given = valueAt(spec, issue.path);
+    const allowed = issue.values.filter((value): value is string => typeof value === 'string');
+    const meant = typeof given === 'string' ? closestName(given, allowed) : undefined;
+    if (meant) return `${issue.message}; did you mean ${JSON.stringify(meant)}?`;
+  }
+  return issue.message;
+}
+
+/** The part of the schema a walk goes through: objects, and the optional wrappers around them. */
+interface SchemaNode {
+  readonly _zod: {
+    readonly def: { readonly shape?: Record<string, SchemaNode>; readonly innerType?: SchemaNode };
+  };
+}
+
+/** The fields the job spec allows in the object at `path`. */
+function fieldsAt(path: readonly PropertyKey[]): string[] {
+  const unwrap = (node: SchemaNode | undefined): SchemaNode | undefined =>
+    node?._zod.def.innerType ? unwrap(node._zod.def.innerType) : node;
+  let node = unwrap(jobSpecSchema as unknown as SchemaNode);
+  for (const key of path) node = unwrap(node?._zod.def.shape?.[String(key)]);
+  return Object.keys(node?._zod.def.shape ?? {});
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path)
+    at = typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  return at;
 }
 
 function compileFilter(field: string, expression: string | undefined): JsonPath | undefined {

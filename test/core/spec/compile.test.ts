@@ -77,6 +77,29 @@ describe('resolveJob', () => {
       expect.objectContaining({ name: 'JobSpecError', message: expect.stringContaining(message) }),
     );
   });
+
+  it.each([
+    [
+      { model: 'm', splitType: 'Lines' },
+      'splitType: Invalid option: expected one of "Line"|"RecordIO"|"TFRecord"|"None"; did you mean "Line"?',
+    ],
+    [
+      { model: 'm', compressionType: 'gzip' },
+      'compressionType: Invalid option: expected one of "None"|"Gzip"; did you mean "Gzip"?',
+    ],
+    [{ model: 'm', spliType: 'Line' }, '(spec): unknown field spliType (did you mean splitType?)'],
+    [
+      { model: 'm', dataProcessing: { inputfilter: '$.a', colour: 'red' } },
+      'dataProcessing: unknown field inputfilter (did you mean inputFilter?), colour',
+    ],
+    [{ model: 'm', colour: 'red' }, '(spec): unknown field colour'],
+    [
+      { model: 'm', batchStrategy: 'Batch' },
+      'batchStrategy: Invalid option: expected one of "MultiRecord"|"SingleRecord"',
+    ],
+  ])('says what a mistyped %j most likely meant, and nothing when no name is close', (source, message) => {
+    expect(() => resolveJob(source)).toThrow(expect.objectContaining({ name: 'JobSpecError', message }));
+  });
 });
 
 describe('compileJob', () => {
