@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { JobSpecError, PipelineError } from '../core/errors.ts';
+import { closestName } from '../core/closest-name.ts';
+import { JobSpecError, PipelineError, WHOLE_SPEC } from '../core/errors.ts';
 import { SPLIT_TYPES, type SplitType } from '../core/spec/split-types.ts';
 import { UsageError } from './errors.ts';
 import {
@@ -258,7 +259,10 @@ export async function main(argv: readonly string[], output: Output = processOutp
   }
   const command = COMMANDS[name];
   if (!command) {
-    output.stderr(`pipeline: unknown command '${name}' (try --help)\n`);
+    const meant = closestName(name, Object.keys(COMMANDS));
+    output.stderr(
+      `pipeline: unknown command '${name}'${meant ? `; did you mean ${meant}?` : ''} (try --help)\n`,
+    );
     return 2;
   }
   let parsed: { values: Record<string, unknown>; positionals: string[] };
@@ -269,7 +273,8 @@ export async function main(argv: readonly string[], output: Output = processOutp
       options: { ...command.options, help: { type: 'boolean', short: 'h', default: false } },
     });
   } catch (error) {
-    output.stderr(`pipeline ${name}: ${(error as Error).message}\n\n${command.help}`);
+    const meant = meantOption(error, Object.keys(command.options ?? {}));
+    output.stderr(`pipeline ${name}: ${(error as Error).message}${meant}\n\n${command.help}`);
     return 2;
   }
   if (parsed.values.help) {
@@ -284,7 +289,8 @@ export async function main(argv: readonly string[], output: Output = processOutp
       return 2;
     }
     if (error instanceof JobSpecError) {
-      output.stderr(`pipeline ${name}: job spec ${error.message}\n`);
+      const where = error.field === WHOLE_SPEC ? 'job spec' : `job spec ${error.field}`;
+      output.stderr(`pipeline ${name}: ${where}: ${error.reason}\n`);
       return 2;
     }
     if (error instanceof PipelineError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -306,4 +312,12 @@ function portOf(value: unknown): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError('--port must be a port number from 0 to 65535');
   return port;
+}
+
+/** For an option parseArgs does not know, the one of `options` it most likely meant, as a sentence. */
+function meantOption(error: unknown, options: readonly string[]): string {
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return '';
+  const given = /'--?([^'=]+)/.exec((error as Error).message)?.[1];
+  const meant = given === undefined ? undefined : closestName(given, options);
+  return meant ? `\nDid you mean --${meant}?` : '';
 }

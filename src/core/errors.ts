@@ -57,13 +57,18 @@ export class DecompressionError extends PipelineError {
   }
 }
 
+/** The field a JobSpecError names when the spec as a whole breaks a rule (a field it does not know). */
+export const WHOLE_SPEC = '(spec)';
+
 /** A job spec field breaks a rule; raised before anything is created. */
 export class JobSpecError extends PipelineError {
   override readonly name = 'JobSpecError';
   readonly field: string;
+  readonly reason: string;
   constructor(field: string, reason: string, options?: ErrorOptions) {
     super(`${field}: ${reason}`, options);
     this.field = field;
+    this.reason = reason;
   }
 }
 

@@ -131,8 +131,22 @@ describe('pipeline check', () => {
     });
     expect(await pipeline('frobnicate')).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining("unknown command 'frobnicate'"),
+      stderr: "pipeline: unknown command 'frobnicate' (try --help)\n",
     });
+  });
+
+  it('says which command or option a mistyped one most likely meant', async () => {
+    expect(await pipeline('rnu')).toMatchObject({
+      code: 2,
+      stderr: "pipeline: unknown command 'rnu'; did you mean run? (try --help)\n",
+    });
+    const option = await pipeline('check', join(dir, 'good.jsonl'), '--input-fitler', '$.features');
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("Unknown option '--input-fitler'");
+    expect(option.stderr).toContain('\nDid you mean --input-filter?\n');
+    const far = await pipeline('check', join(dir, 'good.jsonl'), '--colour', 'red');
+    expect(far.code).toBe(2);
+    expect(far.stderr).not.toContain('Did you mean');
   });
 
   it('prints help on --help and exits 0', async () => {

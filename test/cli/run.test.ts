@@ -386,6 +386,21 @@ describe('pipeline run', () => {
     });
   });
 
+  it('says what a mistyped job spec field or value most likely meant, with exit status 2', async () => {
+    const input = await file('typo.jsonl', '{"features":[1,2]}\n');
+    const value = await job('typo-value.job.json', { splitType: 'Lines' });
+    expect(await pipeline('run', input, '--job', value)).toMatchObject({
+      code: 2,
+      stderr:
+        'pipeline run: job spec splitType: Invalid option: expected one of "Line"|"RecordIO"|"TFRecord"|"None"; did you mean "Line"?\n',
+    });
+    const field = await job('typo-field.job.json', { spliType: 'Line' });
+    expect(await pipeline('run', input, '--job', field)).toMatchObject({
+      code: 2,
+      stderr: 'pipeline run: job spec: unknown field spliType (did you mean splitType?)\n',
+    });
+  });
+
   it('refuses a bad output filter with exit status 2 before anything runs', async () => {
     // Prepare: a data dir to see that no job was queued in it.
     const dataDir = await mkdtemp(join(tmpdir(), 'pipeline-filter-'));

@@ -1,8 +1,9 @@
 import type * as z from 'zod/mini';
-import { FilterSyntaxError, JobSpecError } from '../errors.ts';
+import { closestName } from '../closest-name.ts';
+import { FilterSyntaxError, JobSpecError, WHOLE_SPEC } from '../errors.ts';
 import type { InputFile } from '../io.ts';
 import { compileJsonPath, type JsonPath } from '../json/path.ts';
-import { closestName, IN_ENGLISH } from '../messages.ts';
+import { IN_ENGLISH } from '../messages.ts';
 import { GZIP_SUFFIX, gunzippedInput, withoutGzipSuffix } from '../records/gzip.ts';
 import type { Decoding } from '../shard/instances.ts';
 import type { ShardOptions } from '../shard/sharder.ts';
@@ -201,7 +202,7 @@ function parseSpec(value: unknown): JobSpec {
   const parsed = jobSpecSchema.safeParse(value, IN_ENGLISH);
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;
-  const field = issue?.path.join('.') || '(spec)';
+  const field = issue?.path.join('.') || WHOLE_SPEC;
   throw new JobSpecError(field, issue ? reasonOf(issue, value) : 'invalid');
 }
 

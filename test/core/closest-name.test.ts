@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closestName } from '../../src/core/messages.ts';
+import { closestName } from '../../src/core/closest-name.ts';
 
 describe('closestName', () => {
   const fields = ['splitType', 'contentType', 'compressionType', 'model', 'modelName'];
