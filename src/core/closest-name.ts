@@ -6,13 +6,14 @@ const MOST_EDITS = 2;
  * the one fewest edits away (at most MOST_EDITS, and fewer than its length), when no other is as close.
  */
 export function closestName(given: string, known: readonly string[]): string | undefined {
-  const sameLetters = known.filter((name) => name.toLowerCase() === given.toLowerCase());
+  const lower = given.toLowerCase();
+  const sameLetters = known.filter((name) => name.toLowerCase() === lower);
   if (sameLetters.length === 1) return sameLetters[0];
   let best: string | undefined;
   let bestEdits = MOST_EDITS + 1;
   let tied = false;
   for (const name of known) {
-    const edits = editsBetween(given.toLowerCase(), name.toLowerCase());
+    const edits = editsBetween(lower, name.toLowerCase());
     if (edits >= name.length) continue;
     if (edits < bestEdits) [best, bestEdits, tied] = [name, edits, false];
     else if (edits === bestEdits) tied = true;

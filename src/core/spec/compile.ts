@@ -199,54 +199,37 @@ export function checkJobSource(source: JobSource): void {
 }
 
 function parseSpec(value: unknown): JobSpec {
-  const parsed = jobSpecSchema.safeParse(value, IN_ENGLISH);
+  const parsed = jobSpecSchema.safeParse(value, WITH_GUESSES);
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;
-  const field = issue?.path.join('.') || WHOLE_SPEC;
-  throw new JobSpecError(field, issue ? reasonOf(issue, value) : 'invalid');
+  throw new JobSpecError(issue?.path.join('.') || WHOLE_SPEC, issue?.message ?? 'invalid');
 }
 
-/** Why a field was refused, with the name it most likely meant when it looks mistyped. */
-function reasonOf(issue: z.core.$ZodIssue, spec: unknown): string {
-  if (issue.code === 'unrecognized_keys') {
-    const known = fieldsAt(issue.path);
-    const described = issue.keys.map((key) => {
-      const meant = closestName(key, known);
-      return meant ? `${key} (did you mean ${meant}?)` : key;
-    });
-    return `unknown field ${described.join(', ')}`;
-  }
-  if (issue.code === 'invalid_value') {
-    const given = valueAt(spec, issue.path);
+/**
+ * zod's English messages, saying what a mistyped field or value most likely meant: zod hands each
+ * issue the value it refused (`input`) and the schema refusing it (`inst`), whose fields are the known
+ * names.
+ */
+const WITH_GUESSES = {
+  error(issue: z.core.$ZodRawIssue) {
+    if (issue.code === 'unrecognized_keys') {
+      // Keys are only ever unrecognised by an object schema.
+      const shape = (issue.inst?._zod.def as Partial<z.core.$ZodObjectDef> | undefined)?.shape;
+      const known = Object.keys(shape ?? {});
+      const described = issue.keys.map((key) => {
+        const meant = closestName(key, known);
+        return meant ? `${key} (did you mean ${meant}?)` : key;
+      });
+      return `unknown field ${described.join(', ')}`;
+    }
+    const message = IN_ENGLISH.error(issue);
+    if (issue.code !== 'invalid_value' || typeof issue.input !== 'string') return message;
     const allowed = issue.values.filter((value): value is string => typeof value === 'string');
-    const meant = typeof given === 'string' ? closestName(given, allowed) : undefined;
-    if (meant) return `${issue.message}; did you mean ${JSON.stringify(meant)}?`;
-  }
-  return issue.message;
-}
-
-/** The part of the schema a walk goes through: objects, and the optional wrappers around them. */
-interface SchemaNode {
-  readonly _zod: {
-    readonly def: { readonly shape?: Record<string, SchemaNode>; readonly innerType?: SchemaNode };
-  };
-}
-
-/** The fields the job spec allows in the object at `path`. */
-function fieldsAt(path: readonly PropertyKey[]): string[] {
-  const unwrap = (node: SchemaNode | undefined): SchemaNode | undefined =>
-    node?._zod.def.innerType ? unwrap(node._zod.def.innerType) : node;
-  let node = unwrap(jobSpecSchema as unknown as SchemaNode);
-  for (const key of path) node = unwrap(node?._zod.def.shape?.[String(key)]);
-  return Object.keys(node?._zod.def.shape ?? {});
-}
-
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let at = value;
-  for (const key of path)
-    at = typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[key] : undefined;
-  return at;
-}
+    const meant = closestName(issue.input, allowed);
+    const text = typeof message === 'string' ? message : message?.message;
+    return meant && text ? `${text}; did you mean ${JSON.stringify(meant)}?` : message;
+  },
+};
 
 function compileFilter(field: string, expression: string | undefined): JsonPath | undefined {
   if (expression === undefined) return undefined;
